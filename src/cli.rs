@@ -1,0 +1,33 @@
+//! The command line (clap derive). Each subcommand's arguments live beside its code in
+//! [`crate::commands`]; a subcommand exists here only once it works.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::decode::DecodeArgs;
+use crate::settings::LogFormat;
+
+/// Records every tick of Zerodha Kite Connect's live feed, safely.
+#[derive(Debug, Parser)]
+#[command(name = "tickvault", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Settings file layered over the compiled-in defaults (see config/default.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format; overrides `log.format` (text for a terminal, json for journald).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the ticks of a capture file as JSON lines (or counts with --stats).
+    Decode(DecodeArgs),
+}

@@ -1,0 +1,26 @@
+//! tickvault records every tick of Zerodha Kite Connect's live market feed and keeps it safe.
+//!
+//! This crate is the library behind the `tickvault` binary; `main.rs` only parses the command
+//! line, loads [`settings`], sets up [`telemetry`] and hands over to [`commands`].
+//!
+//! # Layout
+//!
+//! | Module | Owns | Talks to |
+//! |---|---|---|
+//! | [`kite`] | Kite's wire formats, pure and I/O-free: [`kite::tick`] (typed ticks with raw integer prices, segments, divisors), [`kite::codec`] (binary messages ⇄ ticks, validated, allocation-free decode), [`kite::text`] (text messages both ways), [`kite::json`] (a tick's JSON shape with the official client's field names, IST timestamps) | used by `capture` readers' callers, `commands` |
+//! | [`capture`] | the fixed `KITECAP1` capture/journal file format: [`capture::CaptureReader`] (CRC-checked records, torn-tail detection, resync after corruption) and [`capture::CaptureWriter`] (buffered appends, explicit [`capture::SyncPolicy`]) | the file system |
+//! | [`settings`] | the typed, layered [`settings::Settings`] tree (compiled-in `config/default.toml` → `--config FILE` → `TICKVAULT__…` env), validation naming the key, [`settings::secret`] (inline / `*_file` / systemd credentials, permission checks) | read once by `main` |
+//! | [`telemetry`] | the one tracing subscriber: filter (`RUST_LOG` wins), text or JSON to stderr | `main` |
+//! | [`cli`] | the clap command line: global `--config`, `--log-format`, and the subcommands | `main` |
+//! | [`commands`] | one module per subcommand ([`commands::decode`]) and the exit status of each outcome ([`commands::Failure`]) | `kite`, `capture`, `settings` |
+//!
+//! The actor system (auth, instruments, sockets, journal, persister, publisher, scheduler,
+//! end-of-day) and the Kite simulator are built on these modules by the next issues;
+//! `docs/architecture.md` shows where each piece fits.
+
+pub mod capture;
+pub mod cli;
+pub mod commands;
+pub mod kite;
+pub mod settings;
+pub mod telemetry;

@@ -1,0 +1,41 @@
+//! `tickvault`: parse the command line, load settings, set up logging, run the subcommand,
+//! and turn how it ended into an exit status. Everything else lives in the library.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tickvault::cli::Cli;
+use tickvault::commands::{self, exit};
+use tickvault::settings::{Settings, Sources};
+use tickvault::telemetry;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let sources = Sources {
+        file: cli.config.as_deref(),
+        credentials_dir: env.get("CREDENTIALS_DIRECTORY").map(Into::into),
+        env: env.clone(),
+    };
+    let settings = match Settings::load(&sources) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("tickvault: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let format = cli.log_format.unwrap_or(settings.log.format);
+    let rust_log = env.get("RUST_LOG").map(String::as_str);
+    if let Err(e) = telemetry::init(&settings.log.filter, rust_log, format) {
+        eprintln!("tickvault: {e:#}");
+        return ExitCode::from(exit::CONFIG);
+    }
+    match commands::run(cli.command, &settings) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("tickvault: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

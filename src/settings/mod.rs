@@ -1,0 +1,425 @@
+//! The typed, layered settings tree.
+//!
+//! Layers, later ones winning: `config/default.toml` (compiled in, so the binary works from any
+//! directory), the file given with `--config FILE`, then environment variables
+//! `TICKVAULT__SECTION__KEY` (e.g. `TICKVAULT__LOG__FILTER=debug`,
+//! `TICKVAULT__APPS__MAIN__API_KEY=…`). Unknown keys are errors, so a typo never passes silently.
+//!
+//! [`Settings::load`] takes the environment and the credentials directory as arguments: nothing
+//! here reads the process environment, so tests can load settings side by side.
+
+pub mod secret;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use config::{Config, ConfigError, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use self::secret::SecretSource;
+
+/// The compiled-in first layer.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Prefix of environment variables that override settings.
+pub const ENV_PREFIX: &str = "TICKVAULT";
+
+/// An invalid setting: the key and what is wrong with it. Never contains a secret value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid setting `{key}`: {problem}")]
+pub struct SettingsError {
+    /// The dotted key (`apps.main.password_file`), or the file when the problem is the file.
+    pub key: String,
+    /// What is wrong, and where possible how to fix it.
+    pub problem: String,
+}
+
+impl SettingsError {
+    /// An error about `key`.
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        SettingsError {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(try_from = "String")]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Text,
+    /// One JSON object per line, for journald and log shippers.
+    Json,
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("expected `text` or `json`, found `{other}`")),
+        }
+    }
+}
+
+/// `[log]`: what is logged and how.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// Default filter in `tracing-subscriber` EnvFilter syntax; `RUST_LOG` overrides it.
+    pub filter: String,
+    /// `text` or `json`; `--log-format` overrides it.
+    pub format: LogFormat,
+}
+
+/// One Kite Connect API app and the Zerodha account that logs in to it.
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    /// The name under `[apps.<name>]`, used in logs, status and file names.
+    pub name: String,
+    /// The app's API key (public).
+    pub api_key: String,
+    /// The app's API secret.
+    pub api_secret: SecretString,
+    /// Zerodha user id that logs in.
+    pub user_id: String,
+    /// Zerodha password.
+    pub password: SecretString,
+    /// Base32 TOTP secret of the account's external 2FA.
+    pub totp_secret: SecretString,
+}
+
+/// The whole settings tree, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `[log]`.
+    pub log: LogSettings,
+    /// `[apps.<name>]`, in name order.
+    pub apps: Vec<AppSettings>,
+}
+
+/// Inputs to [`Settings::load`] besides the compiled-in defaults.
+#[derive(Debug, Default, Clone)]
+pub struct Sources<'a> {
+    /// `--config FILE`.
+    pub file: Option<&'a Path>,
+    /// Environment variables (only `TICKVAULT__…` ones are read).
+    pub env: HashMap<String, String>,
+    /// `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`).
+    pub credentials_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    log: LogSettings,
+    #[serde(default)]
+    apps: BTreeMap<String, RawApp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    api_key: String,
+    user_id: String,
+    api_secret: Option<SecretString>,
+    api_secret_file: Option<PathBuf>,
+    password: Option<SecretString>,
+    password_file: Option<PathBuf>,
+    totp_secret: Option<SecretString>,
+    totp_secret_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads and validates the layers. Every error names the key.
+    pub fn load(sources: &Sources<'_>) -> Result<Settings, SettingsError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = sources.file {
+            if !path.is_file() {
+                return Err(SettingsError::new(
+                    "--config",
+                    format!("{} is not a readable file", path.display()),
+                ));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        let env: config::Map<String, String> = sources
+            .env
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let raw: RawSettings =
+            builder
+                .build()
+                .and_then(Config::try_deserialize)
+                .map_err(|e| match (e, sources.file) {
+                    (ConfigError::FileParse { cause, .. }, Some(path)) => SettingsError::new(
+                        path.display().to_string(),
+                        format!("is not valid TOML: {}", one_line(&cause.to_string())),
+                    ),
+                    (e, _) => from_config_error(e),
+                })?;
+        raw.validate(sources.credentials_dir.as_deref())
+    }
+
+    /// The app called `name`.
+    pub fn app(&self, name: &str) -> Option<&AppSettings> {
+        self.apps.iter().find(|a| a.name == name)
+    }
+}
+
+impl RawSettings {
+    fn validate(self, credentials_dir: Option<&Path>) -> Result<Settings, SettingsError> {
+        if let Err(e) = self.log.filter.parse::<tracing_subscriber::EnvFilter>() {
+            return Err(SettingsError::new("log.filter", e.to_string()));
+        }
+        let mut apps = Vec::with_capacity(self.apps.len());
+        for (name, raw) in self.apps {
+            apps.push(raw.validate(name, credentials_dir)?);
+        }
+        Ok(Settings {
+            log: self.log,
+            apps,
+        })
+    }
+}
+
+impl RawApp {
+    fn validate(self, name: String, creds: Option<&Path>) -> Result<AppSettings, SettingsError> {
+        let prefix = format!("apps.{name}");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(SettingsError::new(
+                &prefix,
+                "app names may use only letters, digits, `_` and `-`",
+            ));
+        }
+        for (key, value) in [("api_key", &self.api_key), ("user_id", &self.user_id)] {
+            if value.trim().is_empty() {
+                return Err(SettingsError::new(
+                    format!("{prefix}.{key}"),
+                    "must not be empty",
+                ));
+            }
+        }
+        let required = |field: &str, inline, file| {
+            let key = format!("{prefix}.{field}");
+            secret::resolve(&key, SecretSource { inline, file }, creds)?
+                .ok_or_else(|| secret::missing(&key))
+        };
+        let api_secret = required("api_secret", self.api_secret, self.api_secret_file)?;
+        let password = required("password", self.password, self.password_file)?;
+        let totp_secret = required("totp_secret", self.totp_secret, self.totp_secret_file)?;
+        let totp_secret = normalize_totp_secret(&totp_secret).ok_or_else(|| {
+            SettingsError::new(
+                format!("{prefix}.totp_secret"),
+                "is not a base32 TOTP secret",
+            )
+        })?;
+        Ok(AppSettings {
+            name,
+            api_key: self.api_key,
+            api_secret,
+            user_id: self.user_id,
+            password,
+            totp_secret,
+        })
+    }
+}
+
+/// Upper-cases and strips spaces (secrets are often shown in groups of four), then checks it is
+/// base32 that decodes to at least 80 bits.
+fn normalize_totp_secret(secret: &SecretString) -> Option<SecretString> {
+    let cleaned: String = secret
+        .expose_secret()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let bytes = totp_rs::Secret::try_from_base32(cleaned.trim_end_matches('=')).ok()?;
+    (bytes.as_bytes().len() >= 10).then(|| SecretString::from(cleaned))
+}
+
+/// Turns the `config` crate's errors into one line that names the key.
+fn from_config_error(e: ConfigError) -> SettingsError {
+    match e {
+        ConfigError::Type {
+            key: Some(key),
+            unexpected,
+            expected,
+            ..
+        } => SettingsError::new(key, format!("expected {expected}, found {unexpected}")),
+        ConfigError::At {
+            error,
+            key: Some(key),
+            ..
+        } => match *error {
+            ConfigError::Message(message) => {
+                message_to_error(&format!("{message} for key `{key}`"))
+            }
+            other => SettingsError::new(key, from_config_error(other).problem),
+        },
+        ConfigError::At { error, .. } => from_config_error(*error),
+        ConfigError::FileParse { uri, cause } => SettingsError::new(
+            uri.unwrap_or_else(|| "configuration file".into()),
+            format!("is not valid TOML: {}", one_line(&cause.to_string())),
+        ),
+        ConfigError::NotFound(key) => SettingsError::new(key, "is missing"),
+        ConfigError::Message(message) => message_to_error(&message),
+        other => SettingsError::new("configuration", other.to_string()),
+    }
+}
+
+/// serde's messages (`unknown field `x`, expected …`, `missing field `y``) do not carry the
+/// path; `config` appends ` for key `a.b`` when it knows it, which names the table.
+fn message_to_error(message: &str) -> SettingsError {
+    let (problem, table) = match message.rsplit_once(" for key `") {
+        Some((problem, key)) => (problem, Some(key.trim_end_matches('`'))),
+        None => (message, None),
+    };
+    let join = |leaf: &str| match table {
+        Some(table) => format!("{table}.{leaf}"),
+        None => leaf.to_string(),
+    };
+    if let Some(rest) = problem.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = rest.split_once('`') {
+            let expected = expected.trim_start_matches(", ");
+            return SettingsError::new(join(field), format!("unknown key ({expected})"));
+        }
+    }
+    if let Some(rest) = problem.strip_prefix("missing field `") {
+        let field = rest.trim_end_matches('`');
+        return SettingsError::new(join(field), "is missing");
+    }
+    SettingsError::new(table.unwrap_or("configuration"), problem.to_string())
+}
+
+/// Folds a multi-line parser message (with its source excerpt) into one line.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.contains(" | "))
+        .collect();
+    lines.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, toml).unwrap();
+        Settings::load(&Sources {
+            file: Some(&path),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            credentials_dir: None,
+        })
+    }
+
+    const APP: &str = r#"
+[apps.main]
+api_key = "k"
+user_id = "AB1234"
+api_secret = "s"
+password = "p"
+totp_secret = "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP"
+"#;
+
+    #[test]
+    fn defaults_load_on_their_own() {
+        let s = Settings::load(&Sources::default()).unwrap();
+        assert_eq!(s.log.format, LogFormat::Text);
+        assert!(s.apps.is_empty());
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let s = load(
+            APP,
+            &[
+                ("TICKVAULT__LOG__FORMAT", "json"),
+                ("TICKVAULT__APPS__MAIN__USER_ID", "ZZ9999"),
+                ("UNRELATED", "x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
+        let app = s.app("main").unwrap();
+        assert_eq!(app.user_id, "ZZ9999");
+        assert_eq!(
+            app.totp_secret.expose_secret(),
+            "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load("[log]\nfliter = \"info\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "log.fliter", "{e}");
+        let e = load("[logs]\nfilter = \"info\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "logs", "{e}");
+        let e = load("[log]\nformat = \"xml\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "log.format", "{e}");
+        assert!(e.problem.contains("`text` or `json`"), "{e}");
+        let e = load("[log\n", &[]).unwrap_err();
+        assert!(
+            e.key.ends_with("t.toml") && !e.problem.contains('\n'),
+            "{e}"
+        );
+        let e = load("[log]\nfilter = \"info,[[\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "log.filter");
+        let e = load(
+            &APP.replace("totp_secret = \"JBSW", "totp_secret = \"1!SW"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "apps.main.totp_secret");
+        let e = load(&APP.replace("password = \"p\"\n", ""), &[]).unwrap_err();
+        assert_eq!(e.key, "apps.main.password");
+        let e = load(&APP.replace("user_id = \"AB1234\"", "user_id = \"\""), &[]).unwrap_err();
+        assert_eq!(e.key, "apps.main.user_id");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_errors() {
+        let s = load(APP, &[]).unwrap();
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("\"p\"") && !debug.contains("JBSW"),
+            "{debug}"
+        );
+        let e = load(
+            &APP.replace(
+                "api_key = \"k\"",
+                "api_key = \"k\"\npassword_file = \"/nope\"",
+            ),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "apps.main.password");
+        assert!(!e.to_string().contains("\"p\""));
+    }
+}
