@@ -236,17 +236,30 @@ pub fn decode_packet(packet: &[u8]) -> Option<Tick> {
         }
         184 => {
             let p: &[u8; 184] = packet.try_into().ok()?;
-            let mut t = decode_quote(p, PacketKind::Full);
-            t.last_trade_time = u32_at(p, 44);
-            t.oi = u32_at(p, 48);
-            t.oi_day_high = u32_at(p, 52);
-            t.oi_day_low = u32_at(p, 56);
-            t.exchange_timestamp = u32_at(p, 60);
-            t.depth = Depth {
-                buy: std::array::from_fn(|i| level_at(p, 64 + 12 * i)),
-                sell: std::array::from_fn(|i| level_at(p, 124 + 12 * i)),
-            };
-            Some(t)
+            Some(Tick {
+                last_trade_time: u32_at(p, 44),
+                oi: u32_at(p, 48),
+                oi_day_high: u32_at(p, 52),
+                oi_day_low: u32_at(p, 56),
+                exchange_timestamp: u32_at(p, 60),
+                depth: Depth {
+                    buy: [
+                        level_at(p, 64),
+                        level_at(p, 76),
+                        level_at(p, 88),
+                        level_at(p, 100),
+                        level_at(p, 112),
+                    ],
+                    sell: [
+                        level_at(p, 124),
+                        level_at(p, 136),
+                        level_at(p, 148),
+                        level_at(p, 160),
+                        level_at(p, 172),
+                    ],
+                },
+                ..decode_quote(p, PacketKind::Full)
+            })
         }
         _ => None,
     }
@@ -268,20 +281,21 @@ fn decode_index<const N: usize>(p: &[u8; N], kind: PacketKind) -> Tick {
 
 #[inline(always)]
 fn decode_quote<const N: usize>(p: &[u8; N], kind: PacketKind) -> Tick {
-    let mut t = Tick::new(kind, u32_at(p, 0));
-    t.last_price = u32_at(p, 4);
-    t.last_traded_quantity = u32_at(p, 8);
-    t.average_traded_price = u32_at(p, 12);
-    t.volume_traded = u32_at(p, 16);
-    t.total_buy_quantity = u32_at(p, 20);
-    t.total_sell_quantity = u32_at(p, 24);
-    t.ohlc = Ohlc {
-        open: u32_at(p, 28),
-        high: u32_at(p, 32),
-        low: u32_at(p, 36),
-        close: u32_at(p, 40),
-    };
-    t
+    Tick {
+        last_price: u32_at(p, 4),
+        last_traded_quantity: u32_at(p, 8),
+        average_traded_price: u32_at(p, 12),
+        volume_traded: u32_at(p, 16),
+        total_buy_quantity: u32_at(p, 20),
+        total_sell_quantity: u32_at(p, 24),
+        ohlc: Ohlc {
+            open: u32_at(p, 28),
+            high: u32_at(p, 32),
+            low: u32_at(p, 36),
+            close: u32_at(p, 40),
+        },
+        ..Tick::new(kind, u32_at(p, 0))
+    }
 }
 
 #[inline(always)]
