@@ -298,11 +298,11 @@ fn message_to_error(message: &str) -> SettingsError {
         Some(table) => format!("{table}.{leaf}"),
         None => leaf.to_string(),
     };
-    if let Some(rest) = problem.strip_prefix("unknown field `") {
-        if let Some((field, expected)) = rest.split_once('`') {
-            let expected = expected.trim_start_matches(", ");
-            return SettingsError::new(join(field), format!("unknown key ({expected})"));
-        }
+    if let Some(rest) = problem.strip_prefix("unknown field `")
+        && let Some((field, expected)) = rest.split_once('`')
+    {
+        let expected = expected.trim_start_matches(", ");
+        return SettingsError::new(join(field), format!("unknown key ({expected})"));
     }
     if let Some(rest) = problem.strip_prefix("missing field `") {
         let field = rest.trim_end_matches('`');
