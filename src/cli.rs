@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::decode::DecodeArgs;
+use crate::commands::sim::SimArgs;
 use crate::settings::LogFormat;
 
 /// Records every tick of Zerodha Kite Connect's live feed, safely.
@@ -30,4 +31,6 @@ pub struct Cli {
 pub enum Command {
     /// Print the ticks of a capture file as JSON lines (or counts with --stats).
     Decode(DecodeArgs),
+    /// Run the Kite simulator: login, REST, instruments, a live WebSocket feed, fault injection.
+    Sim(SimArgs),
 }

@@ -18,9 +18,11 @@
 //! end-of-day) and the Kite simulator are built on these modules by the next issues;
 //! `docs/architecture.md` shows where each piece fits.
 
+pub mod calendar;
 pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod kite;
 pub mod settings;
+pub mod sim;
 pub mod telemetry;

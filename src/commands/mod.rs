@@ -2,6 +2,7 @@
 //! terminal, and the exit status each outcome maps to.
 
 pub mod decode;
+pub mod sim;
 
 use std::process::ExitCode;
 
@@ -52,8 +53,9 @@ impl Failure {
 }
 
 /// Runs one subcommand.
-pub fn run(command: Command, _settings: &Settings) -> Result<ExitCode, Failure> {
+pub fn run(command: Command, settings: &Settings) -> Result<ExitCode, Failure> {
     match command {
         Command::Decode(args) => decode::run(&args),
+        Command::Sim(args) => sim::run(&args, settings),
     }
 }

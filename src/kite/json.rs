@@ -4,16 +4,12 @@
 //! `tickvault decode` prints it, and the Redis publisher puts it in stream entries, so the two
 //! always agree.
 
-use chrono::{DateTime, FixedOffset, SecondsFormat};
+use chrono::{DateTime, SecondsFormat};
+
+use crate::calendar::IST;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::tick::{Level, PacketKind, Tick};
-
-/// India Standard Time, UTC+05:30 (no daylight saving since 1945).
-pub const IST: FixedOffset = match FixedOffset::east_opt(5 * 3600 + 30 * 60) {
-    Some(offset) => offset,
-    None => panic!("+05:30 is a valid offset"),
-};
 
 /// Unix seconds as RFC 3339 in IST (`2021-07-05T10:41:27+05:30`); `None` for 0.
 pub fn epoch_seconds_ist(secs: u32) -> Option<String> {

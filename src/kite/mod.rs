@@ -14,8 +14,10 @@
 //! assert!(!ticks[0].tradable());
 //! ```
 
+pub mod client;
 pub mod codec;
 pub mod json;
+pub mod login;
 pub mod text;
 pub mod tick;
 
@@ -23,6 +25,6 @@ pub use codec::{
     DecodeError, EncodeError, HEARTBEAT, Message, Packets, decode_into, encode_message,
     parse_message,
 };
-pub use json::{IST, TickJson};
+pub use json::TickJson;
 pub use text::{ClientRequest, ServerText, TextError};
 pub use tick::{Depth, Level, Mode, Ohlc, PacketKind, Segment, Tick, exact_price};

@@ -101,6 +101,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[apps.<name>]`, in name order.
     pub apps: Vec<AppSettings>,
+    /// `[sim]`: the Kite simulator.
+    pub sim: crate::sim::SimConfig,
 }
 
 /// Inputs to [`Settings::load`] besides the compiled-in defaults.
@@ -118,6 +120,7 @@ pub struct Sources<'a> {
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     log: LogSettings,
+    sim: crate::sim::SimSettings,
     #[serde(default)]
     apps: BTreeMap<String, RawApp>,
 }
@@ -194,6 +197,7 @@ impl RawSettings {
         Ok(Settings {
             log: self.log,
             apps,
+            sim: self.sim.validate()?,
         })
     }
 }
@@ -244,17 +248,17 @@ impl RawApp {
     }
 }
 
-/// Upper-cases and strips spaces (secrets are often shown in groups of four), then checks it is
-/// base32 that decodes to at least 80 bits.
+/// Checks the secret is a usable TOTP seed (spaces and case do not matter; secrets are often
+/// shown in groups of four) and returns it upper-cased without spaces.
 fn normalize_totp_secret(secret: &SecretString) -> Option<SecretString> {
+    crate::kite::login::totp(secret.expose_secret()).ok()?;
     let cleaned: String = secret
         .expose_secret()
         .chars()
         .filter(|c| !c.is_whitespace())
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    let bytes = totp_rs::Secret::try_from_base32(cleaned.trim_end_matches('=')).ok()?;
-    (bytes.as_bytes().len() >= 10).then(|| SecretString::from(cleaned))
+    Some(SecretString::from(cleaned))
 }
 
 /// Turns the `config` crate's errors into one line that names the key.

@@ -1,6 +1,10 @@
 //! The one integration-test binary: it drives the real `tickvault` binary and library from the
-//! outside. Modules are named after the capability they check; test names are sentences.
+//! outside, against the real simulator. Modules are named after the capability they check;
+//! test names are sentences.
 
 mod decode;
 mod helpers;
 mod settings;
+mod sim_feed;
+mod sim_login;
+mod sim_rest;

@@ -1,0 +1,321 @@
+//! The streaming WebSocket (PROTOCOL.md §1): 403 at the upgrade for a bad token, 429 for a
+//! connection over the per-key limit, subscribe/unsubscribe/mode parsed as real JSON, a snapshot
+//! after each subscribe or mode, then ticks of subscribed tokens only in the mode asked, a
+//! 1-byte heartbeat when idle, pings answered, and the faults of the `/sim` API.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::web::{Bytes, Data, Payload};
+use actix_web::{HttpRequest, HttpResponse};
+use actix_ws::{Message, MessageStream, Session};
+use chrono::Utc;
+use tokio::sync::{broadcast, mpsc};
+
+use super::http::{error, query_param};
+use super::state::{Connection, ConnectionStats, Control, SimState, lock};
+use crate::capture::RecordKind;
+use crate::kite::{ClientRequest, Mode, PacketKind, ServerText, Tick, encode_message};
+
+/// `GET /ws` or `GET /` with an upgrade: authenticate, admit, and stream.
+pub async fn upgrade(req: HttpRequest, body: Payload, state: Data<SimState>) -> HttpResponse {
+    let (Some(api_key), Some(token)) = (query_param(&req, "api_key"), query_param(&req, "access_token")) else {
+        return HttpResponse::Forbidden().body("Forbidden");
+    };
+    if state.check_access(&api_key, &token).is_none() {
+        return HttpResponse::Forbidden().body("Forbidden");
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (id, response) = {
+        let mut conns = lock(&state.connections);
+        let open = conns.values().filter(|c| c.api_key == api_key).count();
+        if open >= state.config.max_connections_per_key {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "NetworkException",
+                "Maximum WebSocket connections per API key reached.",
+            );
+        }
+        let (response, session, stream) = match actix_ws::handle(&req, body) {
+            Ok(parts) => parts,
+            Err(e) => return HttpResponse::from_error(e),
+        };
+        let id = state.next_connection_id();
+        conns.insert(
+            id,
+            Connection {
+                api_key: api_key.clone(),
+                opened_at: Utc::now(),
+                tokens: BTreeMap::new(),
+                frames_sent: 0,
+                ticks_sent: 0,
+                control: tx,
+            },
+        );
+        lock(&state.stats).per_connection.insert(
+            id,
+            ConnectionStats {
+                api_key: api_key.clone(),
+                open: true,
+                ..ConnectionStats::default()
+            },
+        );
+        let feed = state.feed.subscribe();
+        let stream = stream.max_frame_size(4 * 1024 * 1024);
+        let conn = Conn {
+            id,
+            state: state.clone().into_inner(),
+            session,
+            modes: BTreeMap::new(),
+            last_sent: Instant::now(),
+        };
+        actix_web::rt::spawn(conn.run(stream, feed, rx));
+        (id, response)
+    };
+    tracing::info!(connection = id, api_key, "websocket opened");
+    response
+}
+
+/// One open connection's task.
+struct Conn {
+    id: u64,
+    state: Arc<SimState>,
+    session: Session,
+    /// Subscribed tokens and their modes (mirrored into the shared registry).
+    modes: BTreeMap<u32, Mode>,
+    last_sent: Instant,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Conn {
+    async fn run(
+        mut self,
+        mut stream: MessageStream,
+        mut feed: broadcast::Receiver<Arc<Vec<Tick>>>,
+        mut control: mpsc::UnboundedReceiver<Control>,
+    ) {
+        let heartbeat = self.state.config.heartbeat;
+        let check_every = (heartbeat / 10).max(Duration::from_millis(10));
+        let mut ticker = tokio::time::interval(check_every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut clean_close = false;
+        loop {
+            let flow = tokio::select! {
+                message = stream.recv() => match message {
+                    Some(Ok(message)) => self.on_client(message).await,
+                    _ => Flow::Stop,
+                },
+                batch = feed.recv() => match batch {
+                    Ok(batch) => self.on_batch(&batch).await,
+                    // A slow reader misses updates, as on Kite (no queueing).
+                    Err(broadcast::error::RecvError::Lagged(_)) => Flow::Continue,
+                    Err(broadcast::error::RecvError::Closed) => Flow::Stop,
+                },
+                _ = ticker.tick() => {
+                    if self.last_sent.elapsed() + check_every >= heartbeat {
+                        self.send_binary(vec![0], 0).await
+                    } else {
+                        Flow::Continue
+                    }
+                }
+                command = control.recv() => match command {
+                    Some(Control::Drop) | None => {
+                        tracing::info!(connection = self.id, "dropping the connection (fault)");
+                        Flow::Stop
+                    }
+                    Some(Control::Close) => {
+                        clean_close = true;
+                        Flow::Stop
+                    }
+                    Some(Control::Stall(d)) => {
+                        tracing::info!(connection = self.id, seconds = d.as_secs_f64(), "stalling (fault)");
+                        tokio::time::sleep(d).await;
+                        // Updates from before the stall are stale: skip them.
+                        feed = feed.resubscribe();
+                        self.last_sent = Instant::now() - heartbeat;
+                        Flow::Continue
+                    }
+                    Some(Control::Garbage) => {
+                        // Announces two packets, carries one of an unknown length.
+                        let garbage = vec![0, 2, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+                        self.send_binary(garbage, 0).await
+                    }
+                },
+            };
+            if matches!(flow, Flow::Stop) {
+                break;
+            }
+        }
+        self.unregister();
+        if clean_close {
+            let _ = self.session.close(None).await;
+        }
+        // Otherwise dropping the session and the stream ends the response: the TCP connection
+        // closes without a close frame.
+    }
+
+    fn unregister(&self) {
+        lock(&self.state.connections).remove(&self.id);
+        if let Some(s) = lock(&self.state.stats).per_connection.get_mut(&self.id) {
+            s.open = false;
+        }
+        tracing::info!(connection = self.id, "websocket closed");
+    }
+
+    async fn on_client(&mut self, message: Message) -> Flow {
+        match message {
+            Message::Text(text) => self.on_request(&text).await,
+            Message::Ping(bytes) => match self.session.pong(&bytes).await {
+                Ok(()) => Flow::Continue,
+                Err(_) => Flow::Stop,
+            },
+            Message::Close(_) => Flow::Stop,
+            _ => Flow::Continue,
+        }
+    }
+
+    async fn on_request(&mut self, text: &str) -> Flow {
+        let request = match ClientRequest::parse(text) {
+            Ok(r) => r,
+            Err(e) => return self.send_text(ServerText::Error(format!("Invalid message: {e}"))).await,
+        };
+        let default_mode = self.state.config.default_mode;
+        let limit = self.state.config.max_instruments_per_connection;
+        let mut snapshot = Vec::new();
+        let mut ignored = 0usize;
+        match request {
+            ClientRequest::Subscribe(tokens) => {
+                for token in tokens {
+                    if self.modes.contains_key(&token) {
+                        snapshot.push(token);
+                    } else if self.modes.len() < limit {
+                        self.modes.insert(token, default_mode);
+                        snapshot.push(token);
+                    } else {
+                        ignored += 1;
+                    }
+                }
+            }
+            ClientRequest::Unsubscribe(tokens) => {
+                for token in tokens {
+                    self.modes.remove(&token);
+                }
+            }
+            ClientRequest::Mode(mode, tokens) => {
+                for token in tokens {
+                    if let Some(m) = self.modes.get_mut(&token) {
+                        *m = mode;
+                        snapshot.push(token);
+                    }
+                }
+            }
+        }
+        if let Some(c) = lock(&self.state.connections).get_mut(&self.id) {
+            c.tokens = self.modes.clone();
+        }
+        if ignored > 0 {
+            let message = format!(
+                "Subscription limit of {limit} instruments per connection exceeded: {ignored} instruments ignored."
+            );
+            if let Flow::Stop = self.send_text(ServerText::Error(message)).await {
+                return Flow::Stop;
+            }
+        }
+        if snapshot.is_empty() {
+            return Flow::Continue;
+        }
+        let now = self.state.clock.now_secs();
+        let ticks: Vec<Tick> = {
+            let mut market = lock(&self.state.market);
+            snapshot.iter().filter_map(|t| market.snapshot(*t, now)).collect()
+        };
+        self.send_ticks(ticks.iter()).await
+    }
+
+    async fn on_batch(&mut self, batch: &[Tick]) -> Flow {
+        if self.modes.is_empty() {
+            return Flow::Continue;
+        }
+        self.send_ticks(batch.iter()).await
+    }
+
+    /// Sends `ticks` in each token's mode, in messages of at most the configured packet count.
+    async fn send_ticks<'a>(&mut self, ticks: impl Iterator<Item = &'a Tick>) -> Flow {
+        let max = self.state.config.max_packets_per_message;
+        let mut chunk: Vec<Tick> = Vec::new();
+        for tick in ticks {
+            let Some(mode) = self.modes.get(&tick.instrument_token) else { continue };
+            let mut t = *tick;
+            t.kind = PacketKind::for_mode(t.segment(), *mode);
+            chunk.push(t.normalized());
+            if chunk.len() == max {
+                if let Flow::Stop = self.flush_ticks(&chunk).await {
+                    return Flow::Stop;
+                }
+                chunk.clear();
+            }
+        }
+        if chunk.is_empty() {
+            Flow::Continue
+        } else {
+            self.flush_ticks(&chunk).await
+        }
+    }
+
+    async fn flush_ticks(&mut self, ticks: &[Tick]) -> Flow {
+        let mut bytes = Vec::with_capacity(2 + ticks.len() * 186);
+        if encode_message(ticks, &mut bytes).is_err() {
+            return Flow::Continue;
+        }
+        let flow = self.send_binary(bytes, ticks.len() as u64).await;
+        if let Flow::Continue = flow {
+            let mut stats = lock(&self.state.stats);
+            for t in ticks {
+                *stats.ticks_per_token.entry(t.instrument_token).or_default() += 1;
+            }
+        }
+        flow
+    }
+
+    async fn send_binary(&mut self, bytes: Vec<u8>, ticks: u64) -> Flow {
+        let bytes = Bytes::from(bytes);
+        match self.session.binary(bytes.clone()).await {
+            Ok(()) => {
+                self.state.record(RecordKind::Binary, &bytes);
+                self.sent(ticks);
+                Flow::Continue
+            }
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    async fn send_text(&mut self, message: ServerText) -> Flow {
+        let text = message.to_json();
+        match self.session.text(text.clone()).await {
+            Ok(()) => {
+                self.state.record(RecordKind::Text, text.as_bytes());
+                self.sent(0);
+                Flow::Continue
+            }
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    fn sent(&mut self, ticks: u64) {
+        self.last_sent = Instant::now();
+        if let Some(c) = lock(&self.state.connections).get_mut(&self.id) {
+            c.frames_sent += 1;
+            c.ticks_sent += ticks;
+        }
+        if let Some(s) = lock(&self.state.stats).per_connection.get_mut(&self.id) {
+            s.frames_sent += 1;
+            s.ticks_sent += ticks;
+        }
+    }
+}
