@@ -91,8 +91,9 @@ impl TradingCalendar {
                 .as_table()
                 .ok_or_else(|| err(format!("[{section}] is not a table")))?;
             for (date, value) in entries {
-                let day = NaiveDate::parse_from_str(date, "%Y-%m-%d")
-                    .map_err(|_| err(format!("`{date}` in [{section}] is not a YYYY-MM-DD date")))?;
+                let day = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| {
+                    err(format!("`{date}` in [{section}] is not a YYYY-MM-DD date"))
+                })?;
                 if section == "special_sessions" {
                     let session = SpecialSession::deserialize(value.clone())
                         .map_err(|e| err(format!("special session {date}: {e}")))?;
@@ -173,7 +174,10 @@ mod tests {
         let cal = TradingCalendar::parse(NSE_HOLIDAYS_TOML, "nse.toml").unwrap();
         assert_eq!(cal, TradingCalendar::nse());
         assert!(cal.covers_year(2025) && cal.covers_year(2026));
-        assert_eq!(cal.holiday(d("2026-11-24")), Some("Prakash Gurpurb Sri Guru Nanak Dev"));
+        assert_eq!(
+            cal.holiday(d("2026-11-24")),
+            Some("Prakash Gurpurb Sri Guru Nanak Dev")
+        );
     }
 
     #[test]
@@ -185,7 +189,11 @@ mod tests {
         assert!(cal.is_trading_day(d("2026-02-01")), "budget Sunday");
         assert_eq!(cal.on_or_before(d("2026-11-24")), d("2026-11-23"));
         assert_eq!(cal.on_or_before(d("2026-03-31")), d("2026-03-30"));
-        assert_eq!(cal.on_or_before(d("2026-11-22")), d("2026-11-20"), "Sunday → Friday");
+        assert_eq!(
+            cal.on_or_before(d("2026-11-22")),
+            d("2026-11-20"),
+            "Sunday → Friday"
+        );
         assert_eq!(cal.next_trading_day(d("2026-11-20")), d("2026-11-23"));
     }
 
@@ -200,7 +208,9 @@ mod tests {
 
     #[test]
     fn the_ist_date_differs_from_utc_after_18_30() {
-        let t = DateTime::parse_from_rfc3339("2026-11-20T19:00:00Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-20T19:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(ist_date(t), d("2026-11-21"));
     }
 }

@@ -94,7 +94,11 @@ fn print_banner(handle: &sim::SimHandle, options: &SimOptions) {
     if let Some(path) = &options.record {
         println!("  recording every message sent to {}", path.display());
     }
-    println!("  faults and stats: {}/sim/connections, {}/sim/stats (see docs/simulator.md)", handle.http_url(), handle.http_url());
+    println!(
+        "  faults and stats: {}/sim/connections, {}/sim/stats (see docs/simulator.md)",
+        handle.http_url(),
+        handle.http_url()
+    );
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -132,7 +132,11 @@ impl Cookies {
     }
 
     fn header(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -154,13 +158,23 @@ fn protocol(step: &'static str, message: impl Into<String>) -> KiteError {
 fn envelope(step: &'static str, status: StatusCode, body: &[u8]) -> Result<Value, KiteError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| protocol(step, format!("HTTP {status} with a body that is not JSON")))?;
-    if v.get("status").and_then(Value::as_str) == Some("error") || v.get("error_type").is_some() || !status.is_success()
+    if v.get("status").and_then(Value::as_str) == Some("error")
+        || v.get("error_type").is_some()
+        || !status.is_success()
     {
         return Err(KiteError::Api {
             step,
             status: status.as_u16(),
-            error_type: v.get("error_type").and_then(Value::as_str).unwrap_or("GeneralException").to_string(),
-            message: v.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+            error_type: v
+                .get("error_type")
+                .and_then(Value::as_str)
+                .unwrap_or("GeneralException")
+                .to_string(),
+            message: v
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
         });
     }
     Ok(v.get("data").cloned().unwrap_or(Value::Null))
@@ -184,7 +198,10 @@ impl KiteClient {
             .disable_redirects()
             .timeout(timeout)
             .add_default_header(("X-Kite-Version", "3"))
-            .add_default_header(("User-Agent", concat!("tickvault/", env!("CARGO_PKG_VERSION"))))
+            .add_default_header((
+                "User-Agent",
+                concat!("tickvault/", env!("CARGO_PKG_VERSION")),
+            ))
             .finish();
         KiteClient {
             http,
@@ -193,12 +210,20 @@ impl KiteClient {
         }
     }
 
-    async fn read<S>(step: &'static str, mut response: awc::ClientResponse<S>, limit: usize) -> Result<(StatusCode, Bytes), KiteError>
+    async fn read<S>(
+        step: &'static str,
+        mut response: awc::ClientResponse<S>,
+        limit: usize,
+    ) -> Result<(StatusCode, Bytes), KiteError>
     where
         S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin,
     {
         let status = response.status();
-        let body = response.body().limit(limit).await.map_err(|e| transport(step, e))?;
+        let body = response
+            .body()
+            .limit(limit)
+            .await
+            .map_err(|e| transport(step, e))?;
         Ok((status, body))
     }
 
@@ -210,12 +235,24 @@ impl KiteClient {
     }
 
     /// The web part of the login, up to the redirect that carries the request token.
-    pub async fn request_token(&self, creds: &Credentials, unix_now: u64) -> Result<String, KiteError> {
+    pub async fn request_token(
+        &self,
+        creds: &Credentials,
+        unix_now: u64,
+    ) -> Result<String, KiteError> {
         let mut jar = Cookies::default();
         // 0: start the login; remember sess_id and the cookies.
         let step = "connect/login";
-        let url = format!("{}/connect/login?v=3&api_key={}", self.login_root, creds.api_key);
-        let response = self.http.get(&url).send().await.map_err(|e| transport(step, e))?;
+        let url = format!(
+            "{}/connect/login?v=3&api_key={}",
+            self.login_root, creds.api_key
+        );
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| transport(step, e))?;
         jar.take(&response);
         let location = redirect_target(&response).ok_or_else(|| match response.status() {
             s if s.is_success() => protocol(step, "no redirect with a sess_id"),
@@ -228,7 +265,8 @@ impl KiteClient {
                 return Err(envelope(step, status, &body).err().unwrap_or(e));
             }
         };
-        let sess_id = query_value(&location, "sess_id").ok_or_else(|| protocol(step, "no sess_id in the redirect"))?;
+        let sess_id = query_value(&location, "sess_id")
+            .ok_or_else(|| protocol(step, "no sess_id in the redirect"))?;
 
         // 1: user id and password.
         let step = "login";
@@ -236,7 +274,10 @@ impl KiteClient {
             .http
             .post(format!("{}/api/login", self.login_root))
             .insert_header(("Cookie", jar.header()))
-            .send_form(&[("user_id", creds.user_id.as_str()), ("password", creds.password.expose_secret())])
+            .send_form(&[
+                ("user_id", creds.user_id.as_str()),
+                ("password", creds.password.expose_secret()),
+            ])
             .await
             .map_err(|e| transport(step, e))?;
         jar.take(&response);
@@ -247,11 +288,16 @@ impl KiteClient {
             .and_then(Value::as_str)
             .ok_or_else(|| protocol(step, "no request_id"))?
             .to_string();
-        let twofa_type = data.get("twofa_type").and_then(Value::as_str).unwrap_or("totp").to_string();
+        let twofa_type = data
+            .get("twofa_type")
+            .and_then(Value::as_str)
+            .unwrap_or("totp")
+            .to_string();
 
         // 2: the TOTP.
         let step = "twofa";
-        let totp = totp(creds.totp_secret.expose_secret()).map_err(|e| KiteError::BadTotpSecret(e.to_string()))?;
+        let totp = totp(creds.totp_secret.expose_secret())
+            .map_err(|e| KiteError::BadTotpSecret(e.to_string()))?;
         let code = totp_code(&totp, unix_now);
         let response = self
             .http
@@ -282,15 +328,32 @@ impl KiteClient {
             .send()
             .await
             .map_err(|e| transport(step, e))?;
-        let location = redirect_target(&response).ok_or_else(|| protocol(step, format!("HTTP {} without a redirect", response.status())))?;
-        query_value(&location, "request_token")
-            .ok_or_else(|| protocol(step, "the redirect has no request_token (login not completed)"))
+        let location = redirect_target(&response).ok_or_else(|| {
+            protocol(
+                step,
+                format!("HTTP {} without a redirect", response.status()),
+            )
+        })?;
+        query_value(&location, "request_token").ok_or_else(|| {
+            protocol(
+                step,
+                "the redirect has no request_token (login not completed)",
+            )
+        })
     }
 
     /// `POST /session/token`: exchanges a request token for an access token.
-    pub async fn create_session(&self, creds: &Credentials, request_token: &str) -> Result<Session, KiteError> {
+    pub async fn create_session(
+        &self,
+        creds: &Credentials,
+        request_token: &str,
+    ) -> Result<Session, KiteError> {
         let step = "session/token";
-        let checksum = session_checksum(&creds.api_key, request_token, creds.api_secret.expose_secret());
+        let checksum = session_checksum(
+            &creds.api_key,
+            request_token,
+            creds.api_secret.expose_secret(),
+        );
         let response = self
             .http
             .post(format!("{}/session/token", self.api_root))
@@ -307,7 +370,9 @@ impl KiteClient {
         Ok(Session {
             api_key: creds.api_key.clone(),
             user_id: field("user_id").ok_or_else(|| protocol(step, "no user_id"))?,
-            access_token: SecretString::from(field("access_token").ok_or_else(|| protocol(step, "no access_token"))?),
+            access_token: SecretString::from(
+                field("access_token").ok_or_else(|| protocol(step, "no access_token"))?,
+            ),
             login_time: field("login_time").ok_or_else(|| protocol(step, "no login_time"))?,
         })
     }
@@ -315,14 +380,21 @@ impl KiteClient {
     fn authed(&self, req: awc::ClientRequest, session: &Session) -> awc::ClientRequest {
         req.insert_header((
             "Authorization",
-            format!("token {}:{}", session.api_key, session.access_token.expose_secret()),
+            format!(
+                "token {}:{}",
+                session.api_key,
+                session.access_token.expose_secret()
+            ),
         ))
     }
 
     /// `GET /user/profile`: also the cheapest check that a token still works.
     pub async fn profile(&self, session: &Session) -> Result<Value, KiteError> {
         let step = "user/profile";
-        let req = self.authed(self.http.get(format!("{}/user/profile", self.api_root)), session);
+        let req = self.authed(
+            self.http.get(format!("{}/user/profile", self.api_root)),
+            session,
+        );
         let response = req.send().await.map_err(|e| transport(step, e))?;
         let (status, body) = Self::read(step, response, 256 * 1024).await?;
         envelope(step, status, &body)
@@ -330,13 +402,19 @@ impl KiteClient {
 
     /// `GET /instruments` (or `/instruments/{exchange}`): the dump as CSV bytes (gzip is
     /// negotiated and decoded transparently).
-    pub async fn instruments(&self, session: &Session, exchange: Option<&str>) -> Result<Vec<u8>, KiteError> {
+    pub async fn instruments(
+        &self,
+        session: &Session,
+        exchange: Option<&str>,
+    ) -> Result<Vec<u8>, KiteError> {
         let step = "instruments";
         let url = match exchange {
             Some(e) => format!("{}/instruments/{e}", self.api_root),
             None => format!("{}/instruments", self.api_root),
         };
-        let req = self.authed(self.http.get(url), session).insert_header(("Accept-Encoding", "gzip"));
+        let req = self
+            .authed(self.http.get(url), session)
+            .insert_header(("Accept-Encoding", "gzip"));
         let response = req.send().await.map_err(|e| transport(step, e))?;
         let content_type = response
             .headers()
@@ -346,23 +424,34 @@ impl KiteClient {
             .to_string();
         let (status, body) = Self::read(step, response, 256 * 1024 * 1024).await?;
         if !content_type.starts_with("text/csv") {
-            return Err(envelope(step, status, &body).err().unwrap_or_else(|| protocol(step, format!("content type {content_type:?}"))));
+            return Err(envelope(step, status, &body)
+                .err()
+                .unwrap_or_else(|| protocol(step, format!("content type {content_type:?}"))));
         }
         Ok(body.to_vec())
     }
 
     /// `GET /quote/ltp?i=…`: last prices by `EXCHANGE:SYMBOL` key (unknown keys are absent).
-    pub async fn ltp(&self, session: &Session, keys: &[&str]) -> Result<HashMap<String, f64>, KiteError> {
+    pub async fn ltp(
+        &self,
+        session: &Session,
+        keys: &[&str],
+    ) -> Result<HashMap<String, f64>, KiteError> {
         let step = "quote/ltp";
         let query: Vec<(&str, &str)> = keys.iter().map(|k| ("i", *k)).collect();
         let req = self
-            .authed(self.http.get(format!("{}/quote/ltp", self.api_root)), session)
+            .authed(
+                self.http.get(format!("{}/quote/ltp", self.api_root)),
+                session,
+            )
             .query(&query)
             .map_err(|e| protocol(step, e.to_string()))?;
         let response = req.send().await.map_err(|e| transport(step, e))?;
         let (status, body) = Self::read(step, response, 16 * 1024 * 1024).await?;
         let data = envelope(step, status, &body)?;
-        let map = data.as_object().ok_or_else(|| protocol(step, "data is not an object"))?;
+        let map = data
+            .as_object()
+            .ok_or_else(|| protocol(step, "data is not an object"))?;
         Ok(map
             .iter()
             .filter_map(|(k, v)| Some((k.clone(), v.get("last_price")?.as_f64()?)))
@@ -374,5 +463,10 @@ fn redirect_target(response: &awc::ClientResponse<impl Sized>) -> Option<String>
     if !response.status().is_redirection() {
         return None;
     }
-    response.headers().get("location")?.to_str().ok().map(str::to_string)
+    response
+        .headers()
+        .get("location")?
+        .to_str()
+        .ok()
+        .map(str::to_string)
 }

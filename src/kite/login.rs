@@ -40,7 +40,9 @@ pub fn totp(secret_base32: &str) -> Result<Totp, TotpError> {
         .with_step_duration(30)
         .with_secret(secret);
     if cleaned.len() >= 26 {
-        builder.build().map_err(|e| TotpError::Unusable(e.to_string()))
+        builder
+            .build()
+            .map_err(|e| TotpError::Unusable(e.to_string()))
     } else {
         // Under 128 bits: not RFC-compliant, but some accounts have such secrets.
         Ok(builder.build_noncompliant())
@@ -71,7 +73,10 @@ mod tests {
         let t = totp(secret).unwrap();
         assert_eq!(totp_code(&t, 59), "287082");
         assert_eq!(totp_code(&t, 1_111_111_109), "081804");
-        assert!(t.check("081804", 1_111_111_109 + 30).is_some(), "one step of skew");
+        assert!(
+            t.check("081804", 1_111_111_109 + 30).is_some(),
+            "one step of skew"
+        );
         assert!(t.check("081804", 1_111_111_109 + 90).is_none());
         assert!(matches!(totp("not base32!"), Err(TotpError::NotBase32)));
     }

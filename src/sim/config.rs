@@ -113,12 +113,14 @@ pub struct SimConfig {
 impl SimSettings {
     /// Validates the section; errors name the key.
     pub fn validate(&self) -> Result<SimConfig, SettingsError> {
-        let listen = self
-            .listen
-            .parse()
-            .map_err(|_| SettingsError::new("sim.listen", format!("`{}` is not HOST:PORT", self.listen)))?;
+        let listen = self.listen.parse().map_err(|_| {
+            SettingsError::new("sim.listen", format!("`{}` is not HOST:PORT", self.listen))
+        })?;
         if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 1000.0) {
-            return Err(SettingsError::new("sim.rate", "must be above 0 and at most 1000"));
+            return Err(SettingsError::new(
+                "sim.rate",
+                "must be above 0 and at most 1000",
+            ));
         }
         let default_mode = Mode::parse(&self.default_mode)
             .ok_or_else(|| SettingsError::new("sim.default_mode", "must be ltp, quote or full"))?;
@@ -126,15 +128,24 @@ impl SimSettings {
             .map_err(|_| SettingsError::new("sim.start_time", "must be HH:MM:SS"))?;
         for (key, value) in [
             ("max_connections_per_key", self.max_connections_per_key),
-            ("max_instruments_per_connection", self.max_instruments_per_connection),
+            (
+                "max_instruments_per_connection",
+                self.max_instruments_per_connection,
+            ),
             ("max_packets_per_message", self.max_packets_per_message),
         ] {
             if value == 0 {
-                return Err(SettingsError::new(format!("sim.{key}"), "must be at least 1"));
+                return Err(SettingsError::new(
+                    format!("sim.{key}"),
+                    "must be at least 1",
+                ));
             }
         }
         if self.max_packets_per_message > crate::kite::codec::MAX_PACKETS_PER_MESSAGE {
-            return Err(SettingsError::new("sim.max_packets_per_message", "must be at most 65535"));
+            return Err(SettingsError::new(
+                "sim.max_packets_per_message",
+                "must be at most 65535",
+            ));
         }
         if self.heartbeat_ms == 0 {
             return Err(SettingsError::new("sim.heartbeat_ms", "must be at least 1"));

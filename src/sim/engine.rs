@@ -69,7 +69,9 @@ mod tests {
             let slices = slices_per_second(rate);
             for token in [256_265u32, 408_065, 12_345_678] {
                 let p = phase(token);
-                let n = (0..u64::from(slices) * 10).filter(|s| due(rate, slices, p, *s)).count();
+                let n = (0..u64::from(slices) * 10)
+                    .filter(|s| due(rate, slices, p, *s))
+                    .count();
                 assert_eq!(n as f64, rate * 10.0, "rate {rate}, token {token}");
             }
         }

@@ -77,7 +77,9 @@ fn regime_at(regime: Regime, day: NaiveDate) -> Option<Weekday> {
     regime
         .iter()
         .rev()
-        .find(|((y, m, dd), _)| NaiveDate::from_ymd_opt(*y, *m, *dd).is_some_and(|from| from <= day))
+        .find(|((y, m, dd), _)| {
+            NaiveDate::from_ymd_opt(*y, *m, *dd).is_some_and(|from| from <= day)
+        })
         .and_then(|(_, wd)| *wd)
 }
 
@@ -97,7 +99,12 @@ pub fn monthly_expiry(u: Underlying, day: NaiveDate, cal: &TradingCalendar) -> O
 }
 
 /// The next `n` monthly expiries of `u` on or after `today`.
-pub fn monthly_expiries(u: Underlying, today: NaiveDate, n: usize, cal: &TradingCalendar) -> Vec<NaiveDate> {
+pub fn monthly_expiries(
+    u: Underlying,
+    today: NaiveDate,
+    n: usize,
+    cal: &TradingCalendar,
+) -> Vec<NaiveDate> {
     let mut out = Vec::with_capacity(n);
     let mut month = today.with_day(1);
     while let Some(m) = month {
@@ -114,7 +121,12 @@ pub fn monthly_expiries(u: Underlying, today: NaiveDate, n: usize, cal: &Trading
 
 /// The next `n` weekly (non-monthly) expiries of `u` on or after `today`; empty for an
 /// underlying without weeklies at that time. Looks at most a year ahead.
-pub fn weekly_expiries(u: Underlying, today: NaiveDate, n: usize, cal: &TradingCalendar) -> Vec<NaiveDate> {
+pub fn weekly_expiries(
+    u: Underlying,
+    today: NaiveDate,
+    n: usize,
+    cal: &TradingCalendar,
+) -> Vec<NaiveDate> {
     let mut out = Vec::with_capacity(n);
     let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
     for week in 0..53u64 {
@@ -143,7 +155,11 @@ const MONTHS: [&str; 12] = [
 
 /// `NIFTY25NOVFUT`.
 pub fn future_symbol(root: &str, expiry: NaiveDate) -> String {
-    format!("{root}{:02}{}FUT", expiry.year() % 100, MONTHS[expiry.month0() as usize])
+    format!(
+        "{root}{:02}{}FUT",
+        expiry.year() % 100,
+        MONTHS[expiry.month0() as usize]
+    )
 }
 
 /// A strike as Kite writes it: `24000`, `1012.5`.
@@ -198,13 +214,26 @@ mod tests {
     fn nifty_weeklies_are_tuesdays_and_skip_the_monthly_week() {
         let cal = TradingCalendar::nse();
         // 2026-11-24 (last Tuesday) is a holiday: the monthly moves to Monday the 23rd.
-        assert_eq!(monthly_expiry(Underlying::Nifty, day("2026-11-02"), &cal), Some(day("2026-11-23")));
         assert_eq!(
-            days(&weekly_expiries(Underlying::Nifty, day("2026-11-20"), 4, &cal)),
+            monthly_expiry(Underlying::Nifty, day("2026-11-02"), &cal),
+            Some(day("2026-11-23"))
+        );
+        assert_eq!(
+            days(&weekly_expiries(
+                Underlying::Nifty,
+                day("2026-11-20"),
+                4,
+                &cal
+            )),
             ["2026-12-01", "2026-12-08", "2026-12-15", "2026-12-22"]
         );
         assert_eq!(
-            days(&monthly_expiries(Underlying::Nifty, day("2026-11-20"), 2, &cal)),
+            days(&monthly_expiries(
+                Underlying::Nifty,
+                day("2026-11-20"),
+                2,
+                &cal
+            )),
             ["2026-11-23", "2026-12-29"]
         );
     }
@@ -213,9 +242,15 @@ mod tests {
     fn a_month_whose_last_tuesday_is_a_holiday_expires_the_day_before() {
         let cal = TradingCalendar::nse();
         // 2026-03-31 is Shri Mahavir Jayanti.
-        assert_eq!(monthly_expiry(Underlying::BankNifty, day("2026-03-10"), &cal), Some(day("2026-03-30")));
+        assert_eq!(
+            monthly_expiry(Underlying::BankNifty, day("2026-03-10"), &cal),
+            Some(day("2026-03-30"))
+        );
         // And a weekly on a holiday moves too: 2026-03-03 (Holi) → Monday 2026-03-02.
-        assert_eq!(weekly_expiries(Underlying::Nifty, day("2026-03-02"), 1, &cal), vec![day("2026-03-02")]);
+        assert_eq!(
+            weekly_expiries(Underlying::Nifty, day("2026-03-02"), 1, &cal),
+            vec![day("2026-03-02")]
+        );
     }
 
     #[test]
@@ -223,12 +258,23 @@ mod tests {
         let cal = TradingCalendar::nse();
         // Before September 2025 NIFTY expired on Thursdays; 2025-08-28 was the monthly.
         assert_eq!(
-            days(&weekly_expiries(Underlying::Nifty, day("2025-08-18"), 3, &cal)),
+            days(&weekly_expiries(
+                Underlying::Nifty,
+                day("2025-08-18"),
+                3,
+                &cal
+            )),
             ["2025-08-21", "2025-09-02", "2025-09-09"]
         );
         // BANKNIFTY: weekly Wednesdays in 2024, monthly on the last Wednesday from March 2024.
-        assert_eq!(weekly_expiries(Underlying::BankNifty, day("2024-06-03"), 1, &cal), vec![day("2024-06-05")]);
-        assert_eq!(monthly_expiry(Underlying::BankNifty, day("2024-06-03"), &cal), Some(day("2024-06-26")));
+        assert_eq!(
+            weekly_expiries(Underlying::BankNifty, day("2024-06-03"), 1, &cal),
+            vec![day("2024-06-05")]
+        );
+        assert_eq!(
+            monthly_expiry(Underlying::BankNifty, day("2024-06-03"), &cal),
+            Some(day("2024-06-26"))
+        );
         // No BANKNIFTY weeklies after November 2024.
         assert!(weekly_expiries(Underlying::BankNifty, day("2025-03-03"), 4, &cal).is_empty());
     }
@@ -236,11 +282,26 @@ mod tests {
     #[test]
     fn symbols_follow_kite_formats() {
         let e = day("2025-11-11");
-        assert_eq!(weekly_option_symbol("NIFTY", e, 24000.0, "CE"), "NIFTY25N1124000CE");
-        assert_eq!(monthly_option_symbol("NIFTY", day("2025-11-25"), 24000.0, "CE"), "NIFTY25NOV24000CE");
+        assert_eq!(
+            weekly_option_symbol("NIFTY", e, 24000.0, "CE"),
+            "NIFTY25N1124000CE"
+        );
+        assert_eq!(
+            monthly_option_symbol("NIFTY", day("2025-11-25"), 24000.0, "CE"),
+            "NIFTY25NOV24000CE"
+        );
         assert_eq!(future_symbol("NIFTY", day("2025-11-25")), "NIFTY25NOVFUT");
-        assert_eq!(weekly_option_symbol("NIFTY", day("2020-12-17"), 13600.0, "CE"), "NIFTY20D1713600CE");
-        assert_eq!(weekly_option_symbol("BANKNIFTY", day("2020-02-06"), 30900.0, "CE"), "BANKNIFTY2020630900CE");
-        assert_eq!(monthly_option_symbol("RELIANCE", day("2026-12-29"), 1312.5, "PE"), "RELIANCE26DEC1312.5PE");
+        assert_eq!(
+            weekly_option_symbol("NIFTY", day("2020-12-17"), 13600.0, "CE"),
+            "NIFTY20D1713600CE"
+        );
+        assert_eq!(
+            weekly_option_symbol("BANKNIFTY", day("2020-02-06"), 30900.0, "CE"),
+            "BANKNIFTY2020630900CE"
+        );
+        assert_eq!(
+            monthly_option_symbol("RELIANCE", day("2026-12-29"), 1312.5, "PE"),
+            "RELIANCE26DEC1312.5PE"
+        );
     }
 }

@@ -54,7 +54,11 @@ pub async fn drop_connection(state: Data<SimState>, id: Path<u64>) -> HttpRespon
 }
 
 /// `POST /sim/connections/{id}/stall?seconds=N`: nothing sent, TCP kept open, for N seconds.
-pub async fn stall_connection(req: HttpRequest, state: Data<SimState>, id: Path<u64>) -> HttpResponse {
+pub async fn stall_connection(
+    req: HttpRequest,
+    state: Data<SimState>,
+    id: Path<u64>,
+) -> HttpResponse {
     let seconds = query_param(&req, "seconds").unwrap_or_else(|| "10".into());
     match seconds.parse::<f64>() {
         Ok(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => {
@@ -83,7 +87,10 @@ pub async fn expire_tokens(state: Data<SimState>) -> HttpResponse {
 
 /// `POST /sim/login/fail?times=N`: the next N logins fail at the TOTP step.
 pub async fn fail_logins(req: HttpRequest, state: Data<SimState>) -> HttpResponse {
-    match query_param(&req, "times").unwrap_or_else(|| "1".into()).parse::<u32>() {
+    match query_param(&req, "times")
+        .unwrap_or_else(|| "1".into())
+        .parse::<u32>()
+    {
         Ok(n) => {
             lock(&state.auth).fail_next_logins = n;
             HttpResponse::Ok().json(json!({ "fail_next_logins": n }))

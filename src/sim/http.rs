@@ -31,12 +31,20 @@ pub fn input_error(message: &str) -> HttpResponse {
 
 /// 403 TokenException with Kite's exact message for a bad or expired token.
 pub fn token_error() -> HttpResponse {
-    error(StatusCode::FORBIDDEN, "TokenException", "Incorrect `api_key` or `access_token`.")
+    error(
+        StatusCode::FORBIDDEN,
+        "TokenException",
+        "Incorrect `api_key` or `access_token`.",
+    )
 }
 
 /// 429 for a request over the rate limit.
 pub fn too_many_requests() -> HttpResponse {
-    error(StatusCode::TOO_MANY_REQUESTS, "NetworkException", "Too many requests")
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "NetworkException",
+        "Too many requests",
+    )
 }
 
 /// Parses an `application/x-www-form-urlencoded` body (last value of a repeated key wins).
@@ -54,7 +62,10 @@ pub fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
 
 /// One query parameter.
 pub fn query_param(req: &HttpRequest, key: &str) -> Option<String> {
-    query_pairs(req).into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    query_pairs(req)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
 }
 
 /// `Authorization: token <api_key>:<access_token>`, split.
@@ -73,16 +84,36 @@ pub struct Caller {
     pub user_id: String,
 }
 
+/// Why an API call is refused before it is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No usable `Authorization` header (400 InputException).
+    MissingCredentials,
+    /// An unknown, expired or deleted token (403 TokenException).
+    BadToken,
+    /// Over the rate limit (429).
+    RateLimited,
+}
+
+impl Refusal {
+    /// Kite's answer for this refusal.
+    pub fn response(self) -> HttpResponse {
+        match self {
+            Refusal::MissingCredentials => input_error("Invalid `api_key` or `access_token`."),
+            Refusal::BadToken => token_error(),
+            Refusal::RateLimited => too_many_requests(),
+        }
+    }
+}
+
 /// Checks the `Authorization` header and the rate limit of `class`.
-pub fn authorize(req: &HttpRequest, state: &SimState, class: RateClass) -> Result<Caller, HttpResponse> {
-    let Some((api_key, token)) = auth_header(req) else {
-        return Err(input_error("Invalid `api_key` or `access_token`."));
-    };
-    let Some(user_id) = state.check_access(&api_key, &token) else {
-        return Err(token_error());
-    };
+pub fn authorize(req: &HttpRequest, state: &SimState, class: RateClass) -> Result<Caller, Refusal> {
+    let (api_key, token) = auth_header(req).ok_or(Refusal::MissingCredentials)?;
+    let user_id = state
+        .check_access(&api_key, &token)
+        .ok_or(Refusal::BadToken)?;
     if !state.admit(&api_key, class) {
-        return Err(too_many_requests());
+        return Err(Refusal::RateLimited);
     }
     Ok(Caller { api_key, user_id })
 }

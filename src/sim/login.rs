@@ -11,11 +11,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::http::{authorize, error, form, input_error, query_param, success, token_error};
-use super::state::{AccessToken, LoginSession, RateClass, RequestToken, SimState, lock, random_token};
+use super::state::{
+    AccessToken, LoginSession, RateClass, RequestToken, SimState, lock, random_token,
+};
 use crate::kite::login::{session_checksum, totp};
 
 fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::Found().insert_header((LOCATION, location)).finish()
+    HttpResponse::Found()
+        .insert_header((LOCATION, location))
+        .finish()
 }
 
 /// `GET /connect/login?v=3&api_key=…[&sess_id=…][&redirect_params=…]`.
@@ -55,7 +59,12 @@ pub async fn connect_login(req: HttpRequest, state: Data<SimState>) -> HttpRespo
     };
     HttpResponse::Found()
         .insert_header((LOCATION, next))
-        .cookie(Cookie::build("kf_session", random_token(32)).path("/").http_only(true).finish())
+        .cookie(
+            Cookie::build("kf_session", random_token(32))
+                .path("/")
+                .http_only(true)
+                .finish(),
+        )
         .finish()
 }
 
@@ -66,10 +75,16 @@ pub async fn api_login(body: Bytes, state: Data<SimState>) -> HttpResponse {
         return input_error("`user_id` and `password` are required.");
     };
     let Some(user) = state.user(user_id).filter(|u| &u.password == password) else {
-        return error(StatusCode::FORBIDDEN, "UserException", "Invalid `user_id` or `password`.");
+        return error(
+            StatusCode::FORBIDDEN,
+            "UserException",
+            "Invalid `user_id` or `password`.",
+        );
     };
     let request_id = random_token(40);
-    lock(&state.auth).pending_twofa.insert(request_id.clone(), user.user_id.clone());
+    lock(&state.auth)
+        .pending_twofa
+        .insert(request_id.clone(), user.user_id.clone());
     success(json!({
         "user_id": user.user_id,
         "request_id": request_id,
@@ -97,7 +112,9 @@ pub async fn api_twofa(body: Bytes, state: Data<SimState>) -> HttpResponse {
     else {
         return input_error("`user_id`, `request_id` and `twofa_value` are required.");
     };
-    if f.get("twofa_type").is_some_and(|t| t != "totp" && t != "app_code") {
+    if f.get("twofa_type")
+        .is_some_and(|t| t != "totp" && t != "app_code")
+    {
         return input_error("Invalid `twofa_type`.");
     }
     let twofa_error = |m: &str| error(StatusCode::FORBIDDEN, "TwoFAException", m);
@@ -107,20 +124,27 @@ pub async fn api_twofa(body: Bytes, state: Data<SimState>) -> HttpResponse {
     }
     if auth.fail_next_logins > 0 {
         auth.fail_next_logins -= 1;
-        tracing::info!(user_id, left = auth.fail_next_logins, "failing a login at TOTP on purpose");
+        tracing::info!(
+            user_id,
+            left = auth.fail_next_logins,
+            "failing a login at TOTP on purpose"
+        );
         return twofa_error("Invalid TOTP.");
     }
     let Some(user) = state.user(user_id) else {
         return twofa_error("Invalid request. Please log in again.");
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let valid = totp(&user.totp_secret).is_ok_and(|t| t.check(value.trim(), now).is_some());
     if !valid {
         return twofa_error("Invalid TOTP.");
     }
     auth.pending_twofa.remove(request_id);
     let enctoken = random_token(64);
-    auth.web_sessions.insert(enctoken.clone(), user.user_id.clone());
+    auth.web_sessions
+        .insert(enctoken.clone(), user.user_id.clone());
     let cookie = |name: &'static str, value: String| Cookie::build(name, value).path("/").finish();
     HttpResponse::Ok()
         .cookie(cookie("enctoken", enctoken))
@@ -133,21 +157,30 @@ pub async fn api_twofa(body: Bytes, state: Data<SimState>) -> HttpResponse {
 /// `GET /connect/finish?api_key=…&sess_id=…`: with a logged-in browser, 302 to the app's
 /// redirect URL carrying a fresh single-use `request_token`; otherwise back to the login page.
 pub async fn connect_finish(req: HttpRequest, state: Data<SimState>) -> HttpResponse {
-    let (Some(api_key), Some(sess_id)) = (query_param(&req, "api_key"), query_param(&req, "sess_id")) else {
+    let (Some(api_key), Some(sess_id)) =
+        (query_param(&req, "api_key"), query_param(&req, "sess_id"))
+    else {
         return input_error("`api_key` and `sess_id` are required.");
     };
     let Some(app) = state.app(&api_key) else {
         return input_error("Invalid `api_key`.");
     };
     let mut auth = lock(&state.auth);
-    let Some(session) = auth.login_sessions.get(&sess_id).filter(|s| s.api_key == api_key).cloned() else {
+    let Some(session) = auth
+        .login_sessions
+        .get(&sess_id)
+        .filter(|s| s.api_key == api_key)
+        .cloned()
+    else {
         return input_error("Invalid session. Please restart the login flow.");
     };
     let user_id = req
         .cookie("enctoken")
         .and_then(|c| auth.web_sessions.get(c.value()).cloned());
     let Some(user_id) = user_id else {
-        return redirect(&format!("/connect/login?api_key={api_key}&sess_id={sess_id}&v=3"));
+        return redirect(&format!(
+            "/connect/login?api_key={api_key}&sess_id={sess_id}&v=3"
+        ));
     };
     auth.login_sessions.remove(&sess_id);
     let request_token = random_token(32);
@@ -159,7 +192,11 @@ pub async fn connect_finish(req: HttpRequest, state: Data<SimState>) -> HttpResp
             issued: std::time::Instant::now(),
         },
     );
-    let separator = if app.redirect_url.contains('?') { '&' } else { '?' };
+    let separator = if app.redirect_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     let mut location = format!(
         "{}{separator}action=login&type=login&status=success&request_token={request_token}",
         app.redirect_url
@@ -183,16 +220,30 @@ pub async fn session_token(body: Bytes, state: Data<SimState>) -> HttpResponse {
         return super::http::too_many_requests();
     }
     let Some(app) = state.app(api_key) else {
-        return error(StatusCode::FORBIDDEN, "TokenException", "Invalid `api_key`.");
+        return error(
+            StatusCode::FORBIDDEN,
+            "TokenException",
+            "Invalid `api_key`.",
+        );
     };
     if session_checksum(api_key, request_token, &app.api_secret) != checksum.to_ascii_lowercase() {
-        return error(StatusCode::FORBIDDEN, "TokenException", "Invalid `checksum`.");
+        return error(
+            StatusCode::FORBIDDEN,
+            "TokenException",
+            "Invalid `checksum`.",
+        );
     }
     let mut auth = lock(&state.auth);
     // Single use: the token is gone whether or not it is still fresh.
     let issued = auth.request_tokens.remove(request_token);
-    let Some(rt) = issued.filter(|rt| rt.api_key == *api_key && rt.issued.elapsed() <= state.config.request_token_ttl) else {
-        return error(StatusCode::FORBIDDEN, "TokenException", "Token is invalid or has expired.");
+    let Some(rt) = issued.filter(|rt| {
+        rt.api_key == *api_key && rt.issued.elapsed() <= state.config.request_token_ttl
+    }) else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "TokenException",
+            "Token is invalid or has expired.",
+        );
     };
     let Some(user) = state.user(&rt.user_id) else {
         return token_error();
@@ -228,11 +279,18 @@ pub async fn session_token(body: Bytes, state: Data<SimState>) -> HttpResponse {
 
 /// `DELETE /session/token?api_key=…&access_token=…`: the token stops working.
 pub async fn delete_session(req: HttpRequest, state: Data<SimState>) -> HttpResponse {
-    let (Some(api_key), Some(token)) = (query_param(&req, "api_key"), query_param(&req, "access_token")) else {
+    let (Some(api_key), Some(token)) = (
+        query_param(&req, "api_key"),
+        query_param(&req, "access_token"),
+    ) else {
         return input_error("`api_key` and `access_token` are required.");
     };
     let mut auth = lock(&state.auth);
-    match auth.access_tokens.get_mut(&token).filter(|t| t.api_key == api_key && t.valid) {
+    match auth
+        .access_tokens
+        .get_mut(&token)
+        .filter(|t| t.api_key == api_key && t.valid)
+    {
         Some(t) => {
             t.valid = false;
             success(json!(true))
@@ -264,6 +322,6 @@ pub async fn profile(req: HttpRequest, state: Data<SimState>) -> HttpResponse {
             Some(user) => success(profile_json(user)),
             None => token_error(),
         },
-        Err(response) => response,
+        Err(refusal) => refusal.response(),
     }
 }

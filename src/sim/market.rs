@@ -55,15 +55,26 @@ fn normal(rng: &mut fastrand::Rng) -> f64 {
 /// Standard normal CDF (Abramowitz & Stegun 7.1.26; error < 1.5e-7).
 fn norm_cdf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs() / std::f64::consts::SQRT_2);
-    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erf = 1.0 - poly * (-(x * x) / 2.0).exp();
-    if x >= 0.0 { 0.5 * (1.0 + erf) } else { 0.5 * (1.0 - erf) }
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
 }
 
 /// Black–Scholes price of a European option; intrinsic value at expiry.
 pub fn black_scholes(spot: f64, strike: f64, years: f64, vol: f64, call: bool) -> f64 {
     if years <= 0.0 || vol <= 0.0 {
-        return if call { (spot - strike).max(0.0) } else { (strike - spot).max(0.0) };
+        return if call {
+            (spot - strike).max(0.0)
+        } else {
+            (strike - spot).max(0.0)
+        };
     }
     let sd = vol * years.sqrt();
     let d1 = ((spot / strike).ln() + (RATE + vol * vol / 2.0) * years) / sd;
@@ -111,15 +122,23 @@ impl Market {
         let spot = self.spots[inst.underlying];
         let years = inst
             .expiry
-            .and_then(|e| e.and_time(NaiveTime::from_hms_opt(15, 30, 0)?).and_local_timezone(IST).single())
+            .and_then(|e| {
+                e.and_time(NaiveTime::from_hms_opt(15, 30, 0)?)
+                    .and_local_timezone(IST)
+                    .single()
+            })
             .map(|t| ((t.timestamp() - now) as f64 / (365.0 * 86_400.0)).max(0.0))
             .unwrap_or(0.0);
         match inst.pricing {
             Pricing::Index | Pricing::Equity => spot,
             Pricing::Future => spot * (RATE * years).exp(),
-            Pricing::Option { strike, call } => {
-                black_scholes(spot, strike, years, self.universe.underlyings[inst.underlying].vol, call)
-            }
+            Pricing::Option { strike, call } => black_scholes(
+                spot,
+                strike,
+                years,
+                self.universe.underlyings[inst.underlying].vol,
+                call,
+            ),
         }
     }
 
@@ -179,11 +198,17 @@ impl Market {
             return Some(*t);
         }
         let lot = inst.lot_size.max(1);
-        let qty = lot * if lot == 1 { rng.u32(1..=500) } else { rng.u32(1..=10) };
+        let qty = lot
+            * if lot == 1 {
+                rng.u32(1..=500)
+            } else {
+                rng.u32(1..=10)
+            };
         t.last_traded_quantity = qty;
         t.volume_traded = t.volume_traded.saturating_add(qty);
         state.turnover += f64::from(price) * f64::from(qty);
-        t.average_traded_price = (state.turnover / f64::from(t.volume_traded.max(1))).round() as u32;
+        t.average_traded_price =
+            (state.turnover / f64::from(t.volume_traded.max(1))).round() as u32;
         t.last_trade_time = now_u32;
         t.total_buy_quantity = lot * rng.u32(200..=5_000);
         t.total_sell_quantity = lot * rng.u32(200..=5_000);
@@ -191,7 +216,11 @@ impl Market {
             let change = i64::from(lot) * i64::from(rng.i32(-20..=25));
             t.oi = u32::try_from((i64::from(t.oi) + change).max(0)).unwrap_or(0);
             t.oi_day_high = t.oi_day_high.max(t.oi);
-            t.oi_day_low = if t.oi_day_low == 0 { t.oi } else { t.oi_day_low.min(t.oi) };
+            t.oi_day_low = if t.oi_day_low == 0 {
+                t.oi
+            } else {
+                t.oi_day_low.min(t.oi)
+            };
         }
         fill_depth(t, tick_raw, lot, rng);
         Some(*t)
@@ -202,10 +231,19 @@ impl Market {
             let inst = self.universe.by_token(token)?;
             let divisor = f64::from(Segment::of_token(token).price_divisor());
             let close = (self.previous_close(inst) * divisor).round() as u32;
-            let kind = if inst.pricing == Pricing::Index { PacketKind::IndexFull } else { PacketKind::Full };
+            let kind = if inst.pricing == Pricing::Index {
+                PacketKind::IndexFull
+            } else {
+                PacketKind::Full
+            };
             let mut tick = Tick::new(kind, token);
             let mut rng = fastrand::Rng::with_seed(mix(self.seed, u64::from(token)));
-            tick.ohlc = Ohlc { open: 0, high: 0, low: 0, close };
+            tick.ohlc = Ohlc {
+                open: 0,
+                high: 0,
+                low: 0,
+                close,
+            };
             tick.last_price = close.max(1);
             tick.exchange_timestamp = u32::try_from(now).unwrap_or(0);
             if matches!(inst.pricing, Pricing::Future | Pricing::Option { .. }) {
@@ -216,7 +254,15 @@ impl Market {
             if inst.pricing != Pricing::Index {
                 fill_depth(&mut tick, inst.tick_raw(), inst.lot_size.max(1), &mut rng);
             }
-            self.states.insert(token, State { tick, rng, turnover: 0.0, updates: 0 });
+            self.states.insert(
+                token,
+                State {
+                    tick,
+                    rng,
+                    turnover: 0.0,
+                    updates: 0,
+                },
+            );
         }
         self.states.get_mut(&token)
     }
@@ -233,7 +279,11 @@ fn fill_depth(t: &mut Tick, tick_raw: u32, lot: u32, rng: &mut fastrand::Rng) {
     for i in 0..5u32 {
         let gap = tick_raw * (i + 1);
         t.depth.buy[i as usize] = match t.last_price.checked_sub(gap).filter(|p| *p > 0) {
-            Some(price) => Level { quantity: lot * rng.u32(1..=200), price, orders: rng.u16(1..=60) },
+            Some(price) => Level {
+                quantity: lot * rng.u32(1..=200),
+                price,
+                orders: rng.u16(1..=60),
+            },
             None => Level::default(),
         };
         t.depth.sell[i as usize] = Level {
@@ -246,7 +296,9 @@ fn fill_depth(t: &mut Tick, tick_raw: u32, lot: u32, rng: &mut fastrand::Rng) {
 
 /// Unix seconds of `date` at `time` IST.
 pub fn ist_epoch(date: chrono::NaiveDate, time: NaiveTime) -> i64 {
-    IST.from_local_datetime(&date.and_time(time)).single().map_or(0, |t| t.timestamp())
+    IST.from_local_datetime(&date.and_time(time))
+        .single()
+        .map_or(0, |t| t.timestamp())
 }
 
 #[cfg(test)]
@@ -256,7 +308,11 @@ mod tests {
     use chrono::NaiveDate;
 
     fn market() -> Market {
-        let u = Universe::generate(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), 3, &TradingCalendar::nse());
+        let u = Universe::generate(
+            NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            3,
+            &TradingCalendar::nse(),
+        );
         Market::new(Arc::new(u), 3)
     }
 
@@ -277,7 +333,12 @@ mod tests {
     fn ticks_are_consistent() {
         let mut m = market();
         let u = m.universe().clone();
-        let opt = u.instruments.iter().find(|i| i.instrument_type == "CE").unwrap().token;
+        let opt = u
+            .instruments
+            .iter()
+            .find(|i| i.instrument_type == "CE")
+            .unwrap()
+            .token;
         let eq = u.by_key("NSE:INFY").unwrap().token;
         let mut last_volume = 0;
         for n in 0..200 {
@@ -313,7 +374,11 @@ mod tests {
             .unwrap();
         let t = m.update(deep_call.token, NOW).unwrap();
         let intrinsic = nifty - deep_call.strike;
-        assert!(t.last_price_f64() >= intrinsic * 0.98, "{} vs intrinsic {intrinsic}", t.last_price_f64());
+        assert!(
+            t.last_price_f64() >= intrinsic * 0.98,
+            "{} vs intrinsic {intrinsic}",
+            t.last_price_f64()
+        );
     }
 
     #[test]

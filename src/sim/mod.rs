@@ -94,8 +94,11 @@ impl SimHandle {
 pub fn start(options: SimOptions) -> anyhow::Result<SimHandle> {
     let recorder = match &options.record {
         Some(path) => Some(
-            CaptureWriter::create(path, SyncPolicy::Interval(std::time::Duration::from_secs(1)))
-                .with_context(|| format!("cannot create the recording {}", path.display()))?,
+            CaptureWriter::create(
+                path,
+                SyncPolicy::Interval(std::time::Duration::from_secs(1)),
+            )
+            .with_context(|| format!("cannot create the recording {}", path.display()))?,
         ),
         None => None,
     };
@@ -132,21 +135,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/session/token", web::delete().to(login::delete_session))
         .route("/user/profile", web::get().to(login::profile))
         .route("/instruments", web::get().to(rest::instruments_all))
-        .route("/instruments/{exchange}", web::get().to(rest::instruments_exchange))
+        .route(
+            "/instruments/{exchange}",
+            web::get().to(rest::instruments_exchange),
+        )
         .route("/quote", web::get().to(rest::quote))
         .route("/quote/ltp", web::get().to(rest::quote_ltp))
         .route("/quote/ohlc", web::get().to(rest::quote_ohlc))
         .route("/ws", web::get().to(ws::upgrade))
         .route("/", web::get().to(root))
         .route("/sim/connections", web::get().to(faults::connections))
-        .route("/sim/connections/{id}/drop", web::post().to(faults::drop_connection))
-        .route("/sim/connections/{id}/stall", web::post().to(faults::stall_connection))
-        .route("/sim/connections/{id}/garbage", web::post().to(faults::garbage))
+        .route(
+            "/sim/connections/{id}/drop",
+            web::post().to(faults::drop_connection),
+        )
+        .route(
+            "/sim/connections/{id}/stall",
+            web::post().to(faults::stall_connection),
+        )
+        .route(
+            "/sim/connections/{id}/garbage",
+            web::post().to(faults::garbage),
+        )
         .route("/sim/tokens/expire", web::post().to(faults::expire_tokens))
         .route("/sim/login/fail", web::post().to(faults::fail_logins))
         .route("/sim/stats", web::get().to(faults::stats))
         .default_service(web::to(|| async {
-            http::error(actix_web::http::StatusCode::NOT_FOUND, "GeneralException", "Route not found")
+            http::error(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "GeneralException",
+                "Route not found",
+            )
         }));
 }
 
@@ -161,6 +180,8 @@ async fn root(req: HttpRequest, body: web::Payload, state: Data<SimState>) -> Ht
     if upgrade {
         ws::upgrade(req, body, state).await
     } else {
-        HttpResponse::Ok().content_type("text/plain").body("tickvault sim: a Kite Connect simulator\n")
+        HttpResponse::Ok()
+            .content_type("text/plain")
+            .body("tickvault sim: a Kite Connect simulator\n")
     }
 }

@@ -5,7 +5,9 @@ use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
 
-use super::http::{auth_header, authorize, input_error, query_pairs, success, token_error, too_many_requests};
+use super::http::{
+    auth_header, authorize, input_error, query_pairs, success, token_error, too_many_requests,
+};
 use super::state::{RateClass, SimState, kite_time, lock};
 use crate::kite::{Level, PacketKind, Tick};
 
@@ -15,7 +17,11 @@ pub async fn instruments_all(req: HttpRequest, state: Data<SimState>) -> HttpRes
 }
 
 /// `GET /instruments/{exchange}`.
-pub async fn instruments_exchange(req: HttpRequest, state: Data<SimState>, exchange: Path<String>) -> HttpResponse {
+pub async fn instruments_exchange(
+    req: HttpRequest,
+    state: Data<SimState>,
+    exchange: Path<String>,
+) -> HttpResponse {
     instruments(&req, &state, &exchange.to_ascii_uppercase())
 }
 
@@ -28,7 +34,10 @@ fn instruments(req: &HttpRequest, state: &SimState, exchange: &str) -> HttpRespo
             }
             key
         }
-        None => req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+        None => req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
     };
     if !state.admit(&who, RateClass::Api) {
         return too_many_requests();
@@ -71,10 +80,14 @@ pub async fn quote_ltp(req: HttpRequest, state: Data<SimState>) -> HttpResponse 
 }
 
 fn quotes(req: &HttpRequest, state: &SimState, kind: QuoteKind, max: usize) -> HttpResponse {
-    if let Err(response) = authorize(req, state, RateClass::Quote) {
-        return response;
+    if let Err(refusal) = authorize(req, state, RateClass::Quote) {
+        return refusal.response();
     }
-    let keys: Vec<String> = query_pairs(req).into_iter().filter(|(k, _)| k == "i").map(|(_, v)| v).collect();
+    let keys: Vec<String> = query_pairs(req)
+        .into_iter()
+        .filter(|(k, _)| k == "i")
+        .map(|(_, v)| v)
+        .collect();
     if keys.is_empty() {
         return input_error("No instruments given (`i`).");
     }
@@ -86,12 +99,15 @@ fn quotes(req: &HttpRequest, state: &SimState, kind: QuoteKind, max: usize) -> H
     let mut market = lock(&state.market);
     for key in keys {
         // Unknown keys are simply absent, as on Kite. Numeric tokens are accepted too.
-        let inst = state
-            .universe
-            .by_key(&key)
-            .or_else(|| key.parse::<u32>().ok().and_then(|t| state.universe.by_token(t)));
+        let inst = state.universe.by_key(&key).or_else(|| {
+            key.parse::<u32>()
+                .ok()
+                .and_then(|t| state.universe.by_token(t))
+        });
         let Some(inst) = inst else { continue };
-        let Some(tick) = market.snapshot(inst.token, now) else { continue };
+        let Some(tick) = market.snapshot(inst.token, now) else {
+            continue;
+        };
         data.insert(key, quote_json(&tick, kind, now));
     }
     success(Value::Object(data))
@@ -111,7 +127,9 @@ fn quote_json(t: &Tick, kind: QuoteKind, now: i64) -> Value {
         "low": t.scaled(t.ohlc.low),
         "close": t.scaled(t.ohlc.close),
     });
-    let Some(obj) = q.as_object_mut() else { return q };
+    let Some(obj) = q.as_object_mut() else {
+        return q;
+    };
     obj.insert("ohlc".into(), ohlc);
     if kind == QuoteKind::Ohlc {
         return q;
@@ -122,7 +140,13 @@ fn quote_json(t: &Tick, kind: QuoteKind, now: i64) -> Value {
             .collect()
     };
     let close = t.scaled(t.ohlc.close);
-    let ts = |secs: u32| if secs == 0 { Value::Null } else { json!(kite_time(i64::from(secs))) };
+    let ts = |secs: u32| {
+        if secs == 0 {
+            Value::Null
+        } else {
+            json!(kite_time(i64::from(secs)))
+        }
+    };
     let extra = json!({
         "timestamp": kite_time(now),
         "last_trade_time": ts(t.last_trade_time),

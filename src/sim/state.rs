@@ -64,7 +64,11 @@ impl SimClock {
 /// Unix seconds as `yyyy-mm-dd hh:mm:ss` IST.
 pub fn kite_time(secs: i64) -> String {
     DateTime::from_timestamp(secs, 0)
-        .map(|t| t.with_timezone(&IST).format("%Y-%m-%d %H:%M:%S").to_string())
+        .map(|t| {
+            t.with_timezone(&IST)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -205,7 +209,11 @@ pub struct SimState {
 impl SimState {
     /// State for a simulator of `date`.
     pub fn new(config: SimConfig, date: NaiveDate, recorder: Option<CaptureWriter>) -> SimState {
-        let universe = Arc::new(Universe::generate(date, config.seed, &crate::calendar::TradingCalendar::nse()));
+        let universe = Arc::new(Universe::generate(
+            date,
+            config.seed,
+            &crate::calendar::TradingCalendar::nse(),
+        ));
         let (feed, _) = broadcast::channel(256);
         SimState {
             market: Mutex::new(Market::new(universe.clone(), config.seed)),
@@ -252,7 +260,10 @@ impl SimState {
         let now = Instant::now();
         let mut windows = lock(&self.rate_windows);
         let window = windows.entry((who.to_string(), class)).or_default();
-        while window.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
             window.pop_front();
         }
         if window.len() >= limit {
@@ -270,7 +281,10 @@ impl SimState {
     /// Every token subscribed on any connection.
     pub fn active_tokens(&self) -> Vec<u32> {
         let conns = lock(&self.connections);
-        let mut tokens: Vec<u32> = conns.values().flat_map(|c| c.tokens.keys().copied()).collect();
+        let mut tokens: Vec<u32> = conns
+            .values()
+            .flat_map(|c| c.tokens.keys().copied())
+            .collect();
         tokens.sort_unstable();
         tokens.dedup();
         tokens
@@ -281,7 +295,9 @@ impl SimState {
         if let Some(rec) = &self.recorder {
             let mut w = lock(rec);
             let now = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0);
-            let written = w.append(now, kind, payload).and_then(|_| w.sync_if_due(Instant::now()));
+            let written = w
+                .append(now, kind, payload)
+                .and_then(|_| w.sync_if_due(Instant::now()));
             if let Err(e) = written {
                 tracing::error!(error = %e, "cannot write the recording");
             }
@@ -305,13 +321,16 @@ impl SimState {
         }
         let csv = {
             let market = lock(&self.market);
-            self.universe.csv((!exchange.is_empty()).then_some(exchange), |i| {
-                let tick = i.tick_size;
-                (market.previous_close(i) / tick).round() * tick
-            })
+            self.universe
+                .csv((!exchange.is_empty()).then_some(exchange), |i| {
+                    let tick = i.tick_size;
+                    (market.previous_close(i) / tick).round() * tick
+                })
         };
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let gz = std::io::Write::write_all(&mut gz, &csv).and_then(|_| gz.finish()).unwrap_or_default();
+        let gz = std::io::Write::write_all(&mut gz, &csv)
+            .and_then(|_| gz.finish())
+            .unwrap_or_default();
         let entry = (Bytes::from(csv), Bytes::from(gz));
         cache.insert(exchange.to_string(), entry.clone());
         entry
@@ -320,5 +339,6 @@ impl SimState {
 
 /// RFC 3339 in IST with milliseconds.
 pub fn rfc3339_ist(t: DateTime<Utc>) -> String {
-    t.with_timezone(&IST).to_rfc3339_opts(SecondsFormat::Millis, false)
+    t.with_timezone(&IST)
+        .to_rfc3339_opts(SecondsFormat::Millis, false)
 }

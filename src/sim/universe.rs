@@ -99,14 +99,98 @@ pub struct Universe {
 /// The dump's header line, exactly (PROTOCOL.md §3.4).
 pub const CSV_HEADER: &str = "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange";
 
-/// Index underlyings: (tradingsymbol, exchange_token, exchange, level, vol, derivatives).
-const INDICES: [(&str, u32, &str, f64, f64, Option<IndexDerivatives>); 6] = [
-    ("NIFTY 50", 1001, "NSE", 26_050.0, 0.13, Some(IndexDerivatives { root: "NIFTY", kind: Underlying::Nifty, interval: 50.0, strikes_each_side: 100, lot: 65, weeklies: 4, monthlies: 3 })),
-    ("NIFTY BANK", 1016, "NSE", 59_100.0, 0.15, Some(IndexDerivatives { root: "BANKNIFTY", kind: Underlying::BankNifty, interval: 100.0, strikes_each_side: 60, lot: 30, weeklies: 0, monthlies: 3 })),
-    ("NIFTY FIN SERVICE", 1007, "NSE", 27_600.0, 0.14, Some(IndexDerivatives { root: "FINNIFTY", kind: Underlying::FinNifty, interval: 50.0, strikes_each_side: 40, lot: 60, weeklies: 0, monthlies: 3 })),
-    ("NIFTY MID SELECT", 1125, "NSE", 13_650.0, 0.17, Some(IndexDerivatives { root: "MIDCPNIFTY", kind: Underlying::MidcpNifty, interval: 25.0, strikes_each_side: 40, lot: 120, weeklies: 0, monthlies: 3 })),
-    ("SENSEX", 1, "BSE", 85_300.0, 0.13, None),
-    ("INDIA VIX", 1035, "NSE", 12.4, 0.9, None),
+/// An index of the universe and, for NSE's F&O indices, its derivatives.
+struct IndexSpec {
+    symbol: &'static str,
+    exchange_token: u32,
+    exchange: &'static str,
+    level: f64,
+    vol: f64,
+    derivatives: Option<IndexDerivatives>,
+}
+
+/// The indices, at levels of late 2026 (each seed moves them by up to ±2 %).
+const INDICES: [IndexSpec; 6] = [
+    IndexSpec {
+        symbol: "NIFTY 50",
+        exchange_token: 1001,
+        exchange: "NSE",
+        level: 26_050.0,
+        vol: 0.13,
+        derivatives: Some(IndexDerivatives {
+            root: "NIFTY",
+            kind: Underlying::Nifty,
+            interval: 50.0,
+            strikes_each_side: 100,
+            lot: 65,
+            weeklies: 4,
+            monthlies: 3,
+        }),
+    },
+    IndexSpec {
+        symbol: "NIFTY BANK",
+        exchange_token: 1016,
+        exchange: "NSE",
+        level: 59_100.0,
+        vol: 0.15,
+        derivatives: Some(IndexDerivatives {
+            root: "BANKNIFTY",
+            kind: Underlying::BankNifty,
+            interval: 100.0,
+            strikes_each_side: 60,
+            lot: 30,
+            weeklies: 0,
+            monthlies: 3,
+        }),
+    },
+    IndexSpec {
+        symbol: "NIFTY FIN SERVICE",
+        exchange_token: 1007,
+        exchange: "NSE",
+        level: 27_600.0,
+        vol: 0.14,
+        derivatives: Some(IndexDerivatives {
+            root: "FINNIFTY",
+            kind: Underlying::FinNifty,
+            interval: 50.0,
+            strikes_each_side: 40,
+            lot: 60,
+            weeklies: 0,
+            monthlies: 3,
+        }),
+    },
+    IndexSpec {
+        symbol: "NIFTY MID SELECT",
+        exchange_token: 1125,
+        exchange: "NSE",
+        level: 13_650.0,
+        vol: 0.17,
+        derivatives: Some(IndexDerivatives {
+            root: "MIDCPNIFTY",
+            kind: Underlying::MidcpNifty,
+            interval: 25.0,
+            strikes_each_side: 40,
+            lot: 120,
+            weeklies: 0,
+            monthlies: 3,
+        }),
+    },
+    IndexSpec {
+        symbol: "SENSEX",
+        exchange_token: 1,
+        exchange: "BSE",
+        level: 85_300.0,
+        vol: 0.13,
+        derivatives: None,
+    },
+    IndexSpec {
+        symbol: "INDIA VIX",
+        exchange_token: 1035,
+        exchange: "NSE",
+        level: 12.4,
+        vol: 0.9,
+        derivatives: None,
+    },
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -262,7 +346,15 @@ impl Universe {
         };
         // Indices and their derivatives.
         let mut index_derivatives = Vec::new();
-        for (symbol, exchange_token, exchange, level, vol, derivs) in INDICES {
+        for IndexSpec {
+            symbol,
+            exchange_token,
+            exchange,
+            level,
+            vol,
+            derivatives,
+        } in INDICES
+        {
             let spot = round_to(level * (1.0 + (rng.f64() - 0.5) * 0.04), 0.05);
             let underlying = underlyings.len();
             underlyings.push(UnderlyingSpec {
@@ -288,7 +380,7 @@ impl Universe {
                 },
                 9,
             );
-            if let Some(d) = derivs {
+            if let Some(d) = derivatives {
                 index_derivatives.push((underlying, d));
             }
         }
@@ -302,7 +394,10 @@ impl Universe {
                     format!("SIMULATED STOCK {n:03}"),
                 ),
             };
-            let price = round_to((80f64.ln() + rng.f64() * (4000f64.ln() - 80f64.ln())).exp(), 0.05);
+            let price = round_to(
+                (80f64.ln() + rng.f64() * (4000f64.ln() - 80f64.ln())).exp(),
+                0.05,
+            );
             let underlying = underlyings.len();
             underlyings.push(UnderlyingSpec {
                 name: symbol.clone(),
@@ -338,15 +433,23 @@ impl Universe {
             let atm = (spot / d.interval).round() * d.interval;
             let weekly = expiry::weekly_expiries(d.kind, date, d.weeklies, cal);
             let monthly = expiry::monthly_expiries(d.kind, date, d.monthlies, cal);
-            let mut expiries: Vec<(NaiveDate, bool)> =
-                weekly.into_iter().map(|e| (e, true)).chain(monthly.into_iter().map(|e| (e, false))).collect();
+            let mut expiries: Vec<(NaiveDate, bool)> = weekly
+                .into_iter()
+                .map(|e| (e, true))
+                .chain(monthly.into_iter().map(|e| (e, false)))
+                .collect();
             expiries.sort();
             for (expiry, is_weekly) in expiries {
                 for k in -(d.strikes_each_side as i64)..=d.strikes_each_side as i64 {
                     let strike = atm + k as f64 * d.interval;
                     for call in [true, false] {
                         let t = b.next_nfo();
-                        b.push(option(t, d.root, expiry, is_weekly, strike, call, d.lot, underlying), 2);
+                        b.push(
+                            option(
+                                t, d.root, expiry, is_weekly, strike, call, d.lot, underlying,
+                            ),
+                            2,
+                        );
                     }
                 }
             }
@@ -375,14 +478,25 @@ impl Universe {
                     }
                     for call in [true, false] {
                         let t = b.next_nfo();
-                        b.push(option(t, &root, *expiry, false, strike, call, lot, underlying), 2);
+                        b.push(
+                            option(t, &root, *expiry, false, strike, call, lot, underlying),
+                            2,
+                        );
                     }
                 }
             }
         }
         let instruments = b.instruments;
-        let by_token = instruments.iter().enumerate().map(|(i, x)| (x.token, i)).collect();
-        let by_key = instruments.iter().enumerate().map(|(i, x)| (x.key(), i)).collect();
+        let by_token = instruments
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.token, i))
+            .collect();
+        let by_key = instruments
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.key(), i))
+            .collect();
         Universe {
             date,
             instruments,
@@ -407,8 +521,14 @@ impl Universe {
         let mut out = Vec::with_capacity(self.instruments.len() * 80);
         out.extend_from_slice(CSV_HEADER.as_bytes());
         out.push(b'\n');
-        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
-        for i in self.instruments.iter().filter(|i| exchange.is_none_or(|e| e == i.exchange)) {
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(out);
+        for i in self
+            .instruments
+            .iter()
+            .filter(|i| exchange.is_none_or(|e| e == i.exchange))
+        {
             let expiry = i.expiry.map(|e| e.to_string()).unwrap_or_default();
             // A csv writer into a Vec cannot fail.
             let _ = w.write_record([
@@ -444,7 +564,13 @@ fn round_to(v: f64, step: f64) -> f64 {
     ((v / step).round() * step * 100.0).round() / 100.0
 }
 
-fn future(exchange_token: u32, root: &str, expiry: NaiveDate, lot: u32, underlying: usize) -> Instrument {
+fn future(
+    exchange_token: u32,
+    root: &str,
+    expiry: NaiveDate,
+    lot: u32,
+    underlying: usize,
+) -> Instrument {
     Instrument {
         token: 0,
         exchange_token,
@@ -502,13 +628,21 @@ mod tests {
     use std::collections::HashSet;
 
     fn universe() -> Universe {
-        Universe::generate(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(), 7, &TradingCalendar::nse())
+        Universe::generate(
+            NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            7,
+            &TradingCalendar::nse(),
+        )
     }
 
     #[test]
     fn tokens_are_unique_and_follow_the_invariant() {
         let u = universe();
-        assert!(u.instruments.len() > 9_001, "room for the 3 × 3000 benchmark: {}", u.instruments.len());
+        assert!(
+            u.instruments.len() > 9_001,
+            "room for the 3 × 3000 benchmark: {}",
+            u.instruments.len()
+        );
         let mut seen = HashSet::new();
         let mut keys = HashSet::new();
         for i in &u.instruments {
@@ -551,17 +685,33 @@ mod tests {
             .expect("a weekly for 1 December");
         assert_eq!(weekly.expiry, NaiveDate::from_ymd_opt(2026, 12, 1));
         assert!(u.instruments.iter().any(|i| i.tradingsymbol.starts_with("BANKNIFTY26DEC") && i.instrument_type == "PE"));
-        assert!(!u.instruments.iter().any(|i| i.tradingsymbol.starts_with("BANKNIFTY26D")), "no BANKNIFTY weeklies");
+        assert!(
+            !u.instruments.iter().any(|i| i
+                .tradingsymbol
+                .strip_prefix("BANKNIFTY26D")
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))),
+            "no BANKNIFTY weeklies"
+        );
     }
 
     #[test]
     fn csv_has_the_exact_header_and_twelve_columns() {
         let u = universe();
-        let csv = String::from_utf8(u.csv(Some("NSE"), |i| if i.pricing == Pricing::Index { 0.0 } else { 123.45 })).unwrap();
+        let csv = String::from_utf8(u.csv(Some("NSE"), |i| {
+            if i.pricing == Pricing::Index {
+                0.0
+            } else {
+                123.45
+            }
+        }))
+        .unwrap();
         let mut lines = csv.lines();
         assert_eq!(lines.next(), Some(CSV_HEADER));
         let nifty = csv.lines().find(|l| l.starts_with("256265,")).unwrap();
-        assert_eq!(nifty, "256265,1001,NIFTY 50,NIFTY 50,0.0,,0.0,0.05,0,EQ,INDICES,NSE");
+        assert_eq!(
+            nifty,
+            "256265,1001,NIFTY 50,NIFTY 50,0.0,,0.0,0.05,0,EQ,INDICES,NSE"
+        );
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
         for row in reader.records() {
             let row = row.unwrap();

@@ -21,7 +21,10 @@ use crate::kite::{ClientRequest, Mode, PacketKind, ServerText, Tick, encode_mess
 
 /// `GET /ws` or `GET /` with an upgrade: authenticate, admit, and stream.
 pub async fn upgrade(req: HttpRequest, body: Payload, state: Data<SimState>) -> HttpResponse {
-    let (Some(api_key), Some(token)) = (query_param(&req, "api_key"), query_param(&req, "access_token")) else {
+    let (Some(api_key), Some(token)) = (
+        query_param(&req, "api_key"),
+        query_param(&req, "access_token"),
+    ) else {
         return HttpResponse::Forbidden().body("Forbidden");
     };
     if state.check_access(&api_key, &token).is_none() {
@@ -183,7 +186,11 @@ impl Conn {
     async fn on_request(&mut self, text: &str) -> Flow {
         let request = match ClientRequest::parse(text) {
             Ok(r) => r,
-            Err(e) => return self.send_text(ServerText::Error(format!("Invalid message: {e}"))).await,
+            Err(e) => {
+                return self
+                    .send_text(ServerText::Error(format!("Invalid message: {e}")))
+                    .await;
+            }
         };
         let default_mode = self.state.config.default_mode;
         let limit = self.state.config.max_instruments_per_connection;
@@ -233,7 +240,10 @@ impl Conn {
         let now = self.state.clock.now_secs();
         let ticks: Vec<Tick> = {
             let mut market = lock(&self.state.market);
-            snapshot.iter().filter_map(|t| market.snapshot(*t, now)).collect()
+            snapshot
+                .iter()
+                .filter_map(|t| market.snapshot(*t, now))
+                .collect()
         };
         self.send_ticks(ticks.iter()).await
     }
@@ -250,7 +260,9 @@ impl Conn {
         let max = self.state.config.max_packets_per_message;
         let mut chunk: Vec<Tick> = Vec::new();
         for tick in ticks {
-            let Some(mode) = self.modes.get(&tick.instrument_token) else { continue };
+            let Some(mode) = self.modes.get(&tick.instrument_token) else {
+                continue;
+            };
             let mut t = *tick;
             t.kind = PacketKind::for_mode(t.segment(), *mode);
             chunk.push(t.normalized());

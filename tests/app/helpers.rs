@@ -46,7 +46,9 @@ use tickvault::sim::{self, SimConfig, SimHandle, SimOptions};
 
 /// The simulator's settings from the compiled-in defaults, on a free port.
 pub fn sim_config() -> SimConfig {
-    let mut config = Settings::load(&Sources::default()).expect("defaults load").sim;
+    let mut config = Settings::load(&Sources::default())
+        .expect("defaults load")
+        .sim;
     config.listen = "127.0.0.1:0".parse().unwrap();
     config
 }
@@ -150,7 +152,12 @@ impl Ws {
     /// Opens `ws://…/ws?api_key=…&access_token=…`; the error is the upgrade's HTTP status.
     pub async fn connect(sim: &SimHandle, api_key: &str, token: &str) -> Result<Ws, u16> {
         let url = format!("{}/ws?api_key={api_key}&access_token={token}", sim.ws_url());
-        match awc::Client::new().ws(url).max_frame_size(16 << 20).connect().await {
+        match awc::Client::new()
+            .ws(url)
+            .max_frame_size(16 << 20)
+            .connect()
+            .await
+        {
             Ok((_, framed)) => Ok(Ws { framed }),
             Err(awc::error::WsClientError::InvalidResponseStatus(s)) => Err(s.as_u16()),
             Err(e) => panic!("websocket connect failed: {e}"),
@@ -167,7 +174,10 @@ impl Ws {
 
     /// Sends a text message.
     pub async fn send(&mut self, text: &str) {
-        self.framed.send(Message::Text(text.to_string().into())).await.expect("send");
+        self.framed
+            .send(Message::Text(text.to_string().into()))
+            .await
+            .expect("send");
     }
 
     /// The next data message, answering nothing else; `Timeout` if none within `wait`.
@@ -179,7 +189,9 @@ impl Ws {
                 Err(_) => return Received::Timeout,
                 Ok(None) | Ok(Some(Err(_))) => return Received::Ended,
                 Ok(Some(Ok(Frame::Binary(b)))) => return Received::Binary(b.to_vec()),
-                Ok(Some(Ok(Frame::Text(t)))) => return Received::Text(String::from_utf8_lossy(&t).into_owned()),
+                Ok(Some(Ok(Frame::Text(t)))) => {
+                    return Received::Text(String::from_utf8_lossy(&t).into_owned());
+                }
                 Ok(Some(Ok(Frame::Close(_)))) => return Received::Close,
                 Ok(Some(Ok(_))) => continue,
             }
@@ -192,9 +204,13 @@ impl Ws {
         let mut ticks = Vec::new();
         let mut texts = Vec::new();
         loop {
-            match self.next(deadline.saturating_duration_since(Instant::now())).await {
+            match self
+                .next(deadline.saturating_duration_since(Instant::now()))
+                .await
+            {
                 Received::Binary(b) => {
-                    tickvault::kite::decode_into(&b, &mut ticks).expect("the simulator sends valid frames");
+                    tickvault::kite::decode_into(&b, &mut ticks)
+                        .expect("the simulator sends valid frames");
                 }
                 Received::Text(t) => texts.push(t),
                 _ => return (ticks, texts),

@@ -4,7 +4,9 @@
 
 mod decode;
 mod helpers;
+mod python_compat;
 mod settings;
+mod sim_cli;
 mod sim_feed;
 mod sim_login;
 mod sim_rest;

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use secrecy::ExposeSecret;
 use tickvault::kite::{PacketKind, parse_message};
 
-use crate::helpers::{Received, Ws, get_json, login, post_json, sim_config, spawn_sim, spawn_sim_with};
+use crate::helpers::{
+    Received, Ws, get_json, login, post_json, sim_config, spawn_sim, spawn_sim_with,
+};
 
 const NIFTY: u32 = 256_265;
 const INFY: u32 = 408_065;
@@ -21,15 +23,25 @@ async fn only_connection(sim: &tickvault::sim::SimHandle) -> serde_json::Value {
 #[actix_rt::test]
 async fn a_bad_token_gets_403_at_the_upgrade_and_a_fourth_connection_429() {
     let sim = spawn_sim();
-    assert_eq!(Ws::connect(&sim, "sim_api_key", "nonsense").await.err(), Some(403));
+    assert_eq!(
+        Ws::connect(&sim, "sim_api_key", "nonsense").await.err(),
+        Some(403)
+    );
     let session = login(&sim).await;
     let token = session.access_token.expose_secret().to_string();
-    assert_eq!(Ws::connect(&sim, "other_key", &token).await.err(), Some(403), "token of another app");
+    assert_eq!(
+        Ws::connect(&sim, "other_key", &token).await.err(),
+        Some(403),
+        "token of another app"
+    );
     let mut open = Vec::new();
     for _ in 0..3 {
         open.push(Ws::open(&sim, &session).await);
     }
-    assert_eq!(Ws::connect(&sim, "sim_api_key", &token).await.err(), Some(429));
+    assert_eq!(
+        Ws::connect(&sim, "sim_api_key", &token).await.err(),
+        Some(429)
+    );
     // Closing one makes room again.
     drop(open.pop());
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -49,12 +61,29 @@ async fn subscribing_past_3000_instruments_gets_an_error_and_the_extra_is_ignore
     let sim = spawn_sim();
     let session = login(&sim).await;
     let mut ws = Ws::open(&sim, &session).await;
-    let tokens: Vec<u32> = sim.state().universe.instruments.iter().take(3_001).map(|i| i.token).collect();
-    ws.send(&serde_json::json!({"a": "subscribe", "v": tokens}).to_string()).await;
+    let tokens: Vec<u32> = sim
+        .state()
+        .universe
+        .instruments
+        .iter()
+        .take(3_001)
+        .map(|i| i.token)
+        .collect();
+    ws.send(&serde_json::json!({"a": "subscribe", "v": tokens}).to_string())
+        .await;
     let (_, texts) = ws.ticks_for(Duration::from_secs(2)).await;
-    let error = texts.iter().find(|t| t.contains("\"error\"")).expect("a text error message");
+    let error = texts
+        .iter()
+        .find(|t| t.contains("\"error\""))
+        .expect("a text error message");
     let v: serde_json::Value = serde_json::from_str(error).unwrap();
-    assert!(v["data"].as_str().unwrap().contains("1 instruments ignored"), "{v}");
+    assert!(
+        v["data"]
+            .as_str()
+            .unwrap()
+            .contains("1 instruments ignored"),
+        "{v}"
+    );
     assert_eq!(only_connection(&sim).await["subscribed"], 3_000);
     sim.stop().await;
 }
@@ -68,34 +97,65 @@ async fn subscribe_mode_and_unsubscribe_change_what_is_streamed() {
     let mut ws = Ws::open(&sim, &session).await;
 
     // Python sends spaces; a bare subscribe streams in quote mode, with a snapshot at once.
-    ws.send(&format!("{{\"a\": \"subscribe\", \"v\": [{NIFTY}, {INFY}]}}")).await;
+    ws.send(&format!(
+        "{{\"a\": \"subscribe\", \"v\": [{NIFTY}, {INFY}]}}"
+    ))
+    .await;
     let (ticks, _) = ws.ticks_for(Duration::from_millis(1_500)).await;
-    let kinds: HashSet<(u32, PacketKind)> = ticks.iter().map(|t| (t.instrument_token, t.kind)).collect();
-    assert_eq!(kinds, HashSet::from([(NIFTY, PacketKind::IndexQuote), (INFY, PacketKind::Quote)]));
-    assert!(ticks.len() >= 4, "a snapshot and updates at 5/s: {}", ticks.len());
+    let kinds: HashSet<(u32, PacketKind)> =
+        ticks.iter().map(|t| (t.instrument_token, t.kind)).collect();
+    assert_eq!(
+        kinds,
+        HashSet::from([(NIFTY, PacketKind::IndexQuote), (INFY, PacketKind::Quote)])
+    );
+    assert!(
+        ticks.len() >= 4,
+        "a snapshot and updates at 5/s: {}",
+        ticks.len()
+    );
 
-    ws.send(&format!("{{\"a\":\"mode\",\"v\":[\"full\",[{INFY}]]}}")).await;
-    ws.send(&format!("{{\"a\":\"mode\",\"v\":[\"ltp\",[{NIFTY}]]}}")).await;
+    ws.send(&format!("{{\"a\":\"mode\",\"v\":[\"full\",[{INFY}]]}}"))
+        .await;
+    ws.send(&format!("{{\"a\":\"mode\",\"v\":[\"ltp\",[{NIFTY}]]}}"))
+        .await;
     // Skip what was in flight before the mode change took effect.
     let (ticks, _) = ws.ticks_for(Duration::from_millis(300)).await;
-    let last_infy = ticks.iter().rev().find(|t| t.instrument_token == INFY).map(|t| t.kind);
-    assert_eq!(last_infy, Some(PacketKind::Full), "the snapshot after `mode` is full");
+    let last_infy = ticks
+        .iter()
+        .rev()
+        .find(|t| t.instrument_token == INFY)
+        .map(|t| t.kind);
+    assert_eq!(
+        last_infy,
+        Some(PacketKind::Full),
+        "the snapshot after `mode` is full"
+    );
     let (ticks, _) = ws.ticks_for(Duration::from_secs(1)).await;
-    assert!(ticks.iter().any(|t| t.kind == PacketKind::Full && t.instrument_token == INFY));
+    assert!(
+        ticks
+            .iter()
+            .any(|t| t.kind == PacketKind::Full && t.instrument_token == INFY)
+    );
     assert!(ticks.iter().all(|t| match t.instrument_token {
         INFY => t.kind == PacketKind::Full,
         NIFTY => t.kind == PacketKind::Ltp,
         other => panic!("unsubscribed token {other} streamed"),
     }));
     let full = ticks.iter().find(|t| t.kind == PacketKind::Full).unwrap();
-    assert!(full.depth.buy[0].price < full.last_price && full.last_price < full.depth.sell[0].price);
+    assert!(
+        full.depth.buy[0].price < full.last_price && full.last_price < full.depth.sell[0].price
+    );
     assert!(full.exchange_timestamp > 0 && full.volume_traded > 0);
 
-    ws.send(&format!("{{\"a\":\"unsubscribe\",\"v\":[{INFY}]}}")).await;
+    ws.send(&format!("{{\"a\":\"unsubscribe\",\"v\":[{INFY}]}}"))
+        .await;
     let _ = ws.ticks_for(Duration::from_millis(300)).await;
     let (ticks, _) = ws.ticks_for(Duration::from_secs(1)).await;
     assert!(!ticks.is_empty());
-    assert!(ticks.iter().all(|t| t.instrument_token == NIFTY), "INFY stopped");
+    assert!(
+        ticks.iter().all(|t| t.instrument_token == NIFTY),
+        "INFY stopped"
+    );
     let conn = only_connection(&sim).await;
     assert_eq!(conn["tokens"], serde_json::json!([NIFTY]));
     assert_eq!(conn["modes"][NIFTY.to_string()], "ltp");
@@ -127,11 +187,21 @@ async fn ticks_counted_by_the_simulator_match_what_the_client_received() {
     let sim = spawn_sim_with(config, None);
     let session = login(&sim).await;
     let mut ws = Ws::open(&sim, &session).await;
-    let tokens: Vec<u32> = sim.state().universe.instruments.iter().take(300).map(|i| i.token).collect();
-    ws.send(&serde_json::json!({"a": "subscribe", "v": tokens}).to_string()).await;
-    ws.send(&serde_json::json!({"a": "mode", "v": ["full", tokens]}).to_string()).await;
+    let tokens: Vec<u32> = sim
+        .state()
+        .universe
+        .instruments
+        .iter()
+        .take(300)
+        .map(|i| i.token)
+        .collect();
+    ws.send(&serde_json::json!({"a": "subscribe", "v": tokens}).to_string())
+        .await;
+    ws.send(&serde_json::json!({"a": "mode", "v": ["full", tokens]}).to_string())
+        .await;
     let (mut ticks, _) = ws.ticks_for(Duration::from_secs(2)).await;
-    ws.send(&serde_json::json!({"a": "unsubscribe", "v": tokens}).to_string()).await;
+    ws.send(&serde_json::json!({"a": "unsubscribe", "v": tokens}).to_string())
+        .await;
     // Everything sent before the unsubscribe arrives before the next heartbeat.
     loop {
         match ws.next(Duration::from_secs(3)).await {
@@ -143,7 +213,12 @@ async fn ticks_counted_by_the_simulator_match_what_the_client_received() {
         }
     }
     let stats = get_json(&format!("{}/sim/stats", sim.http_url())).await;
-    let sent: u64 = stats["per_token"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let sent: u64 = stats["per_token"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(sent, ticks.len() as u64);
     assert_eq!(stats["ticks_sent"], ticks.len() as u64);
     assert!(ticks.len() > 300 * 10, "{} ticks", ticks.len());
@@ -197,20 +272,32 @@ async fn a_stalled_connection_goes_silent_then_resumes() {
     let session = login(&sim).await;
     let mut ws = Ws::open(&sim, &session).await;
     let id = only_connection(&sim).await["id"].as_u64().unwrap();
-    post_json(&format!("{}/sim/connections/{id}/stall?seconds=2.5", sim.http_url())).await;
+    post_json(&format!(
+        "{}/sim/connections/{id}/stall?seconds=2.5",
+        sim.http_url()
+    ))
+    .await;
     let start = Instant::now();
     // At most one heartbeat can already be in flight when the stall begins.
     let mut silent_from = start;
     loop {
         match ws.next(Duration::from_secs(5)).await {
-            Received::Binary(_) if start.elapsed() < Duration::from_millis(200) => silent_from = Instant::now(),
+            Received::Binary(_) if start.elapsed() < Duration::from_millis(200) => {
+                silent_from = Instant::now()
+            }
             Received::Binary(_) => break,
             other => panic!("expected frames to resume, got {other:?}"),
         }
     }
     let silence = silent_from.elapsed();
-    assert!(silence >= Duration::from_millis(2_200), "silent for {silence:?}");
-    assert!(silence < Duration::from_millis(4_000), "resumed after {silence:?}");
+    assert!(
+        silence >= Duration::from_millis(2_200),
+        "silent for {silence:?}"
+    );
+    assert!(
+        silence < Duration::from_millis(4_000),
+        "resumed after {silence:?}"
+    );
     sim.stop().await;
 }
 
@@ -221,11 +308,15 @@ async fn expired_tokens_refuse_new_sockets_but_open_ones_keep_streaming() {
     let sim = spawn_sim_with(config, None);
     let session = login(&sim).await;
     let mut ws = Ws::open(&sim, &session).await;
-    ws.send(&format!("{{\"a\":\"subscribe\",\"v\":[{NIFTY}]}}")).await;
+    ws.send(&format!("{{\"a\":\"subscribe\",\"v\":[{NIFTY}]}}"))
+        .await;
     post_json(&format!("{}/sim/tokens/expire", sim.http_url())).await;
     let (ticks, _) = ws.ticks_for(Duration::from_secs(1)).await;
     assert!(ticks.len() >= 3, "still streaming: {}", ticks.len());
     let token = session.access_token.expose_secret().to_string();
-    assert_eq!(Ws::connect(&sim, "sim_api_key", &token).await.err(), Some(403));
+    assert_eq!(
+        Ws::connect(&sim, "sim_api_key", &token).await.err(),
+        Some(403)
+    );
     sim.stop().await;
 }
