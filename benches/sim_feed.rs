@@ -1,0 +1,120 @@
+//! The simulator under the issue's load: 3 connections × 3000 full-mode instruments at 2
+//! updates/s each (≈18k ticks/s). Runs `tickvault sim` (the release binary) as its own process,
+//! streams for a while, and reports ticks/s received and the simulator's CPU use from /proc.
+//!
+//! `cargo bench --bench sim_feed` (set `SIM_FEED_SECONDS` to change the 30 s window).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use awc::ws::{Frame, Message};
+use futures_util::{SinkExt, StreamExt};
+use secrecy::{ExposeSecret, SecretString};
+use tickvault::kite::client::{Credentials, KiteClient};
+
+/// CPU seconds (user + system) used so far by process `pid`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("comm").1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // cargo test --benches asks for a list; this is a benchmark, not a test.
+    }
+    let seconds: u64 = std::env::var("SIM_FEED_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_tickvault"))
+        .args(["sim", "--listen", "127.0.0.1:0", "--rate", "2", "--date", "2026-11-20"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("tickvault sim starts");
+    let banner = BufReader::new(sim.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let url = banner.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let pid = sim.id();
+
+    let result = actix_rt::System::new().block_on(async move {
+        let client = KiteClient::new(&url, &url, Duration::from_secs(10));
+        let creds = Credentials {
+            api_key: "sim_api_key".into(),
+            api_secret: SecretString::from("sim_api_secret"),
+            user_id: "SIM001".into(),
+            password: SecretString::from("sim-password"),
+            totp_secret: SecretString::from("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+        };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let session = client.login(&creds, now).await.expect("login");
+        let csv = client.instruments(&session, Some("NFO")).await.expect("instruments");
+        let tokens: Vec<u32> = String::from_utf8(csv)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next()?.parse().ok())
+            .take(9_000)
+            .collect();
+        assert_eq!(tokens.len(), 9_000);
+        let ws_url = format!(
+            "{}/ws?api_key=sim_api_key&access_token={}",
+            url.replace("http://", "ws://"),
+            session.access_token.expose_secret()
+        );
+        let mut readers = Vec::new();
+        for chunk in tokens.chunks(3_000) {
+            let (_, mut ws) = awc::Client::new().ws(ws_url.as_str()).max_frame_size(16 << 20).connect().await.expect("ws");
+            let list = serde_json::to_string(chunk).unwrap();
+            ws.send(Message::Text(format!("{{\"a\":\"subscribe\",\"v\":{list}}}").into())).await.unwrap();
+            ws.send(Message::Text(format!("{{\"a\":\"mode\",\"v\":[\"full\",{list}]}}").into())).await.unwrap();
+            readers.push(actix_rt::spawn(async move {
+                let mut ticks = 0u64;
+                let mut counted = 0u64;
+                let warmup = Instant::now() + Duration::from_secs(3);
+                let end = warmup + Duration::from_secs(seconds);
+                while let Ok(Some(Ok(frame))) = tokio::time::timeout(end.saturating_duration_since(Instant::now()), ws.next()).await {
+                    if let Frame::Binary(b) = frame {
+                        let n = tickvault::kite::parse_message(&b).map(|m| m.packets().len() as u64).unwrap_or(0);
+                        ticks += n;
+                        if Instant::now() >= warmup {
+                            counted += n;
+                        }
+                    }
+                    if Instant::now() >= end {
+                        break;
+                    }
+                }
+                (ticks, counted)
+            }));
+        }
+        // Measure the steady state, after the snapshots.
+        actix_rt::time::sleep(Duration::from_secs(3)).await;
+        let cpu0 = cpu_seconds(pid);
+        let t0 = Instant::now();
+        let mut counted = 0;
+        for r in readers {
+            counted += r.await.unwrap().1;
+        }
+        let wall = t0.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(pid) - cpu0;
+        (counted as f64 / wall, cpu / wall, rss_kib(pid))
+    });
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = sim.wait();
+    let (ticks_per_sec, cores, rss) = result;
+    println!(
+        "sim_feed: 3 connections x 3000 full-mode instruments at 2 updates/s for {seconds} s: \
+         {ticks_per_sec:.0} ticks/s received, simulator CPU {:.1} % of one core, peak RSS {:.1} MiB",
+        cores * 100.0,
+        rss as f64 / 1024.0
+    );
+}
