@@ -16,7 +16,12 @@ use tickvault::kite::client::{Credentials, KiteClient};
 /// CPU seconds (user + system) used so far by process `pid`.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
-    let fields: Vec<&str> = stat.rsplit_once(')').expect("comm").1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("comm")
+        .1
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0 // USER_HZ
 }
@@ -34,15 +39,34 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // cargo test --benches asks for a list; this is a benchmark, not a test.
     }
-    let seconds: u64 = std::env::var("SIM_FEED_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let seconds: u64 = std::env::var("SIM_FEED_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
     let mut sim = Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .args(["sim", "--listen", "127.0.0.1:0", "--rate", "2", "--date", "2026-11-20"])
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate",
+            "2",
+            "--date",
+            "2026-11-20",
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
         .expect("tickvault sim starts");
-    let banner = BufReader::new(sim.stdout.take().unwrap()).lines().next().unwrap().unwrap();
-    let url = banner.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let banner = BufReader::new(sim.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
     let pid = sim.id();
 
     let result = actix_rt::System::new().block_on(async move {
@@ -54,9 +78,15 @@ fn main() {
             password: SecretString::from("sim-password"),
             totp_secret: SecretString::from("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
         };
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let session = client.login(&creds, now).await.expect("login");
-        let csv = client.instruments(&session, Some("NFO")).await.expect("instruments");
+        let csv = client
+            .instruments(&session, Some("NFO"))
+            .await
+            .expect("instruments");
         let tokens: Vec<u32> = String::from_utf8(csv)
             .unwrap()
             .lines()
@@ -72,18 +102,36 @@ fn main() {
         );
         let mut readers = Vec::new();
         for chunk in tokens.chunks(3_000) {
-            let (_, mut ws) = awc::Client::new().ws(ws_url.as_str()).max_frame_size(16 << 20).connect().await.expect("ws");
+            let (_, mut ws) = awc::Client::new()
+                .ws(ws_url.as_str())
+                .max_frame_size(16 << 20)
+                .connect()
+                .await
+                .expect("ws");
             let list = serde_json::to_string(chunk).unwrap();
-            ws.send(Message::Text(format!("{{\"a\":\"subscribe\",\"v\":{list}}}").into())).await.unwrap();
-            ws.send(Message::Text(format!("{{\"a\":\"mode\",\"v\":[\"full\",{list}]}}").into())).await.unwrap();
+            ws.send(Message::Text(
+                format!("{{\"a\":\"subscribe\",\"v\":{list}}}").into(),
+            ))
+            .await
+            .unwrap();
+            ws.send(Message::Text(
+                format!("{{\"a\":\"mode\",\"v\":[\"full\",{list}]}}").into(),
+            ))
+            .await
+            .unwrap();
             readers.push(actix_rt::spawn(async move {
                 let mut ticks = 0u64;
                 let mut counted = 0u64;
                 let warmup = Instant::now() + Duration::from_secs(3);
                 let end = warmup + Duration::from_secs(seconds);
-                while let Ok(Some(Ok(frame))) = tokio::time::timeout(end.saturating_duration_since(Instant::now()), ws.next()).await {
+                while let Ok(Some(Ok(frame))) =
+                    tokio::time::timeout(end.saturating_duration_since(Instant::now()), ws.next())
+                        .await
+                {
                     if let Frame::Binary(b) = frame {
-                        let n = tickvault::kite::parse_message(&b).map(|m| m.packets().len() as u64).unwrap_or(0);
+                        let n = tickvault::kite::parse_message(&b)
+                            .map(|m| m.packets().len() as u64)
+                            .unwrap_or(0);
                         ticks += n;
                         if Instant::now() >= warmup {
                             counted += n;
@@ -108,7 +156,9 @@ fn main() {
         let cpu = cpu_seconds(pid) - cpu0;
         (counted as f64 / wall, cpu / wall, rss_kib(pid))
     });
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = sim.wait();
     let (ticks_per_sec, cores, rss) = result;
     println!(
