@@ -10,8 +10,8 @@ pub enum CaptureError {
     /// The file does not start with `KITECAP1`.
     #[error("not a capture file: bad magic at byte 0")]
     BadMagic,
-    /// A record's payload does not match its CRC. The framing is intact, so reading goes on
-    /// after this record.
+    /// A record's payload does not match its CRC. Reading goes on after it when what follows
+    /// looks like a record, otherwise from the next confirmed record.
     #[error(
         "bad CRC in the record at byte {offset}: stored {stored:#010x}, computed {computed:#010x}"
     )]
@@ -23,8 +23,9 @@ pub enum CaptureError {
         /// CRC of the payload read.
         computed: u32,
     },
-    /// A record header that cannot be right (unknown kind or implausible length). The framing
-    /// is lost: the next read scans forward for the next good record.
+    /// A record header that cannot be right (unknown kind, implausible length, or a length
+    /// running past the end of a file that has good records after it). The next read scans
+    /// forward for the next confirmed record.
     #[error("corrupt record header at byte {offset}: {reason}")]
     BadHeader {
         /// Offset of the record's first byte.
@@ -92,15 +93,18 @@ pub enum Next {
 
 /// Reads records from a capture file (or any `Read + Seek`), validating every one.
 ///
-/// After [`CaptureError::BadCrc`] reading continues with the next record; after
-/// [`CaptureError::BadHeader`] the next call scans forward for a record whose header is
-/// plausible and whose CRC matches, and counts the bytes it skipped ([`Self::skipped_bytes`]).
+/// The CRC covers the payload only, so a damaged length field is caught indirectly: a record is
+/// trusted only when its CRC matches, and after any corruption the reader looks for the next
+/// *confirmed* record (plausible header, non-empty payload, matching CRC, and followed by the
+/// end of the file or another plausible header) rather than trusting the damaged length. The
+/// bytes passed over are counted ([`Self::skipped_bytes`]). A file that seems to end inside a
+/// record is only reported as torn when no confirmed record follows; otherwise it is corruption.
 #[derive(Debug)]
 pub struct CaptureReader<R> {
     inner: R,
     /// Offset of the next byte `inner` yields.
     offset: u64,
-    /// Set after a header error: the offset to start scanning from.
+    /// Set after corruption: the offset of the damaged record; scanning starts one byte later.
     resync_from: Option<u64>,
     skipped: u64,
 }
@@ -134,6 +138,9 @@ impl<R: Read + Seek> CaptureReader<R> {
     }
 
     /// Reads the next record's payload into `payload` (resized to fit; reuse it across calls).
+    ///
+    /// After [`Next::Torn`] the reader stays at the torn record, so calling again once the
+    /// writer has added bytes reads it whole (tailing a file being written).
     pub fn next_into(&mut self, payload: &mut Vec<u8>) -> Result<Next, CaptureError> {
         if self.offset < MAGIC.len() as u64 {
             // The file ended inside the magic.
@@ -146,24 +153,49 @@ impl<R: Read + Seek> CaptureReader<R> {
                 })
             });
         }
-        if let Some(from) = self.resync_from.take() {
-            return self.resync(from, payload);
+        if let Some(damaged) = self.resync_from.take() {
+            return self.resync(damaged, payload);
         }
         let start = self.offset;
         match self.read_at_cursor(payload)? {
             Attempt::Good(header) => Ok(Next::Record(header)),
             Attempt::End => Ok(Next::End),
-            Attempt::Torn(available) => Ok(Next::Torn(TornTail {
-                offset: start,
-                available,
-            })),
-            Attempt::BadCrc { stored, computed } => Err(CaptureError::BadCrc {
-                offset: start,
+            Attempt::Torn(available) => {
+                if let Some(found) = self.find_record(start + 1)? {
+                    self.resync_from = Some(start);
+                    return Err(CaptureError::BadHeader {
+                        offset: start,
+                        reason: format!(
+                            "its length runs past the end of the file, but a good record follows at byte {found}"
+                        ),
+                    });
+                }
+                self.seek_to(start)?;
+                Ok(Next::Torn(TornTail {
+                    offset: start,
+                    available,
+                }))
+            }
+            Attempt::BadCrc {
                 stored,
                 computed,
-            }),
+                len,
+            } => {
+                // Trust the length only if what follows it looks like a record (or the end).
+                let next = start + record_len(len);
+                if !self.plausible_at(next)? {
+                    self.resync_from = Some(start);
+                } else {
+                    self.seek_to(next)?;
+                }
+                Err(CaptureError::BadCrc {
+                    offset: start,
+                    stored,
+                    computed,
+                })
+            }
             Attempt::BadHeader(reason) => {
-                self.resync_from = Some(start + 1);
+                self.resync_from = Some(start);
                 Err(CaptureError::BadHeader {
                     offset: start,
                     reason,
@@ -172,27 +204,120 @@ impl<R: Read + Seek> CaptureReader<R> {
         }
     }
 
-    /// Scans forward from `from` for the next record with a plausible header and a good CRC.
-    fn resync(&mut self, from: u64, payload: &mut Vec<u8>) -> Result<Next, CaptureError> {
-        let mut candidate = from;
-        loop {
-            self.inner.seek(SeekFrom::Start(candidate))?;
-            self.offset = candidate;
-            match self.read_at_cursor(payload)? {
-                Attempt::Good(header) => {
-                    self.skipped += candidate - (from - 1);
-                    return Ok(Next::Record(header));
+    fn seek_to(&mut self, offset: u64) -> io::Result<()> {
+        self.inner.seek(SeekFrom::Start(offset))?;
+        self.offset = offset;
+        Ok(())
+    }
+
+    fn file_len(&mut self) -> io::Result<u64> {
+        let len = self.inner.seek(SeekFrom::End(0))?;
+        self.inner.seek(SeekFrom::Start(self.offset))?;
+        Ok(len)
+    }
+
+    /// Skips from the damaged record at `damaged` to the next confirmed record.
+    fn resync(&mut self, damaged: u64, payload: &mut Vec<u8>) -> Result<Next, CaptureError> {
+        match self.find_record(damaged + 1)? {
+            Some(found) => {
+                self.skipped += found - damaged;
+                self.seek_to(found)?;
+                match self.read_at_cursor(payload)? {
+                    Attempt::Good(header) => Ok(Next::Record(header)),
+                    // The file changed under us; report it as the corruption it now is.
+                    _ => Err(CaptureError::BadHeader {
+                        offset: found,
+                        reason: "the record found while resynchronising changed".into(),
+                    }),
                 }
-                Attempt::End | Attempt::Torn(_) => {
-                    // Nothing good after the corruption: the rest is skipped.
-                    let end = self.inner.seek(SeekFrom::End(0))?;
-                    self.skipped += end - (from - 1);
-                    self.offset = end;
-                    return Ok(Next::End);
-                }
-                Attempt::BadCrc { .. } | Attempt::BadHeader(_) => candidate += 1,
+            }
+            None => {
+                let end = self.file_len()?;
+                self.skipped += end.saturating_sub(damaged);
+                self.seek_to(end)?;
+                Ok(Next::End)
             }
         }
+    }
+
+    /// Whether `offset` is the end of the file or starts a plausible header (a header cut by the
+    /// end of the file counts as plausible: it may be a torn tail).
+    fn plausible_at(&mut self, offset: u64) -> io::Result<bool> {
+        let here = self.offset;
+        self.inner.seek(SeekFrom::Start(offset))?;
+        let mut header = [0u8; HEADER_LEN];
+        let n = read_full(&mut self.inner, &mut header)?;
+        self.inner.seek(SeekFrom::Start(here))?;
+        Ok(n < HEADER_LEN || plausible_header(&header).is_some())
+    }
+
+    /// The offset of the first confirmed record at or after `from`, if any: plausible header,
+    /// payload of at least one byte that fits in the file, matching CRC, and followed by the end
+    /// of the file or another plausible header. Scans through a window, not byte-by-byte reads.
+    fn find_record(&mut self, from: u64) -> io::Result<Option<u64>> {
+        const WINDOW: u64 = 1 << 20;
+        let here = self.offset;
+        let file_len = self.file_len()?;
+        let mut window: Vec<u8> = Vec::new();
+        let mut window_start = from;
+        let mut candidate = from;
+        let mut found = None;
+        while candidate + (HEADER_LEN + TRAILER_LEN) as u64 <= file_len {
+            if candidate + HEADER_LEN as u64 > window_start + window.len() as u64 {
+                window_start = candidate;
+                let want = WINDOW.min(file_len - candidate) as usize;
+                window.resize(want, 0);
+                self.inner.seek(SeekFrom::Start(window_start))?;
+                let n = read_full(&mut self.inner, &mut window)?;
+                window.truncate(n);
+                if n < HEADER_LEN {
+                    break;
+                }
+            }
+            let at = (candidate - window_start) as usize;
+            let header: [u8; HEADER_LEN] = window[at..at + HEADER_LEN]
+                .try_into()
+                .unwrap_or([0; HEADER_LEN]);
+            if let Some(len) = plausible_header(&header).filter(|len| *len > 0)
+                && candidate + record_len(len) <= file_len
+                && self.crc_matches(candidate, len, &window, window_start)?
+                && self.plausible_at(candidate + record_len(len))?
+            {
+                found = Some(candidate);
+                break;
+            }
+            candidate += 1;
+        }
+        self.inner.seek(SeekFrom::Start(here))?;
+        Ok(found)
+    }
+
+    /// Whether the record at `at` with payload `len` has a matching CRC (reading from `window`
+    /// when it holds the record).
+    fn crc_matches(
+        &mut self,
+        at: u64,
+        len: u32,
+        window: &[u8],
+        window_start: u64,
+    ) -> io::Result<bool> {
+        let begin = (at - window_start) as usize + HEADER_LEN;
+        let end = begin + len as usize + TRAILER_LEN;
+        let owned;
+        let bytes: &[u8] = if end <= window.len() {
+            &window[begin..end]
+        } else {
+            let mut buf = vec![0u8; len as usize + TRAILER_LEN];
+            self.inner.seek(SeekFrom::Start(at + HEADER_LEN as u64))?;
+            if read_full(&mut self.inner, &mut buf)? < buf.len() {
+                return Ok(false);
+            }
+            owned = buf;
+            &owned
+        };
+        let (payload, crc) = bytes.split_at(len as usize);
+        let stored = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
+        Ok(crc32fast::hash(payload) == stored)
     }
 
     /// Reads one record at the cursor, advancing past whatever it consumed.
@@ -206,11 +331,15 @@ impl<R: Read + Seek> CaptureReader<R> {
         if n < HEADER_LEN {
             return Ok(Attempt::Torn(n as u64));
         }
-        let [t0, t1, t2, t3, t4, t5, t6, t7, kind, l0, l1, l2, l3] = header;
-        let recv_time_us = u64::from_be_bytes([t0, t1, t2, t3, t4, t5, t6, t7]);
-        let len = u32::from_be_bytes([l0, l1, l2, l3]);
-        let Some(kind) = RecordKind::from_code(kind) else {
-            return Ok(Attempt::BadHeader(format!("unknown record kind {kind}")));
+        let recv_time_us = u64::from_be_bytes([
+            header[0], header[1], header[2], header[3], header[4], header[5], header[6], header[7],
+        ]);
+        let kind_code = header[8];
+        let len = u32::from_be_bytes([header[9], header[10], header[11], header[12]]);
+        let Some(kind) = RecordKind::from_code(kind_code) else {
+            return Ok(Attempt::BadHeader(format!(
+                "unknown record kind {kind_code}"
+            )));
         };
         if len > MAX_PAYLOAD {
             return Ok(Attempt::BadHeader(format!(
@@ -233,7 +362,11 @@ impl<R: Read + Seek> CaptureReader<R> {
         let stored = u32::from_be_bytes(crc);
         let computed = crc32fast::hash(payload);
         if stored != computed {
-            return Ok(Attempt::BadCrc { stored, computed });
+            return Ok(Attempt::BadCrc {
+                stored,
+                computed,
+                len,
+            });
         }
         Ok(Attempt::Good(RecordHeader {
             offset: self.offset - record_len(len),
@@ -244,11 +377,22 @@ impl<R: Read + Seek> CaptureReader<R> {
     }
 }
 
+/// The payload length of a header whose kind is known and whose length is within bounds.
+fn plausible_header(header: &[u8; HEADER_LEN]) -> Option<u32> {
+    RecordKind::from_code(header[8])?;
+    let len = u32::from_be_bytes([header[9], header[10], header[11], header[12]]);
+    (len <= MAX_PAYLOAD).then_some(len)
+}
+
 enum Attempt {
     Good(RecordHeader),
     End,
     Torn(u64),
-    BadCrc { stored: u32, computed: u32 },
+    BadCrc {
+        stored: u32,
+        computed: u32,
+        len: u32,
+    },
     BadHeader(String),
 }
 
@@ -399,6 +543,88 @@ mod tests {
         };
         assert_eq!((h.offset, h.recv_time_us), (48, 3));
         assert_eq!(r.skipped_bytes(), 20);
+        assert_eq!(r.next_into(&mut buf).unwrap(), Next::End);
+    }
+
+    fn five_records() -> Vec<u8> {
+        let payloads: Vec<Vec<u8>> = (1..=5u8).map(|i| vec![i; 30]).collect();
+        let records: Vec<(u64, RecordKind, &[u8])> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as u64 + 1, RecordKind::Binary, p.as_slice()))
+            .collect();
+        capture(&records)
+    }
+
+    const REC: usize = 17 + 30;
+
+    fn times(good: &[(RecordHeader, Vec<u8>)]) -> Vec<u64> {
+        good.iter().map(|g| g.0.recv_time_us).collect()
+    }
+
+    #[test]
+    fn a_damaged_length_inside_the_file_loses_only_its_record() {
+        let mut bytes = five_records();
+        // Record 2's length now reaches into record 4.
+        let at = 8 + REC + 9;
+        bytes[at..at + 4].copy_from_slice(&(30u32 + 60).to_be_bytes());
+        let (good, errors, end) = read_all(&bytes);
+        assert_eq!(times(&good), vec![1, 3, 4, 5], "{errors:?}");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(end, Next::End);
+    }
+
+    #[test]
+    fn a_length_past_the_end_with_records_after_it_is_corruption_not_a_torn_tail() {
+        let mut bytes = five_records();
+        let at = 8 + REC + 9;
+        bytes[at..at + 4].copy_from_slice(&(1_000_000u32).to_be_bytes());
+        let (good, errors, end) = read_all(&bytes);
+        assert_eq!(times(&good), vec![1, 3, 4, 5]);
+        assert!(errors[0].contains("runs past the end"), "{errors:?}");
+        assert_eq!(end, Next::End, "not torn");
+    }
+
+    #[test]
+    fn resync_ignores_fake_empty_records_inside_payloads() {
+        // Kind 1 followed by eight zero bytes is an empty record with a valid CRC: it appears
+        // inside payloads full of zeros, and must not be taken for a record when resyncing.
+        let mut zeros = [0u8; 40];
+        zeros[10] = 1;
+        let records = [
+            (1, RecordKind::Binary, &[7u8; 5][..]),
+            (2, RecordKind::Binary, &zeros[..]),
+            (3, RecordKind::Binary, &[9u8; 5][..]),
+        ];
+        let mut bytes = capture(&records);
+        bytes[8 + 22 + 8] = 7; // record 2's kind
+        let (good, _errors, _) = read_all(&bytes);
+        assert_eq!(times(&good), vec![1, 3]);
+    }
+
+    #[test]
+    fn tailing_reads_a_record_completed_after_a_torn_read() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.kcap");
+        let full = five_records();
+        let cut = full.len() - 10;
+        std::fs::write(&path, &full[..cut]).unwrap();
+        let mut r = CaptureReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let mut buf = Vec::new();
+        for _ in 0..4 {
+            assert!(matches!(r.next_into(&mut buf), Ok(Next::Record(_))));
+        }
+        assert!(
+            matches!(r.next_into(&mut buf), Ok(Next::Torn(t)) if t.offset == 8 + 4 * REC as u64)
+        );
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&full[cut..])
+            .unwrap();
+        assert!(matches!(r.next_into(&mut buf), Ok(Next::Record(h)) if h.recv_time_us == 5));
         assert_eq!(r.next_into(&mut buf).unwrap(), Next::End);
     }
 

@@ -55,6 +55,9 @@ pub struct CaptureWriter<W: SyncData = File> {
     policy: SyncPolicy,
     last_sync: Option<Instant>,
     unsynced: bool,
+    /// Set when a write failed part-way: the file may end in half a record, so nothing more is
+    /// appended (the caller reopens the file, which cuts the torn tail).
+    failed: bool,
 }
 
 impl<W: SyncData> CaptureWriter<W> {
@@ -74,17 +77,26 @@ impl<W: SyncData> CaptureWriter<W> {
             policy,
             last_sync: None,
             unsynced: false,
+            failed: false,
         }
     }
 
     /// Appends one record and returns its offset. With [`SyncPolicy::EveryRecord`] it is on disk
     /// when this returns; otherwise it may still be in the buffer.
+    ///
+    /// After an I/O error the writer refuses every later append: reopen the file with
+    /// [`CaptureWriter::open`], which cuts off the half-written record.
     pub fn append(
         &mut self,
         recv_time_us: u64,
         kind: RecordKind,
         payload: &[u8],
     ) -> io::Result<u64> {
+        if self.failed {
+            return Err(io::Error::other(
+                "an earlier write to this capture failed; reopen it",
+            ));
+        }
         let len = u32::try_from(payload.len())
             .ok()
             .filter(|len| *len <= MAX_PAYLOAD)
@@ -101,10 +113,15 @@ impl<W: SyncData> CaptureWriter<W> {
         header[..8].copy_from_slice(&recv_time_us.to_be_bytes());
         header[8] = kind.code();
         header[9..].copy_from_slice(&len.to_be_bytes());
-        self.out.write_all(&header)?;
-        self.out.write_all(payload)?;
-        self.out
-            .write_all(&crc32fast::hash(payload).to_be_bytes())?;
+        let written = self
+            .out
+            .write_all(&header)
+            .and_then(|_| self.out.write_all(payload))
+            .and_then(|_| self.out.write_all(&crc32fast::hash(payload).to_be_bytes()));
+        if let Err(e) = written {
+            self.failed = true;
+            return Err(e);
+        }
         let offset = self.position;
         self.position += record_len(len);
         self.unsynced = true;
@@ -136,8 +153,14 @@ impl<W: SyncData> CaptureWriter<W> {
 
     /// Flushes and forces everything appended so far to disk.
     pub fn sync(&mut self) -> io::Result<()> {
-        self.out.flush()?;
-        self.out.get_mut().sync_data()?;
+        let synced = self
+            .out
+            .flush()
+            .and_then(|_| self.out.get_mut().sync_data());
+        if synced.is_err() {
+            self.failed = true;
+        }
+        synced?;
         self.unsynced = false;
         Ok(())
     }
@@ -293,6 +316,45 @@ mod tests {
         let err = CaptureWriter::open(&path, SyncPolicy::Manual).unwrap_err();
         assert_eq!(err.offset(), Some(8));
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "left untouched");
+    }
+
+    #[test]
+    fn open_never_truncates_good_records_behind_a_damaged_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.kcap");
+        let mut w = CaptureWriter::create(&path, SyncPolicy::Manual).unwrap();
+        for t in 1..=4 {
+            w.append(t, RecordKind::Binary, &[t as u8; 20]).unwrap();
+        }
+        w.sync().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[8 + 9..8 + 13].copy_from_slice(&1_000_000u32.to_be_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let err = CaptureWriter::open(&path, SyncPolicy::Manual).unwrap_err();
+        assert_eq!(err.offset(), Some(8), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing cut off");
+    }
+
+    #[test]
+    fn a_failed_write_stops_further_appends() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Err(io::Error::other("disk full"))
+            }
+        }
+        impl SyncData for Full {
+            fn sync_data(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = CaptureWriter::at(Full, SyncPolicy::EveryRecord, 8);
+        assert!(w.append(1, RecordKind::Binary, &[1]).is_err());
+        let again = w.append(2, RecordKind::Binary, &[2]).unwrap_err();
+        assert!(again.to_string().contains("reopen"), "{again}");
     }
 
     #[test]

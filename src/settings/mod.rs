@@ -162,7 +162,6 @@ impl Settings {
             Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true)
                 .source(Some(env)),
         );
         let raw: RawSettings =
@@ -366,6 +365,9 @@ totp_secret = "gezd gnbv gy3t qojq gezd gnbv gy3t qojq"
             &[
                 ("TICKVAULT__LOG__FORMAT", "json"),
                 ("TICKVAULT__APPS__MAIN__USER_ID", "ZZ9999"),
+                ("TICKVAULT__APPS__MAIN__PASSWORD", "007"),
+                ("TICKVAULT__SIM__SEED", "42"),
+                ("TICKVAULT__SIM__RATE", "2.5"),
                 ("UNRELATED", "x"),
             ],
         )
@@ -373,6 +375,8 @@ totp_secret = "gezd gnbv gy3t qojq gezd gnbv gy3t qojq"
         assert_eq!(s.log.format, LogFormat::Json);
         let app = s.app("main").unwrap();
         assert_eq!(app.user_id, "ZZ9999");
+        assert_eq!(app.password.expose_secret(), "007", "strings stay strings");
+        assert_eq!((s.sim.seed, s.sim.rate), (42, 2.5), "numbers still parse");
         assert_eq!(
             app.totp_secret.expose_secret(),
             "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"

@@ -147,8 +147,22 @@ impl SimSettings {
                 "must be at most 65535",
             ));
         }
-        if self.heartbeat_ms == 0 {
-            return Err(SettingsError::new("sim.heartbeat_ms", "must be at least 1"));
+        if !(1..=60_000).contains(&self.heartbeat_ms) {
+            return Err(SettingsError::new(
+                "sim.heartbeat_ms",
+                "must be from 1 to 60000",
+            ));
+        }
+        for (key, value) in [
+            ("quote_requests_per_sec", self.quote_requests_per_sec),
+            ("api_requests_per_sec", self.api_requests_per_sec),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::new(
+                    format!("sim.{key}"),
+                    "must be at least 1",
+                ));
+            }
         }
         for (name, user) in &self.users {
             if crate::kite::login::totp(&user.totp_secret).is_err() {

@@ -163,22 +163,26 @@ impl Market {
         }
     }
 
-    /// Current state of `token` without moving it (created at the open if never traded).
-    /// `None` for a token the universe does not have.
+    /// The state of `token` now, repriced from its underlying without a trade (volume, trade
+    /// time and OI do not change). `None` for a token the universe does not have.
     pub fn snapshot(&mut self, token: u32, now: i64) -> Option<Tick> {
-        self.state(token, now).map(|s| s.tick)
+        self.mark(token, now, false)
     }
 
     /// Trades `token` once at the current fair price and returns its new state.
     pub fn update(&mut self, token: u32, now: i64) -> Option<Tick> {
+        self.mark(token, now, true)
+    }
+
+    fn mark(&mut self, token: u32, now: i64, trade: bool) -> Option<Tick> {
         let inst = self.universe.by_token(token)?.clone();
         let fair = self.fair(&inst, now);
         let state = self.state(token, now)?;
         let tick_raw = inst.tick_raw();
         let divisor = f64::from(Segment::of_token(token).price_divisor());
         let rng = &mut state.rng;
-        // One tick of noise either way around the fair price, never below one tick.
-        let noise = i64::from(rng.i32(-1..=1));
+        // A trade happens within one tick either way of the fair price; never below one tick.
+        let noise = if trade { i64::from(rng.i32(-1..=1)) } else { 0 };
         let steps = ((fair * divisor / f64::from(tick_raw)).round() as i64 + noise).max(1);
         let price = u32::try_from(steps * i64::from(tick_raw)).unwrap_or(u32::MAX);
         let t = &mut state.tick;
@@ -192,35 +196,40 @@ impl Market {
         }
         t.ohlc.high = t.ohlc.high.max(price);
         t.ohlc.low = t.ohlc.low.min(price);
-        state.updates += 1;
         if inst.pricing == Pricing::Index {
             t.net_change = (i64::from(price) - i64::from(t.ohlc.close)) as i32;
+            if trade {
+                state.updates += 1;
+            }
             return Some(*t);
         }
         let lot = inst.lot_size.max(1);
-        let qty = lot
-            * if lot == 1 {
-                rng.u32(1..=500)
-            } else {
-                rng.u32(1..=10)
-            };
-        t.last_traded_quantity = qty;
-        t.volume_traded = t.volume_traded.saturating_add(qty);
-        state.turnover += f64::from(price) * f64::from(qty);
-        t.average_traded_price =
-            (state.turnover / f64::from(t.volume_traded.max(1))).round() as u32;
-        t.last_trade_time = now_u32;
-        t.total_buy_quantity = lot * rng.u32(200..=5_000);
-        t.total_sell_quantity = lot * rng.u32(200..=5_000);
-        if matches!(inst.pricing, Pricing::Future | Pricing::Option { .. }) {
-            let change = i64::from(lot) * i64::from(rng.i32(-20..=25));
-            t.oi = u32::try_from((i64::from(t.oi) + change).max(0)).unwrap_or(0);
-            t.oi_day_high = t.oi_day_high.max(t.oi);
-            t.oi_day_low = if t.oi_day_low == 0 {
-                t.oi
-            } else {
-                t.oi_day_low.min(t.oi)
-            };
+        if trade {
+            state.updates += 1;
+            let qty = lot
+                * if lot == 1 {
+                    rng.u32(1..=500)
+                } else {
+                    rng.u32(1..=10)
+                };
+            t.last_traded_quantity = qty;
+            t.volume_traded = t.volume_traded.saturating_add(qty);
+            state.turnover += f64::from(price) * f64::from(qty);
+            t.average_traded_price =
+                (state.turnover / f64::from(t.volume_traded.max(1))).round() as u32;
+            t.last_trade_time = now_u32;
+            t.total_buy_quantity = lot * rng.u32(200..=5_000);
+            t.total_sell_quantity = lot * rng.u32(200..=5_000);
+            if matches!(inst.pricing, Pricing::Future | Pricing::Option { .. }) {
+                let change = i64::from(lot) * i64::from(rng.i32(-20..=25));
+                t.oi = u32::try_from((i64::from(t.oi) + change).max(0)).unwrap_or(0);
+                t.oi_day_high = t.oi_day_high.max(t.oi);
+                t.oi_day_low = if t.oi_day_low == 0 {
+                    t.oi
+                } else {
+                    t.oi_day_low.min(t.oi)
+                };
+            }
         }
         fill_depth(t, tick_raw, lot, rng);
         Some(*t)
@@ -250,9 +259,6 @@ impl Market {
                 tick.oi = inst.lot_size * rng.u32(1_000..=50_000);
                 tick.oi_day_high = tick.oi;
                 tick.oi_day_low = tick.oi;
-            }
-            if inst.pricing != Pricing::Index {
-                fill_depth(&mut tick, inst.tick_raw(), inst.lot_size.max(1), &mut rng);
             }
             self.states.insert(
                 token,

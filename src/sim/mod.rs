@@ -94,11 +94,8 @@ impl SimHandle {
 pub fn start(options: SimOptions) -> anyhow::Result<SimHandle> {
     let recorder = match &options.record {
         Some(path) => Some(
-            CaptureWriter::create(
-                path,
-                SyncPolicy::Interval(std::time::Duration::from_secs(1)),
-            )
-            .with_context(|| format!("cannot create the recording {}", path.display()))?,
+            CaptureWriter::create(path, SyncPolicy::Manual)
+                .with_context(|| format!("cannot create the recording {}", path.display()))?,
         ),
         None => None,
     };

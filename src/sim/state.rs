@@ -2,7 +2,7 @@
 //! open connections, counters, the feed channel and the optional recorder.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -204,6 +204,7 @@ pub struct SimState {
     rate_windows: Mutex<HashMap<(String, RateClass), VecDeque<Instant>>>,
     instruments_cache: Mutex<HashMap<String, (Bytes, Bytes)>>,
     next_connection: AtomicU64,
+    recording_failed: AtomicBool,
 }
 
 impl SimState {
@@ -228,6 +229,7 @@ impl SimState {
             rate_windows: Mutex::default(),
             instruments_cache: Mutex::default(),
             next_connection: AtomicU64::new(1),
+            recording_failed: AtomicBool::new(false),
         }
     }
 
@@ -291,15 +293,16 @@ impl SimState {
     }
 
     /// Appends a sent message to the recording, if one is being made.
+    ///
+    /// Appends go to a buffer (flushed when it fills, synced at stop), so a disk flush never
+    /// holds up the connections. A failed write is logged once.
     pub fn record(&self, kind: RecordKind, payload: &[u8]) {
         if let Some(rec) = &self.recorder {
-            let mut w = lock(rec);
             let now = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0);
-            let written = w
-                .append(now, kind, payload)
-                .and_then(|_| w.sync_if_due(Instant::now()));
-            if let Err(e) = written {
-                tracing::error!(error = %e, "cannot write the recording");
+            if let Err(e) = lock(rec).append(now, kind, payload)
+                && !self.recording_failed.swap(true, Ordering::Relaxed)
+            {
+                tracing::error!(error = %e, "cannot write the recording; it stops here");
             }
         }
     }

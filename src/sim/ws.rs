@@ -3,14 +3,14 @@
 //! after each subscribe or mode, then ticks of subscribed tokens only in the mode asked, a
 //! 1-byte heartbeat when idle, pings answered, and the faults of the `/sim` API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::web::{Bytes, Data, Payload};
 use actix_web::{HttpRequest, HttpResponse};
-use actix_ws::{Message, MessageStream, Session};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseReason, Session};
 use chrono::Utc;
 use tokio::sync::{broadcast, mpsc};
 
@@ -66,12 +66,16 @@ pub async fn upgrade(req: HttpRequest, body: Payload, state: Data<SimState>) -> 
             },
         );
         let feed = state.feed.subscribe();
-        let stream = stream.max_frame_size(4 * 1024 * 1024);
+        let stream = stream
+            .max_frame_size(4 * 1024 * 1024)
+            .aggregate_continuations()
+            .max_continuation_size(4 * 1024 * 1024);
         let conn = Conn {
             id,
             state: state.clone().into_inner(),
             session,
             modes: BTreeMap::new(),
+            slots: HashMap::new(),
             last_sent: Instant::now(),
         };
         actix_web::rt::spawn(conn.run(stream, feed, rx));
@@ -88,18 +92,22 @@ struct Conn {
     session: Session,
     /// Subscribed tokens and their modes (mirrored into the shared registry).
     modes: BTreeMap<u32, Mode>,
+    /// How many subscription slots each token takes: duplicates count toward the limit (their
+    /// data is delivered once), as on Kite.
+    slots: HashMap<u32, usize>,
     last_sent: Instant,
 }
 
 enum Flow {
     Continue,
-    Stop,
+    /// End the connection: `Some` answers or sends a close frame first, `None` drops it.
+    Stop(Option<Option<CloseReason>>),
 }
 
 impl Conn {
     async fn run(
         mut self,
-        mut stream: MessageStream,
+        mut stream: AggregatedMessageStream,
         mut feed: broadcast::Receiver<Arc<Vec<Tick>>>,
         mut control: mpsc::UnboundedReceiver<Control>,
     ) {
@@ -107,60 +115,68 @@ impl Conn {
         let check_every = (heartbeat / 10).max(Duration::from_millis(10));
         let mut ticker = tokio::time::interval(check_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut clean_close = false;
-        loop {
+        // While stalled nothing is read or sent, but fault commands are still obeyed.
+        let mut stalled_until: Option<tokio::time::Instant> = None;
+        let close = loop {
+            let stalled = stalled_until.is_some();
+            let stall_end = stalled_until.unwrap_or_else(tokio::time::Instant::now);
             let flow = tokio::select! {
-                message = stream.recv() => match message {
+                message = stream.recv(), if !stalled => match message {
                     Some(Ok(message)) => self.on_client(message).await,
-                    _ => Flow::Stop,
+                    _ => Flow::Stop(None),
                 },
-                batch = feed.recv() => match batch {
+                batch = feed.recv(), if !stalled => match batch {
                     Ok(batch) => self.on_batch(&batch).await,
                     // A slow reader misses updates, as on Kite (no queueing).
                     Err(broadcast::error::RecvError::Lagged(_)) => Flow::Continue,
-                    Err(broadcast::error::RecvError::Closed) => Flow::Stop,
+                    Err(broadcast::error::RecvError::Closed) => Flow::Stop(None),
                 },
-                _ = ticker.tick() => {
+                _ = ticker.tick(), if !stalled => {
                     if self.last_sent.elapsed() + check_every >= heartbeat {
                         self.send_binary(vec![0], 0).await
                     } else {
                         Flow::Continue
                     }
                 }
+                _ = tokio::time::sleep_until(stall_end), if stalled => {
+                    stalled_until = None;
+                    // Updates from before the stall are stale: skip them.
+                    feed = feed.resubscribe();
+                    self.last_sent = Instant::now().checked_sub(heartbeat).unwrap_or_else(Instant::now);
+                    Flow::Continue
+                }
                 command = control.recv() => match command {
                     Some(Control::Drop) | None => {
                         tracing::info!(connection = self.id, "dropping the connection (fault)");
-                        Flow::Stop
+                        Flow::Stop(None)
                     }
-                    Some(Control::Close) => {
-                        clean_close = true;
-                        Flow::Stop
-                    }
+                    Some(Control::Close) => Flow::Stop(Some(None)),
                     Some(Control::Stall(d)) => {
                         tracing::info!(connection = self.id, seconds = d.as_secs_f64(), "stalling (fault)");
-                        tokio::time::sleep(d).await;
-                        // Updates from before the stall are stale: skip them.
-                        feed = feed.resubscribe();
-                        self.last_sent = Instant::now() - heartbeat;
+                        stalled_until = Some(tokio::time::Instant::now() + d);
                         Flow::Continue
                     }
-                    Some(Control::Garbage) => {
+                    Some(Control::Garbage) if !stalled => {
                         // Announces two packets, carries one of an unknown length.
                         let garbage = vec![0, 2, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9];
                         self.send_binary(garbage, 0).await
                     }
+                    Some(Control::Garbage) => Flow::Continue,
                 },
             };
-            if matches!(flow, Flow::Stop) {
-                break;
+            if let Flow::Stop(close) = flow {
+                break close;
             }
-        }
+        };
         self.unregister();
-        if clean_close {
-            let _ = self.session.close(None).await;
+        match close {
+            Some(reason) => {
+                let _ = self.session.close(reason).await;
+            }
+            // Dropping the session and the stream ends the response: the TCP connection closes
+            // without a close frame.
+            None => drop(stream),
         }
-        // Otherwise dropping the session and the stream ends the response: the TCP connection
-        // closes without a close frame.
     }
 
     fn unregister(&self) {
@@ -171,14 +187,15 @@ impl Conn {
         tracing::info!(connection = self.id, "websocket closed");
     }
 
-    async fn on_client(&mut self, message: Message) -> Flow {
+    async fn on_client(&mut self, message: AggregatedMessage) -> Flow {
         match message {
-            Message::Text(text) => self.on_request(&text).await,
-            Message::Ping(bytes) => match self.session.pong(&bytes).await {
+            AggregatedMessage::Text(text) => self.on_request(&text).await,
+            AggregatedMessage::Ping(bytes) => match self.session.pong(&bytes).await {
                 Ok(()) => Flow::Continue,
-                Err(_) => Flow::Stop,
+                Err(_) => Flow::Stop(None),
             },
-            Message::Close(_) => Flow::Stop,
+            // Answer the close handshake, as Kite does.
+            AggregatedMessage::Close(reason) => Flow::Stop(Some(reason)),
             _ => Flow::Continue,
         }
     }
@@ -198,20 +215,24 @@ impl Conn {
         let mut ignored = 0usize;
         match request {
             ClientRequest::Subscribe(tokens) => {
+                let mut used: usize = self.slots.values().sum();
                 for token in tokens {
-                    if self.modes.contains_key(&token) {
-                        snapshot.push(token);
-                    } else if self.modes.len() < limit {
-                        self.modes.insert(token, default_mode);
-                        snapshot.push(token);
-                    } else {
+                    if used >= limit {
                         ignored += 1;
+                        continue;
                     }
+                    used += 1;
+                    *self.slots.entry(token).or_default() += 1;
+                    self.modes.entry(token).or_insert(default_mode);
+                    snapshot.push(token);
                 }
+                snapshot.sort_unstable();
+                snapshot.dedup();
             }
             ClientRequest::Unsubscribe(tokens) => {
                 for token in tokens {
                     self.modes.remove(&token);
+                    self.slots.remove(&token);
                 }
             }
             ClientRequest::Mode(mode, tokens) => {
@@ -230,8 +251,8 @@ impl Conn {
             let message = format!(
                 "Subscription limit of {limit} instruments per connection exceeded: {ignored} instruments ignored."
             );
-            if let Flow::Stop = self.send_text(ServerText::Error(message)).await {
-                return Flow::Stop;
+            if let Flow::Stop(close) = self.send_text(ServerText::Error(message)).await {
+                return Flow::Stop(close);
             }
         }
         if snapshot.is_empty() {
@@ -267,8 +288,8 @@ impl Conn {
             t.kind = PacketKind::for_mode(t.segment(), *mode);
             chunk.push(t.normalized());
             if chunk.len() == max {
-                if let Flow::Stop = self.flush_ticks(&chunk).await {
-                    return Flow::Stop;
+                if let stop @ Flow::Stop(_) = self.flush_ticks(&chunk).await {
+                    return stop;
                 }
                 chunk.clear();
             }
@@ -303,7 +324,7 @@ impl Conn {
                 self.sent(ticks);
                 Flow::Continue
             }
-            Err(_) => Flow::Stop,
+            Err(_) => Flow::Stop(None),
         }
     }
 
@@ -315,7 +336,7 @@ impl Conn {
                 self.sent(0);
                 Flow::Continue
             }
-            Err(_) => Flow::Stop,
+            Err(_) => Flow::Stop(None),
         }
     }
 

@@ -180,6 +180,14 @@ impl Ws {
             .expect("send");
     }
 
+    /// Starts the close handshake.
+    pub async fn close(&mut self) {
+        self.framed
+            .send(Message::Close(None))
+            .await
+            .expect("send close");
+    }
+
     /// The next data message, answering nothing else; `Timeout` if none within `wait`.
     pub async fn next(&mut self, wait: Duration) -> Received {
         let deadline = Instant::now() + wait;

@@ -320,3 +320,68 @@ async fn expired_tokens_refuse_new_sockets_but_open_ones_keep_streaming() {
     );
     sim.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_client_close_is_answered_with_a_close_frame() {
+    let sim = spawn_sim();
+    let session = login(&sim).await;
+    let mut ws = Ws::open(&sim, &session).await;
+    ws.close().await;
+    loop {
+        match ws.next(Duration::from_secs(3)).await {
+            Received::Binary(_) => continue,
+            Received::Close => break,
+            other => panic!("expected a close frame back, got {other:?}"),
+        }
+    }
+    sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn duplicate_tokens_count_toward_the_instrument_limit() {
+    let mut config = sim_config();
+    config.max_instruments_per_connection = 5;
+    let sim = spawn_sim_with(config, None);
+    let session = login(&sim).await;
+    let mut ws = Ws::open(&sim, &session).await;
+    ws.send(r#"{"a":"subscribe","v":[256265,256265,260105,408065,738561,265]}"#)
+        .await;
+    let (ticks, texts) = ws.ticks_for(Duration::from_millis(800)).await;
+    assert!(
+        texts.iter().any(|t| t.contains("1 instruments ignored")),
+        "{texts:?}"
+    );
+    let conn = only_connection(&sim).await;
+    assert_eq!(conn["subscribed"], 4, "{conn}");
+    let nifty_snapshots = ticks.iter().filter(|t| t.instrument_token == NIFTY).count();
+    assert!(nifty_snapshots >= 1);
+    assert!(
+        !ticks.iter().any(|t| t.instrument_token == 265),
+        "the sixth slot was refused"
+    );
+    sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_stalled_connection_still_obeys_drop() {
+    let sim = spawn_sim();
+    let session = login(&sim).await;
+    let mut ws = Ws::open(&sim, &session).await;
+    let id = only_connection(&sim).await["id"].as_u64().unwrap();
+    post_json(&format!(
+        "{}/sim/connections/{id}/stall?seconds=60",
+        sim.http_url()
+    ))
+    .await;
+    post_json(&format!("{}/sim/connections/{id}/drop", sim.http_url())).await;
+    let start = Instant::now();
+    loop {
+        match ws.next(Duration::from_secs(5)).await {
+            Received::Binary(_) => continue,
+            Received::Ended => break,
+            other => panic!("expected the drop to end the stalled connection, got {other:?}"),
+        }
+    }
+    assert!(start.elapsed() < Duration::from_secs(5));
+    sim.stop().await;
+}
