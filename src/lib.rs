@@ -27,4 +27,5 @@ pub mod commands;
 pub mod kite;
 pub mod settings;
 pub mod sim;
+pub mod storage;
 pub mod telemetry;

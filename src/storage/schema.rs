@@ -1,0 +1,103 @@
+//! Diesel's view of the tables (`migrations/sqlite/`): one `table!` per table.
+
+diesel::table! {
+    /// One row per tick received (see `docs/data-model.md`).
+    daily_ticks (trade_date, socket, seq) {
+        trade_date -> Date,
+        socket -> SmallInt,
+        seq -> BigInt,
+        instrument_token -> BigInt,
+        recv_time_us -> BigInt,
+        exchange_time -> Nullable<BigInt>,
+        last_trade_time -> Nullable<BigInt>,
+        mode -> Text,
+        price_divisor -> Integer,
+        last_price -> BigInt,
+        last_quantity -> Nullable<BigInt>,
+        average_price -> Nullable<BigInt>,
+        volume -> Nullable<BigInt>,
+        buy_quantity -> Nullable<BigInt>,
+        sell_quantity -> Nullable<BigInt>,
+        open -> Nullable<BigInt>,
+        high -> Nullable<BigInt>,
+        low -> Nullable<BigInt>,
+        close -> Nullable<BigInt>,
+        net_change -> Nullable<BigInt>,
+        oi -> Nullable<BigInt>,
+        oi_day_high -> Nullable<BigInt>,
+        oi_day_low -> Nullable<BigInt>,
+        bid1_quantity -> Nullable<BigInt>,
+        bid1_price -> Nullable<BigInt>,
+        bid1_orders -> Nullable<Integer>,
+        bid2_quantity -> Nullable<BigInt>,
+        bid2_price -> Nullable<BigInt>,
+        bid2_orders -> Nullable<Integer>,
+        bid3_quantity -> Nullable<BigInt>,
+        bid3_price -> Nullable<BigInt>,
+        bid3_orders -> Nullable<Integer>,
+        bid4_quantity -> Nullable<BigInt>,
+        bid4_price -> Nullable<BigInt>,
+        bid4_orders -> Nullable<Integer>,
+        bid5_quantity -> Nullable<BigInt>,
+        bid5_price -> Nullable<BigInt>,
+        bid5_orders -> Nullable<Integer>,
+        ask1_quantity -> Nullable<BigInt>,
+        ask1_price -> Nullable<BigInt>,
+        ask1_orders -> Nullable<Integer>,
+        ask2_quantity -> Nullable<BigInt>,
+        ask2_price -> Nullable<BigInt>,
+        ask2_orders -> Nullable<Integer>,
+        ask3_quantity -> Nullable<BigInt>,
+        ask3_price -> Nullable<BigInt>,
+        ask3_orders -> Nullable<Integer>,
+        ask4_quantity -> Nullable<BigInt>,
+        ask4_price -> Nullable<BigInt>,
+        ask4_orders -> Nullable<Integer>,
+        ask5_quantity -> Nullable<BigInt>,
+        ask5_price -> Nullable<BigInt>,
+        ask5_orders -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    /// The journal offset committed per socket and date.
+    journal_positions (trade_date, socket) {
+        trade_date -> Date,
+        socket -> SmallInt,
+        committed_offset -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The day's resolved instruments.
+    instruments (trade_date, instrument_token) {
+        trade_date -> Date,
+        instrument_token -> BigInt,
+        tradingsymbol -> Text,
+        name -> Text,
+        expiry -> Nullable<Date>,
+        strike -> Double,
+        instrument_type -> Text,
+        segment -> Text,
+        exchange -> Text,
+        lot_size -> Integer,
+        tick_size -> Double,
+        socket -> Nullable<SmallInt>,
+        mode -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// The gap ledger.
+    gaps (id) {
+        id -> Integer,
+        trade_date -> Date,
+        socket -> SmallInt,
+        start_us -> BigInt,
+        end_us -> BigInt,
+        cause -> Text,
+        instruments -> Integer,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(daily_ticks, journal_positions, instruments, gaps);
