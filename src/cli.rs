@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::decode::DecodeArgs;
+use crate::commands::demo::DemoArgs;
+use crate::commands::instruments::InstrumentsArgs;
+use crate::commands::login::LoginArgs;
+use crate::commands::run::RunArgs;
 use crate::commands::sim::SimArgs;
+use crate::commands::status::StatusArgs;
 use crate::settings::LogFormat;
 
 /// Records every tick of Zerodha Kite Connect's live feed, safely.
@@ -33,4 +38,25 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Run the Kite simulator: login, REST, instruments, a live WebSocket feed, fault injection.
     Sim(SimArgs),
+    /// Record: log in, resolve the universe, connect and store every tick until SIGINT/SIGTERM.
+    Run(RunArgs),
+    /// See it all work in a minute: the simulator in-process, the service against it, a socket
+    /// dropped mid-run, and a summary of what was stored.
+    Demo(DemoArgs),
+    /// Log in to every configured API app (or reuse today's cached tokens) and print the expiry.
+    Login(LoginArgs),
+    /// Resolve the universe against the day's instruments dump and print the plan.
+    Instruments(InstrumentsArgs),
+    /// Print the last status report (written on SIGUSR1 and at shutdown) as a table.
+    Status(StatusArgs),
+}
+
+impl Command {
+    /// The compiled-in settings preset this command layers over the defaults.
+    pub fn preset(&self) -> Option<&'static str> {
+        match self {
+            Command::Demo(_) => Some(crate::commands::demo::DEMO_TOML),
+            _ => None,
+        }
+    }
 }

@@ -20,12 +20,16 @@
 //! end-of-day) is built on these modules by the next issues; `docs/architecture.md` shows where
 //! each piece fits.
 
+pub mod actors;
 pub mod calendar;
 pub mod capture;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod kite;
 pub mod settings;
 pub mod sim;
+pub mod startup;
+pub mod status;
 pub mod storage;
 pub mod telemetry;

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let env: HashMap<String, String> = std::env::vars().collect();
     let sources = Sources {
+        preset: cli.command.preset(),
         file: cli.config.as_deref(),
         credentials_dir: env.get("CREDENTIALS_DIRECTORY").map(Into::into),
         env: env.clone(),

@@ -127,6 +127,12 @@ impl<R: Read + Seek> CaptureReader<R> {
         })
     }
 
+    /// Moves to `offset`, which must be the start of a record (a committed position).
+    pub fn seek_record(&mut self, offset: u64) -> io::Result<()> {
+        self.resync_from = None;
+        self.seek_to(offset.max(MAGIC.len() as u64))
+    }
+
     /// Offset of the next record to be read.
     pub fn offset(&self) -> u64 {
         self.offset

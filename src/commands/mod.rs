@@ -2,7 +2,12 @@
 //! terminal, and the exit status each outcome maps to.
 
 pub mod decode;
+pub mod demo;
+pub mod instruments;
+pub mod login;
+pub mod run;
 pub mod sim;
+pub mod status;
 
 use std::process::ExitCode;
 
@@ -19,6 +24,10 @@ pub mod exit {
     pub const DATAERR: u8 = 65;
     /// An input file did not exist or was not readable.
     pub const NOINPUT: u8 = 66;
+    /// A service needed (Kite, the database) is unavailable.
+    pub const UNAVAILABLE: u8 = 69;
+    /// An internal failure (a restart storm escalated).
+    pub const SOFTWARE: u8 = 70;
     /// Invalid configuration.
     pub const CONFIG: u8 = 78;
 }
@@ -35,6 +44,12 @@ pub enum Failure {
     /// An input file could not be opened (exit 66).
     #[error("{0:#}")]
     NoInput(anyhow::Error),
+    /// A service is unavailable (exit 69).
+    #[error("{0:#}")]
+    Unavailable(anyhow::Error),
+    /// The service gave up on itself (exit 70).
+    #[error("{0:#}")]
+    Software(anyhow::Error),
     /// Anything else (exit 1).
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
@@ -47,6 +62,8 @@ impl Failure {
             Failure::Config(_) => exit::CONFIG,
             Failure::Data(_) => exit::DATAERR,
             Failure::NoInput(_) => exit::NOINPUT,
+            Failure::Unavailable(_) => exit::UNAVAILABLE,
+            Failure::Software(_) => exit::SOFTWARE,
             Failure::Other(_) => exit::FAILURE,
         }
     }
@@ -57,5 +74,36 @@ pub fn run(command: Command, settings: &Settings) -> Result<ExitCode, Failure> {
     match command {
         Command::Decode(args) => decode::run(&args),
         Command::Sim(args) => sim::run(&args, settings),
+        Command::Run(args) => run::run(&args, settings),
+        Command::Demo(args) => demo::run(&args, settings),
+        Command::Login(_) => login::run(settings),
+        Command::Instruments(args) => instruments::run(&args, settings),
+        Command::Status(args) => status::run(&args, settings),
     }
+}
+
+/// Maps a start-up failure to the exit status it deserves.
+pub fn start_failure(e: crate::startup::StartError) -> Failure {
+    use crate::actors::instruments::handlers::ResolveError;
+    use crate::startup::StartError;
+    match e {
+        StartError::Plan(ResolveError::Plan(plan)) => {
+            Failure::Config(SettingsError::new("universe", plan.to_string()))
+        }
+        StartError::Plan(other) => Failure::Unavailable(anyhow::anyhow!("{other}")),
+        StartError::Storage(e) => Failure::Unavailable(anyhow::anyhow!("{e}")),
+        StartError::Internal(e) => Failure::Other(anyhow::anyhow!("{e}")),
+    }
+}
+
+/// Refuses to go on without an API app.
+pub fn require_apps(settings: &Settings) -> Result<(), Failure> {
+    if settings.apps.is_empty() {
+        return Err(SettingsError::new(
+            "apps",
+            "no API app is configured: add an [apps.<name>] table",
+        )
+        .into());
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 //! [`Settings::load`] takes the environment and the credentials directory as arguments: nothing
 //! here reads the process environment, so tests can load settings side by side.
 
+pub mod pipeline;
 pub mod secret;
 
 use std::collections::{BTreeMap, HashMap};
@@ -103,11 +104,25 @@ pub struct Settings {
     pub apps: Vec<AppSettings>,
     /// `[sim]`: the Kite simulator.
     pub sim: crate::sim::SimConfig,
+    /// `[paths]`.
+    pub paths: pipeline::PathSettings,
+    /// `[kite]`.
+    pub kite: pipeline::KiteSettings,
+    /// `[storage]`.
+    pub storage: pipeline::StorageSettings,
+    /// `[journal]`.
+    pub journal: pipeline::JournalSettings,
+    /// `[sockets]`.
+    pub sockets: pipeline::SocketSettings,
+    /// `[universe]`.
+    pub universe: pipeline::Universe,
 }
 
 /// Inputs to [`Settings::load`] besides the compiled-in defaults.
 #[derive(Debug, Default, Clone)]
 pub struct Sources<'a> {
+    /// A compiled-in preset layered right over the defaults (`config/demo.toml` for `demo`).
+    pub preset: Option<&'static str>,
     /// `--config FILE`.
     pub file: Option<&'a Path>,
     /// Environment variables (only `TICKVAULT__…` ones are read).
@@ -121,6 +136,12 @@ pub struct Sources<'a> {
 struct RawSettings {
     log: LogSettings,
     sim: crate::sim::SimSettings,
+    paths: pipeline::PathSettings,
+    kite: pipeline::KiteSettings,
+    storage: pipeline::StorageSettings,
+    journal: pipeline::JournalSettings,
+    sockets: pipeline::SocketSettings,
+    universe: pipeline::RawUniverse,
     #[serde(default)]
     apps: BTreeMap<String, RawApp>,
 }
@@ -143,6 +164,9 @@ impl Settings {
     pub fn load(sources: &Sources<'_>) -> Result<Settings, SettingsError> {
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(preset) = sources.preset {
+            builder = builder.add_source(File::from_str(preset, FileFormat::Toml));
+        }
         if let Some(path) = sources.file {
             if !path.is_file() {
                 return Err(SettingsError::new(
@@ -193,10 +217,17 @@ impl RawSettings {
         for (name, raw) in self.apps {
             apps.push(raw.validate(name, credentials_dir)?);
         }
+        pipeline::validate(&self.kite, &self.storage, &self.sockets)?;
         Ok(Settings {
             log: self.log,
             apps,
             sim: self.sim.validate()?,
+            universe: self.universe.validate()?,
+            paths: self.paths,
+            kite: self.kite,
+            storage: self.storage,
+            journal: self.journal,
+            sockets: self.sockets,
         })
     }
 }
@@ -333,6 +364,7 @@ mod tests {
         let path = dir.path().join("t.toml");
         std::fs::write(&path, toml).unwrap();
         Settings::load(&Sources {
+            preset: None,
             file: Some(&path),
             env: env
                 .iter()

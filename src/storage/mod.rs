@@ -98,12 +98,12 @@ impl Store {
     }
 }
 
-/// Inserts `rows` (already-present keys are skipped) and moves the socket's committed journal
-/// offset, in one transaction. Returns the rows actually inserted.
+/// Inserts `rows` (already-present keys are skipped) and moves the sockets' committed journal
+/// offsets, in one transaction. Returns the rows actually inserted.
 pub fn commit_batch(
     conn: &mut SqliteConnection,
     rows: &[NewTick],
-    position: Position,
+    positions: &[Position],
 ) -> QueryResult<usize> {
     use schema::{daily_ticks, journal_positions};
     conn.transaction(|conn| {
@@ -114,12 +114,14 @@ pub fn commit_batch(
                 .values(chunk)
                 .execute(conn)?;
         }
-        diesel::insert_into(journal_positions::table)
-            .values(&position)
-            .on_conflict((journal_positions::trade_date, journal_positions::socket))
-            .do_update()
-            .set(journal_positions::committed_offset.eq(position.committed_offset))
-            .execute(conn)?;
+        for position in positions {
+            diesel::insert_into(journal_positions::table)
+                .values(position)
+                .on_conflict((journal_positions::trade_date, journal_positions::socket))
+                .do_update()
+                .set(journal_positions::committed_offset.eq(position.committed_offset))
+                .execute(conn)?;
+        }
         Ok(inserted)
     })
 }
@@ -237,9 +239,9 @@ mod tests {
             socket: 1,
             committed_offset: 100,
         };
-        assert_eq!(commit_batch(store.conn(), &rows, pos).unwrap(), 2);
+        assert_eq!(commit_batch(store.conn(), &rows, &[pos]).unwrap(), 2);
         assert_eq!(
-            commit_batch(store.conn(), &rows, pos).unwrap(),
+            commit_batch(store.conn(), &rows, &[pos]).unwrap(),
             0,
             "idempotent"
         );

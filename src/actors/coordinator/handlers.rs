@@ -1,0 +1,123 @@
+//! Messages of the coordinator.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::Utc;
+use serde_json::json;
+
+use super::Coordinator;
+use crate::actors::journal::handlers::FlushJournal;
+use crate::actors::persister::handlers::FlushPersister;
+use crate::actors::socket::Socket;
+use crate::actors::socket::handlers::ShutdownSocket;
+use crate::status::State;
+
+/// The sockets, once started.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Attach {
+    /// Their addresses.
+    pub sockets: Vec<Addr<Socket>>,
+}
+
+/// A child restarted.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ChildRestarted {
+    /// Its name.
+    pub name: String,
+}
+
+/// Log one line per actor and write `status.json` (SIGUSR1).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DumpStatus;
+
+/// Drain and stop, in order. Answers with the rows committed in total.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<u64, String>")]
+pub struct Shutdown;
+
+impl Handler<Attach> for Coordinator {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attach, _ctx: &mut Self::Context) {
+        self.sockets = msg.sockets;
+        self.status.set("children", json!(self.sockets.len() + 4));
+    }
+}
+
+impl Handler<ChildRestarted> for Coordinator {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildRestarted, _ctx: &mut Self::Context) {
+        if self.count_restart(&msg.name, Instant::now()) && !self.escalated {
+            self.escalated = true;
+            let why = format!(
+                "{} restarted more than {} times in {} s",
+                msg.name,
+                self.restart_limit,
+                self.restart_period.as_secs()
+            );
+            tracing::error!(child = %msg.name, "{why}; escalating: draining and exiting for systemd to restart the process");
+            self.status.fail(State::Failed, &why);
+            let _ = self.escalate.send(why);
+        }
+    }
+}
+
+impl Handler<DumpStatus> for Coordinator {
+    type Result = ();
+
+    fn handle(&mut self, _msg: DumpStatus, _ctx: &mut Self::Context) {
+        self.board.log();
+        if let Err(e) = self.board.write_json(&self.status_path, Utc::now()) {
+            tracing::error!(path = %self.status_path.display(), error = %e, "cannot write the status report");
+        }
+    }
+}
+
+impl Handler<Shutdown> for Coordinator {
+    type Result = ResponseActFuture<Self, Result<u64, String>>;
+
+    fn handle(&mut self, _msg: Shutdown, _ctx: &mut Self::Context) -> Self::Result {
+        tracing::info!("shutting down: sockets first, then the journal, then the persister");
+        let sockets = self.sockets.clone();
+        let journal = self.journal.clone();
+        let persister = self.persister.clone();
+        let work = async move {
+            let closing: Vec<_> = sockets
+                .iter()
+                .map(|s| {
+                    s.send(ShutdownSocket {
+                        wait: Duration::from_secs(3),
+                    })
+                })
+                .collect();
+            for c in closing {
+                let _ = c.await;
+            }
+            let ends = journal
+                .send(FlushJournal)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut socket_ids: Vec<i16> = ends.keys().copied().collect();
+            socket_ids.sort_unstable();
+            persister
+                .send(FlushPersister {
+                    sockets: socket_ids,
+                })
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        Box::pin(work.into_actor(self).map(|result, act, _ctx| {
+            act.status.set_state(State::Stopped);
+            act.board.log();
+            if let Err(e) = act.board.write_json(&act.status_path, Utc::now()) {
+                tracing::error!(error = %e, "cannot write the status report");
+            }
+            result
+        }))
+    }
+}

@@ -1,0 +1,81 @@
+//! The coordinator: the top of the actor graph. It watches the children's restarts and
+//! escalates a restart storm (more than `restart_limit` restarts of one child within
+//! `restart_period_secs`: log an error, drain, exit non-zero so systemd restarts the process),
+//! writes the status report on SIGUSR1, and runs the shutdown in order: sockets close first,
+//! then the journal syncs, then the persister commits everything.
+//!
+//! Messages: [`handlers::Attach`], [`handlers::ChildRestarted`], [`handlers::DumpStatus`],
+//! [`handlers::Shutdown`].
+
+pub mod actor;
+pub mod handlers;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+use tokio::sync::mpsc;
+
+use crate::actors::journal::Journal;
+use crate::actors::persister::Persister;
+use crate::actors::socket::Socket;
+use crate::status::{StatusBoard, StatusHandle};
+
+/// The coordinator's state.
+pub struct Coordinator {
+    pub(crate) board: Arc<StatusBoard>,
+    pub(crate) status: StatusHandle,
+    pub(crate) status_path: PathBuf,
+    pub(crate) sockets: Vec<Addr<Socket>>,
+    pub(crate) journal: Addr<Journal>,
+    pub(crate) persister: Addr<Persister>,
+    pub(crate) restart_limit: u32,
+    pub(crate) restart_period: Duration,
+    pub(crate) restarts: HashMap<String, VecDeque<Instant>>,
+    /// Where an escalation is reported (the runner drains and exits non-zero).
+    pub(crate) escalate: mpsc::UnboundedSender<String>,
+    pub(crate) escalated: bool,
+}
+
+impl Coordinator {
+    /// A coordinator over the journal and persister (sockets attach later).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        board: Arc<StatusBoard>,
+        status_path: PathBuf,
+        journal: Addr<Journal>,
+        persister: Addr<Persister>,
+        restart_limit: u32,
+        restart_period: Duration,
+        escalate: mpsc::UnboundedSender<String>,
+    ) -> Coordinator {
+        Coordinator {
+            status: board.handle("coordinator"),
+            board,
+            status_path,
+            sockets: Vec::new(),
+            journal,
+            persister,
+            restart_limit,
+            restart_period,
+            restarts: HashMap::new(),
+            escalate,
+            escalated: false,
+        }
+    }
+
+    /// Counts a restart of `name` at `now`; true when it exceeds the intensity limit.
+    pub(crate) fn count_restart(&mut self, name: &str, now: Instant) -> bool {
+        let window = self.restarts.entry(name.to_string()).or_default();
+        window.push_back(now);
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.restart_period)
+        {
+            window.pop_front();
+        }
+        window.len() as u32 > self.restart_limit
+    }
+}

@@ -1,0 +1,64 @@
+//! The instruments actor's state and lifecycle.
+
+use std::path::PathBuf;
+
+use actix::prelude::*;
+
+use crate::actors::auth::Auth;
+use crate::kite::client::KiteClient;
+use crate::settings::pipeline::{SocketSettings, Universe};
+use crate::status::{State, StatusHandle};
+
+/// Resolves the day's universe.
+pub struct Instruments {
+    /// What to record.
+    pub(super) universe: Universe,
+    /// Socket limits.
+    pub(super) sockets: SocketSettings,
+    /// App names, in settings order.
+    pub(super) apps: Vec<String>,
+    /// Where the dump snapshot is kept.
+    pub(super) data_dir: PathBuf,
+    /// For tokens.
+    pub(super) auth: Addr<Auth>,
+    /// Kite's REST root and timeout (the client is made on the actor's thread).
+    pub(super) api_root: String,
+    pub(super) timeout: std::time::Duration,
+    pub(super) client: Option<KiteClient>,
+    pub(super) status: StatusHandle,
+}
+
+impl Instruments {
+    /// An instruments actor.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        universe: Universe,
+        sockets: SocketSettings,
+        apps: Vec<String>,
+        data_dir: PathBuf,
+        auth: Addr<Auth>,
+        api_root: String,
+        timeout: std::time::Duration,
+        status: StatusHandle,
+    ) -> Self {
+        Instruments {
+            universe,
+            sockets,
+            apps,
+            data_dir,
+            auth,
+            api_root,
+            timeout,
+            client: None,
+            status,
+        }
+    }
+}
+
+impl Actor for Instruments {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Self::Context) {
+        self.status.set_state(State::Running);
+    }
+}

@@ -1,0 +1,128 @@
+//! Messages of the instruments actor.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use chrono::NaiveDate;
+use serde_json::json;
+
+use super::actor::Instruments;
+use super::{PlanError, SubscriptionPlan, deal, parse_dump, resolve_instruments};
+use crate::actors::auth::handlers::GetToken;
+use crate::kite::client::KiteClient;
+use crate::status::State;
+
+/// Downloads the dump for `date` and resolves the plan.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<SubscriptionPlan, ResolveError>")]
+pub struct Resolve {
+    /// The trading date.
+    pub date: NaiveDate,
+}
+
+/// Why no plan; a start-up error for the operator.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResolveError {
+    /// No token.
+    #[error("{0}")]
+    Auth(String),
+    /// Kite failed.
+    #[error("cannot fetch {what}: {error}")]
+    Kite {
+        /// Which call.
+        what: &'static str,
+        /// The error.
+        error: String,
+    },
+    /// The universe does not resolve or does not fit.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+impl Handler<Resolve> for Instruments {
+    type Result = ResponseActFuture<Self, Result<SubscriptionPlan, ResolveError>>;
+
+    fn handle(&mut self, msg: Resolve, _ctx: &mut Self::Context) -> Self::Result {
+        let client = self
+            .client
+            .get_or_insert_with(|| KiteClient::new(&self.api_root, &self.api_root, self.timeout))
+            .clone();
+        let auth = self.auth.clone();
+        let app = self.apps.first().cloned().unwrap_or_default();
+        let universe = self.universe.clone();
+        let snapshot = self
+            .data_dir
+            .join("instruments")
+            .join(format!("{}.csv", msg.date));
+        let work = async move {
+            let token = auth
+                .send(GetToken { app })
+                .await
+                .map_err(|e| ResolveError::Auth(e.to_string()))?
+                .map_err(|e| ResolveError::Auth(e.to_string()))?;
+            let csv = client
+                .instruments(&token.session, None)
+                .await
+                .map_err(|e| ResolveError::Kite {
+                    what: "the instruments dump",
+                    error: e.to_string(),
+                })?;
+            if let Some(dir) = snapshot.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Err(e) = std::fs::write(&snapshot, &csv) {
+                tracing::warn!(path = %snapshot.display(), error = %e, "cannot keep the dump snapshot");
+            }
+            let dump = parse_dump(&csv)?;
+            let keys: Vec<String> = universe.options.iter().map(|c| c.spot.clone()).collect();
+            let spots: HashMap<String, f64> = if keys.is_empty() {
+                HashMap::new()
+            } else {
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                client
+                    .ltp(&token.session, &refs)
+                    .await
+                    .map_err(|e| ResolveError::Kite {
+                        what: "spot prices",
+                        error: e.to_string(),
+                    })?
+            };
+            let (planned, unknown) = resolve_instruments(&universe, &dump, msg.date, &spots)?;
+            Ok::<_, ResolveError>((planned, unknown, dump.len()))
+        };
+        Box::pin(work.into_actor(self).map(move |result, act, _ctx| {
+            let (planned, unknown, dump_rows) = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    act.status.fail(State::Failed, &e.to_string());
+                    return Err(e);
+                }
+            };
+            for name in &unknown {
+                tracing::warn!(name, "not in the instruments dump; not recorded");
+            }
+            let sockets = deal(
+                &planned,
+                &act.apps,
+                act.sockets.per_app,
+                act.sockets.max_instruments,
+            )
+            .inspect_err(|e| {
+                act.status.fail(State::Failed, &e.to_string());
+            })?;
+            act.status.set_all([
+                ("dump_rows", json!(dump_rows)),
+                ("instruments", json!(planned.len())),
+                ("sockets", json!(sockets.len())),
+                ("unknown", json!(unknown)),
+            ]);
+            act.status.set_state(State::Running);
+            Ok(SubscriptionPlan {
+                date: msg.date,
+                instruments: planned,
+                sockets,
+                unknown,
+            })
+        }))
+    }
+}

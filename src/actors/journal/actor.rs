@@ -1,0 +1,72 @@
+//! The journal actor's lifecycle: flush and fsync timers.
+
+use std::time::Instant;
+
+use actix::prelude::*;
+use serde_json::json;
+
+use super::Journal;
+use crate::actors::persister::handlers::Catchup;
+use crate::status::State;
+
+impl Journal {
+    /// Hands buffered frames to the OS and tells the persister how far each file reaches.
+    pub(super) fn flush_and_notify(&mut self, ctx: &mut Context<Self>) {
+        let mut ends = std::collections::HashMap::new();
+        for (socket, w) in &mut self.writers {
+            if let Err(e) = w.flush() {
+                tracing::error!(socket, error = %e, "cannot flush the journal");
+                self.status.fail(State::Running, &format!("flush: {e}"));
+            }
+            ends.insert(*socket, w.position());
+        }
+        self.status.set_all([
+            ("bytes", json!(self.bytes)),
+            ("records", json!(self.records)),
+            ("failed_appends", json!(self.failed_appends)),
+        ]);
+        if self.catchup_in_flight
+            || ends
+                .iter()
+                .all(|(s, end)| self.notified.get(s) == Some(end))
+        {
+            return;
+        }
+        self.catchup_in_flight = true;
+        self.notified = ends.clone();
+        self.persister
+            .send(Catchup { ends })
+            .into_actor(self)
+            .map(|_, act, _| act.catchup_in_flight = false)
+            .spawn(ctx);
+    }
+}
+
+impl Actor for Journal {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Frames arrive in bursts: a large mailbox, but never a silent drop (see socket).
+        ctx.set_mailbox_capacity(65_536);
+        self.status.set_state(State::Running);
+        ctx.run_interval(self.flush_every, |act, ctx| act.flush_and_notify(ctx));
+        ctx.run_interval(self.fsync_every, |act, _| {
+            let now = Instant::now();
+            for (socket, w) in &mut act.writers {
+                if let Err(e) = w.sync_if_due(now) {
+                    tracing::error!(socket, error = %e, "cannot fsync the journal");
+                }
+            }
+        });
+    }
+
+    fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
+        for (socket, w) in &mut self.writers {
+            if let Err(e) = w.sync() {
+                tracing::error!(socket, error = %e, "cannot sync the journal at stop");
+            }
+        }
+        self.status.set_state(State::Stopped);
+        Running::Stop
+    }
+}

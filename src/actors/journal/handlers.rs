@@ -1,0 +1,67 @@
+//! Messages of the journal actor.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use actix_web::web::Bytes;
+
+use super::Journal;
+use crate::capture::RecordKind;
+use crate::status::State;
+
+/// A message as received on a socket, to append unparsed.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Append {
+    /// Socket number.
+    pub socket: i16,
+    /// Receive time, µs since the epoch (UTC).
+    pub recv_time_us: u64,
+    /// Binary or text.
+    pub kind: RecordKind,
+    /// The bytes exactly as received.
+    pub payload: Bytes,
+}
+
+/// Syncs every journal file and returns where each ends (shutdown, tests).
+#[derive(Debug, Message)]
+#[rtype(result = "HashMap<i16, u64>")]
+pub struct FlushJournal;
+
+impl Handler<Append> for Journal {
+    type Result = ();
+
+    fn handle(&mut self, msg: Append, _ctx: &mut Self::Context) {
+        let appended = self
+            .writer(msg.socket)
+            .and_then(|w| w.append(msg.recv_time_us, msg.kind, &msg.payload));
+        match appended {
+            Ok(_) => {
+                self.records += 1;
+                self.bytes += msg.payload.len() as u64 + 17;
+            }
+            Err(e) => {
+                // Data at risk: the frame is not in the record of truth. Reopen next time.
+                self.failed_appends += 1;
+                self.writers.remove(&msg.socket);
+                tracing::error!(socket = msg.socket, error = %e, "cannot append to the journal; a frame is lost");
+                self.status.fail(State::Running, &format!("append: {e}"));
+            }
+        }
+    }
+}
+
+impl Handler<FlushJournal> for Journal {
+    type Result = MessageResult<FlushJournal>;
+
+    fn handle(&mut self, _msg: FlushJournal, _ctx: &mut Self::Context) -> Self::Result {
+        let mut ends = HashMap::new();
+        for (socket, w) in &mut self.writers {
+            if let Err(e) = w.sync() {
+                tracing::error!(socket, error = %e, "cannot sync the journal");
+            }
+            ends.insert(*socket, w.position());
+        }
+        MessageResult(ends)
+    }
+}

@@ -1,0 +1,10 @@
+//! The actor system. One folder per actor: `mod.rs` (state, error enum, pure helpers),
+//! `actor.rs` (lifecycle), `handlers.rs` (one `impl Handler<M>` per message, messages beside
+//! the actor that receives them). See `docs/architecture.md` for the graph.
+
+pub mod auth;
+pub mod coordinator;
+pub mod instruments;
+pub mod journal;
+pub mod persister;
+pub mod socket;

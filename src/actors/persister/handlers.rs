@@ -1,0 +1,88 @@
+//! Messages of the persister.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+
+use super::Persister;
+use crate::storage::models::{NewGap, NewInstrument};
+use crate::storage::{self};
+
+/// The journal grew: each socket's file now reaches this offset.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Catchup {
+    /// Socket → end offset.
+    pub ends: HashMap<i16, u64>,
+}
+
+/// Reads every journal to its end and commits everything, whatever the batch settings say.
+/// Returns the rows committed in total, or the error that stopped it.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<u64, String>")]
+pub struct FlushPersister {
+    /// Sockets whose journals to read (the journal's last report).
+    pub sockets: Vec<i16>,
+}
+
+/// An interval in which a socket was not delivering.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RecordGap(pub NewGap);
+
+/// The day's instrument snapshot.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct SaveInstruments(pub Vec<NewInstrument>);
+
+impl Handler<Catchup> for Persister {
+    type Result = ();
+
+    fn handle(&mut self, msg: Catchup, _ctx: &mut Self::Context) {
+        let mut sockets: Vec<i16> = msg.ends.keys().copied().collect();
+        sockets.sort_unstable();
+        for socket in sockets {
+            self.ingest(socket);
+        }
+        if self.pending.len() >= self.batch_rows || self.last_commit.elapsed() >= self.batch_every {
+            self.commit();
+        }
+        self.publish();
+    }
+}
+
+impl Handler<FlushPersister> for Persister {
+    type Result = Result<u64, String>;
+
+    fn handle(&mut self, msg: FlushPersister, _ctx: &mut Self::Context) -> Self::Result {
+        for socket in msg.sockets {
+            self.ingest(socket);
+        }
+        if self.commit() {
+            Ok(self.committed_rows)
+        } else {
+            Err(format!(
+                "{} rows could not be committed; they are in the journal",
+                self.pending.len()
+            ))
+        }
+    }
+}
+
+impl Handler<RecordGap> for Persister {
+    type Result = ();
+
+    fn handle(&mut self, msg: RecordGap, _ctx: &mut Self::Context) {
+        if let Err(e) = storage::record_gap(self.store.conn(), &msg.0) {
+            tracing::error!(error = %e, gap = ?msg.0, "cannot record a gap");
+        }
+    }
+}
+
+impl Handler<SaveInstruments> for Persister {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: SaveInstruments, _ctx: &mut Self::Context) -> Self::Result {
+        storage::save_instruments(self.store.conn(), self.date, &msg.0).map_err(|e| e.to_string())
+    }
+}

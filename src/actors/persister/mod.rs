@@ -1,0 +1,239 @@
+//! The persister: reads the journal from each socket's committed position and writes the ticks
+//! into the daily table through Diesel, in batches (at `batch_rows` rows or after `batch_ms`,
+//! whichever first), one transaction per batch, the journal position in the same transaction.
+//!
+//! It runs on its own thread (a `SyncArbiter`) with its own connection, so database work never
+//! touches the event loop, and it reads from the journal rather than from a queue fed by the
+//! sockets: when the database is slow or down, sockets are never blocked, memory stays bounded
+//! (at most one batch is held), ticks wait in the journal and the persister catches up from it.
+//! Replaying a journal inserts nothing twice (rows are keyed by journal position).
+//!
+//! Messages: [`handlers::Catchup`] (the journal grew), [`handlers::FlushPersister`] (commit
+//! everything now), [`handlers::RecordGap`], [`handlers::SaveInstruments`].
+
+pub mod actor;
+pub mod handlers;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use crate::actors::journal::journal_path;
+use crate::capture::{CaptureError, CaptureReader, Next, RecordKind};
+use crate::kite::parse_message;
+use crate::status::{State, StatusHandle};
+use crate::storage::models::{NewTick, Position};
+use crate::storage::{self, Store};
+
+/// A socket's journal being read.
+struct Cursor {
+    reader: CaptureReader<BufReader<File>>,
+}
+
+/// The persister's state.
+pub struct Persister {
+    store: Store,
+    data_dir: PathBuf,
+    date: NaiveDate,
+    batch_rows: usize,
+    batch_every: Duration,
+    cursors: HashMap<i16, Cursor>,
+    /// Committed offset per socket (what the database holds).
+    committed: HashMap<i16, u64>,
+    /// Rows read but not committed, and where each socket's reading got to.
+    pending: Vec<NewTick>,
+    pending_to: HashMap<i16, u64>,
+    last_commit: Instant,
+    status: StatusHandle,
+    committed_rows: u64,
+    corrupt_records: u64,
+    malformed_messages: u64,
+    last_commit_ms: u64,
+    lag_ms: i64,
+    /// The last commit failed: the database is unavailable.
+    failing: bool,
+}
+
+impl Persister {
+    /// A persister for `date` writing to `store`.
+    pub fn new(
+        store: Store,
+        data_dir: PathBuf,
+        date: NaiveDate,
+        batch_rows: usize,
+        batch_every: Duration,
+        status: StatusHandle,
+    ) -> Persister {
+        Persister {
+            store,
+            data_dir,
+            date,
+            batch_rows: batch_rows.max(1),
+            batch_every,
+            cursors: HashMap::new(),
+            committed: HashMap::new(),
+            pending: Vec::new(),
+            pending_to: HashMap::new(),
+            last_commit: Instant::now(),
+            status,
+            committed_rows: 0,
+            corrupt_records: 0,
+            malformed_messages: 0,
+            last_commit_ms: 0,
+            lag_ms: 0,
+            failing: false,
+        }
+    }
+
+    /// Loads the committed positions of the date.
+    fn load_positions(&mut self) -> Result<(), storage::StorageError> {
+        let positions = storage::positions(self.store.conn(), self.date)?;
+        self.committed = positions.into_iter().map(|(s, o)| (s, o as u64)).collect();
+        Ok(())
+    }
+
+    /// Opens `socket`'s journal at its committed position.
+    fn cursor(&mut self, socket: i16) -> Option<&mut Cursor> {
+        if !self.cursors.contains_key(&socket) {
+            let path = journal_path(&self.data_dir, self.date, socket);
+            let file = File::open(&path).ok()?;
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut reader = match CaptureReader::new(BufReader::with_capacity(1 << 20, file)) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "cannot read the journal");
+                    return None;
+                }
+            };
+            let mut from = self
+                .pending_to
+                .get(&socket)
+                .or(self.committed.get(&socket))
+                .copied()
+                .unwrap_or(8);
+            if from > len {
+                tracing::error!(path = %path.display(), committed = from, len, "the journal is shorter than what was committed (replaced?); reading it from the start");
+                from = 8;
+            }
+            if let Err(e) = reader.seek_record(from) {
+                tracing::error!(path = %path.display(), error = %e, "cannot seek in the journal");
+                return None;
+            }
+            self.cursors.insert(socket, Cursor { reader });
+        }
+        self.cursors.get_mut(&socket)
+    }
+
+    /// Reads `socket`'s journal as far as it goes, committing whenever a batch fills. Stops
+    /// early (keeping what it read) when a commit fails.
+    fn ingest(&mut self, socket: i16) {
+        let date = self.date;
+        let mut payload = Vec::with_capacity(64 * 1024);
+        loop {
+            if self.pending.len() >= self.batch_rows && !self.commit() {
+                return;
+            }
+            let Some(cursor) = self.cursor(socket) else {
+                return;
+            };
+            match cursor.reader.next_into(&mut payload) {
+                Ok(Next::Record(h)) => {
+                    let end = h.end();
+                    if h.kind == RecordKind::Binary && payload.len() > 1 {
+                        match parse_message(&payload) {
+                            Ok(message) => {
+                                for (i, tick) in message.packets().enumerate() {
+                                    let seq = ((h.offset as i64) << 16) | i as i64;
+                                    self.pending.push(NewTick::new(
+                                        date,
+                                        socket,
+                                        seq,
+                                        h.recv_time_us as i64,
+                                        &tick,
+                                    ));
+                                }
+                            }
+                            // Counted and logged by the socket too; the bytes stay in the journal.
+                            Err(_) => self.malformed_messages += 1,
+                        }
+                    }
+                    self.pending_to.insert(socket, end);
+                }
+                Ok(Next::End) | Ok(Next::Torn(_)) => return,
+                Err(CaptureError::Io(e)) => {
+                    tracing::error!(socket, error = %e, "cannot read the journal");
+                    self.cursors.remove(&socket);
+                    return;
+                }
+                Err(e) => {
+                    self.corrupt_records += 1;
+                    tracing::error!(socket, error = %e, "corrupt journal record skipped");
+                }
+            }
+        }
+    }
+
+    /// Commits what is pending. Returns false if the database refused (the rows stay pending,
+    /// and are retried on the next call).
+    fn commit(&mut self) -> bool {
+        if self.pending_to.is_empty() {
+            return true;
+        }
+        let positions: Vec<Position> = self
+            .pending_to
+            .iter()
+            .map(|(s, o)| Position {
+                trade_date: self.date,
+                socket: *s,
+                committed_offset: *o as i64,
+            })
+            .collect();
+        let started = Instant::now();
+        match storage::commit_batch(self.store.conn(), &self.pending, &positions) {
+            Ok(_) => {
+                self.last_commit_ms = started.elapsed().as_millis() as u64;
+                self.committed_rows += self.pending.len() as u64;
+                if let Some(last) = self.pending.iter().map(|r| r.recv_time_us).max() {
+                    self.lag_ms = (chrono::Utc::now().timestamp_micros() - last) / 1000;
+                }
+                for (s, o) in self.pending_to.drain() {
+                    self.committed.insert(s, o);
+                }
+                self.pending.clear();
+                self.last_commit = Instant::now();
+                if self.failing {
+                    tracing::info!("the database is back; catching up from the journal");
+                    self.failing = false;
+                    self.status.set_state(State::Running);
+                }
+                self.publish();
+                true
+            }
+            Err(e) => {
+                if !self.failing {
+                    tracing::error!(error = %e, rows = self.pending.len(), "cannot commit; the ticks wait in the journal");
+                }
+                self.failing = true;
+                self.status.fail(State::Backoff, &format!("commit: {e}"));
+                self.publish();
+                false
+            }
+        }
+    }
+
+    fn publish(&self) {
+        self.status.set_all([
+            ("queued", json!(self.pending.len())),
+            ("committed_rows", json!(self.committed_rows)),
+            ("last_commit_ms", json!(self.last_commit_ms)),
+            ("lag_ms", json!(self.lag_ms)),
+            ("corrupt_records", json!(self.corrupt_records)),
+            ("malformed_messages", json!(self.malformed_messages)),
+        ]);
+    }
+}

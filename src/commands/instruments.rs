@@ -1,0 +1,66 @@
+//! `tickvault instruments [--date D]`: resolve the universe and print the plan (counts per
+//! socket, per kind and per expiry, and names the dump lacks).
+
+use std::process::ExitCode;
+
+use actix::Actor;
+use anyhow::anyhow;
+use chrono::{NaiveDate, Utc};
+
+use super::{Failure, require_apps};
+use crate::actors::auth::Auth;
+use crate::actors::instruments::actor::Instruments;
+use crate::actors::instruments::handlers::{Resolve, ResolveError};
+use crate::calendar::ist_date;
+use crate::settings::{Settings, SettingsError};
+
+/// Arguments of `tickvault instruments`.
+#[derive(Debug, clap::Args)]
+pub struct InstrumentsArgs {
+    /// Trading date to resolve for (default: today in IST).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<NaiveDate>,
+}
+
+/// Runs the command.
+pub fn run(args: &InstrumentsArgs, settings: &Settings) -> Result<ExitCode, Failure> {
+    require_apps(settings)?;
+    let settings = settings.clone();
+    let date = args.date.unwrap_or_else(|| ist_date(Utc::now()));
+    actix_rt::System::new().block_on(async move {
+        let board = crate::status::StatusBoard::new();
+        let auth = Auth::new(
+            settings.apps.clone(),
+            settings.kite.api_root.clone(),
+            settings.kite.login_root.clone(),
+            settings.kite.timeout(),
+            &settings.paths.state_dir,
+            crate::clock::system(),
+            board.handle("auth"),
+        )
+        .start();
+        let instruments = Instruments::new(
+            settings.universe.clone(),
+            settings.sockets.clone(),
+            settings.apps.iter().map(|a| a.name.clone()).collect(),
+            settings.paths.data_dir.clone(),
+            auth,
+            settings.kite.api_root.clone(),
+            settings.kite.timeout(),
+            board.handle("instruments"),
+        )
+        .start();
+        match instruments
+            .send(Resolve { date })
+            .await
+            .map_err(|e| Failure::Other(anyhow!("{e}")))?
+        {
+            Ok(plan) => {
+                print!("{}", plan.summary());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(ResolveError::Plan(e)) => Err(SettingsError::new("universe", e.to_string()).into()),
+            Err(e) => Err(Failure::Unavailable(anyhow!("{e}"))),
+        }
+    })
+}

@@ -1,0 +1,45 @@
+//! `tickvault run --now`: record until SIGINT or SIGTERM, then drain and exit 0.
+
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use chrono::Utc;
+
+use super::{Failure, require_apps, start_failure};
+use crate::calendar::ist_date;
+use crate::commands::sim::wait_for_stop;
+use crate::settings::Settings;
+use crate::startup::{self, Ending};
+
+/// Arguments of `tickvault run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Connect at once and record until stopped (the calendar-driven run, which logs in, connects
+    /// and stops by the NSE timetable, arrives with the scheduler).
+    #[arg(long, required = true)]
+    pub now: bool,
+}
+
+/// Runs the command.
+pub fn run(_args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failure> {
+    require_apps(settings)?;
+    let date = ist_date(Utc::now());
+    let settings = settings.clone();
+    actix_rt::System::new().block_on(async move {
+        let app = startup::start(&settings, date, crate::clock::system()).await.map_err(start_failure)?;
+        tracing::info!(date = %date, sockets = app.plan.sockets.len(), instruments = app.plan.instruments.len(), "recording");
+        let stop = async {
+            if let Err(e) = wait_for_stop().await {
+                tracing::error!(error = %e, "cannot listen for signals; stopping");
+            }
+        };
+        match app.run_until(stop).await {
+            Ok(Ending::Requested { rows }) => {
+                tracing::info!(rows, "stopped cleanly");
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(Ending::Escalated(why)) => Err(Failure::Software(anyhow!("escalated: {why}"))),
+            Err(e) => Err(Failure::Unavailable(anyhow!("could not drain: {e}"))),
+        }
+    })
+}

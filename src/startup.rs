@@ -1,0 +1,271 @@
+//! The composition root: wires the whole actor graph from [`Settings`] and returns an [`App`]
+//! handle exposing what callers need (the plan, the status board, a stop trigger).
+//!
+//! Start order: storage (fail fast), persister (own thread), journal (own arbiter), auth,
+//! instruments (resolve the plan; save the snapshot), coordinator, then one supervised socket per
+//! planned connection. Stop order: see [`crate::actors::coordinator`].
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::NaiveDate;
+use tokio::sync::mpsc;
+
+use crate::actors::auth::Auth;
+use crate::actors::coordinator::Coordinator;
+use crate::actors::coordinator::handlers::{Attach, DumpStatus, Shutdown};
+use crate::actors::instruments::SubscriptionPlan;
+use crate::actors::instruments::actor::Instruments;
+use crate::actors::instruments::handlers::{Resolve, ResolveError};
+use crate::actors::journal::Journal;
+use crate::actors::persister::Persister;
+use crate::actors::persister::handlers::SaveInstruments;
+use crate::actors::socket::Socket;
+use crate::clock::SharedClock;
+use crate::settings::Settings;
+use crate::status::StatusBoard;
+use crate::storage::models::NewInstrument;
+use crate::storage::{StorageError, Store};
+
+/// Why the service could not start; each maps to an exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database cannot be opened or migrated.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The universe does not resolve or does not fit (a configuration problem).
+    #[error("cannot build the subscription plan: {0}")]
+    Plan(ResolveError),
+    /// The actor system failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Stopped on request (SIGINT/SIGTERM, or the caller's trigger) after draining.
+    Requested {
+        /// Rows committed by the persister in this run.
+        rows: u64,
+    },
+    /// A child restarted too often: drained, and the process should exit non-zero.
+    Escalated(String),
+}
+
+/// A running service.
+pub struct App {
+    /// The day's plan.
+    pub plan: SubscriptionPlan,
+    /// Every actor's state.
+    pub board: Arc<StatusBoard>,
+    /// The trading date.
+    pub date: NaiveDate,
+    /// Where data goes.
+    pub data_dir: PathBuf,
+    coordinator: Addr<Coordinator>,
+    escalations: mpsc::UnboundedReceiver<String>,
+}
+
+/// Starts everything; call inside an actix system.
+pub async fn start(
+    settings: &Settings,
+    date: NaiveDate,
+    clock: SharedClock,
+) -> Result<App, StartError> {
+    let board = StatusBoard::new();
+    let data_dir = settings.paths.data_dir.clone();
+    let url = settings
+        .storage
+        .parsed_url()
+        .map_err(|e| StartError::Internal(e.to_string()))?;
+    let store = Store::open(&url)?;
+
+    let persister_status = board.handle("persister");
+    let cell = Arc::new(Mutex::new(Some(store)));
+    let (batch_rows, batch_every) = (
+        settings.storage.batch_rows,
+        Duration::from_millis(settings.storage.batch_ms),
+    );
+    let dir = data_dir.clone();
+    let persister = SyncArbiter::start(1, move || {
+        let store = cell
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        // One thread: the factory runs once. A restart after a panic has no store left; panics
+        // abort the process in release builds.
+        let store = store.unwrap_or_else(|| panic!("the persister's store was already taken"));
+        Persister::new(
+            store,
+            dir.clone(),
+            date,
+            batch_rows,
+            batch_every,
+            persister_status.clone(),
+        )
+    });
+
+    let journal_status = board.handle("journal");
+    let journal_settings = settings.journal.clone();
+    let (jdir, catchup) = (data_dir.clone(), persister.clone().recipient());
+    let journal = Journal::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+        Journal::new(jdir, date, &journal_settings, catchup, journal_status)
+    });
+
+    let auth = Auth::new(
+        settings.apps.clone(),
+        settings.kite.api_root.clone(),
+        settings.kite.login_root.clone(),
+        settings.kite.timeout(),
+        &settings.paths.state_dir,
+        clock,
+        board.handle("auth"),
+    )
+    .start();
+
+    let apps: Vec<String> = settings.apps.iter().map(|a| a.name.clone()).collect();
+    let instruments = Instruments::new(
+        settings.universe.clone(),
+        settings.sockets.clone(),
+        apps,
+        data_dir.clone(),
+        auth.clone(),
+        settings.kite.api_root.clone(),
+        settings.kite.timeout(),
+        board.handle("instruments"),
+    )
+    .start();
+    let plan = instruments
+        .send(Resolve { date })
+        .await
+        .map_err(|e| StartError::Internal(e.to_string()))?
+        .map_err(StartError::Plan)?;
+    tracing::info!(
+        instruments = plan.instruments.len(),
+        sockets = plan.sockets.len(),
+        unknown = plan.unknown.len(),
+        "subscription plan ready"
+    );
+    let rows: Vec<NewInstrument> = plan
+        .instruments
+        .iter()
+        .map(|p| NewInstrument {
+            trade_date: date,
+            instrument_token: i64::from(p.row.instrument_token),
+            tradingsymbol: p.row.tradingsymbol.clone(),
+            name: p.row.name.clone(),
+            expiry: p.row.expiry,
+            strike: p.row.strike,
+            instrument_type: p.row.instrument_type.clone(),
+            segment: p.row.segment.clone(),
+            exchange: p.row.exchange.clone(),
+            lot_size: p.row.lot_size,
+            tick_size: p.row.tick_size,
+            socket: plan.socket_of(p.row.instrument_token).map(|s| s as i16),
+            mode: Some(p.mode.as_str().to_string()),
+        })
+        .collect();
+    if let Err(e) = persister
+        .send(SaveInstruments(rows))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)
+    {
+        tracing::error!(error = %e, "cannot save the instrument snapshot");
+    }
+
+    let (escalate, escalations) = mpsc::unbounded_channel();
+    let coordinator = Coordinator::new(
+        board.clone(),
+        data_dir.join("status.json"),
+        journal.clone(),
+        persister.clone(),
+        settings.sockets.restart_limit,
+        Duration::from_secs(settings.sockets.restart_period_secs),
+        escalate,
+    )
+    .start();
+
+    let mut sockets = Vec::with_capacity(plan.sockets.len());
+    for socket_plan in &plan.sockets {
+        let socket = Socket::new(
+            socket_plan.clone(),
+            settings.sockets.clone(),
+            settings.kite.ws_root.clone(),
+            date,
+            auth.clone(),
+            journal.clone().recipient(),
+            persister.clone().recipient(),
+            coordinator.clone().recipient(),
+            board.handle(&socket_plan.name()),
+        );
+        sockets.push(Supervisor::start(move |_| socket));
+    }
+    coordinator.do_send(Attach { sockets });
+    listen_for_sigusr1(coordinator.clone());
+    Ok(App {
+        plan,
+        board,
+        date,
+        data_dir,
+        coordinator,
+        escalations,
+    })
+}
+
+/// SIGUSR1 → the status report.
+fn listen_for_sigusr1(coordinator: Addr<Coordinator>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::user_defined1()) {
+        Ok(mut usr1) => {
+            actix_rt::spawn(async move {
+                while usr1.recv().await.is_some() {
+                    coordinator.do_send(DumpStatus);
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot listen for SIGUSR1; status dumps are off"),
+    }
+}
+
+impl App {
+    /// Runs until `stop` resolves or a child escalates, then drains in order.
+    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<Ending, String> {
+        let escalated = tokio::select! {
+            _ = stop => None,
+            why = self.escalations.recv() => why,
+        };
+        let drained = self.shutdown().await;
+        match escalated {
+            Some(why) => {
+                if let Err(e) = drained {
+                    tracing::error!(error = %e, "draining after the escalation failed");
+                }
+                Ok(Ending::Escalated(why))
+            }
+            None => drained.map(|rows| Ending::Requested { rows }),
+        }
+    }
+
+    /// Drains: sockets close, the journal syncs, the persister commits everything.
+    pub async fn shutdown(&self) -> Result<u64, String> {
+        self.coordinator
+            .send(Shutdown)
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
+    /// Writes the status report now (what SIGUSR1 does).
+    pub async fn dump_status(&self) {
+        let _ = self.coordinator.send(DumpStatus).await;
+    }
+
+    /// Where the status report is written.
+    pub fn status_path(&self) -> PathBuf {
+        self.data_dir.join("status.json")
+    }
+}

@@ -1,0 +1,260 @@
+//! The status board: every actor reports its state here, and SIGUSR1 (or `tickvault status`)
+//! turns it into one log line per actor and `<data_dir>/status.json`.
+//!
+//! It is a shared registry rather than a message round-trip so that a wedged actor still shows
+//! its last known state. Actors update only their own entry through a [`StatusHandle`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::calendar::IST;
+
+/// Lifecycle states (fixed names: tools read them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Starting or connecting.
+    Starting,
+    /// Working.
+    Running,
+    /// Waiting to retry after a failure.
+    Backoff,
+    /// Stopped on purpose.
+    Stopped,
+    /// Given up.
+    Failed,
+}
+
+/// One actor's entry.
+#[derive(Debug, Clone)]
+pub struct ActorStatus {
+    /// `socket-1`, `persister`, …
+    pub name: String,
+    /// Current state.
+    pub state: State,
+    /// Restarts so far.
+    pub restarts: u32,
+    /// Last error, if any (never a secret).
+    pub last_error: Option<String>,
+    /// When the state last changed.
+    pub since: DateTime<Utc>,
+    /// Kind-specific fields (`ticks`, `committed_rows`, …).
+    pub details: Map<String, Value>,
+}
+
+/// All entries.
+#[derive(Debug, Default)]
+pub struct StatusBoard {
+    entries: Mutex<BTreeMap<String, ActorStatus>>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.with_timezone(&IST)
+        .to_rfc3339_opts(SecondsFormat::Millis, false)
+}
+
+impl StatusBoard {
+    /// A new, empty board.
+    pub fn new() -> Arc<StatusBoard> {
+        Arc::new(StatusBoard::default())
+    }
+
+    /// A handle for the actor called `name`, registered as starting.
+    pub fn handle(self: &Arc<Self>, name: &str) -> StatusHandle {
+        let handle = StatusHandle {
+            board: self.clone(),
+            name: name.to_string(),
+        };
+        handle.update(|s| s.state = State::Starting);
+        handle
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<String, ActorStatus>) -> R) -> R {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut entries)
+    }
+
+    /// A copy of one entry.
+    pub fn get(&self, name: &str) -> Option<ActorStatus> {
+        self.with(|e| e.get(name).cloned())
+    }
+
+    /// Every entry, in a stable order: coordinator, auth, instruments, sockets, then the rest.
+    pub fn snapshot(&self) -> Vec<ActorStatus> {
+        let mut all: Vec<ActorStatus> = self.with(|e| e.values().cloned().collect());
+        let rank = |n: &str| match n {
+            "coordinator" => (0, 0),
+            "auth" => (1, 0),
+            "instruments" => (2, 0),
+            s if s.starts_with("socket-") => (3, s[7..].parse::<u32>().unwrap_or(0)),
+            "journal" => (4, 0),
+            "persister" => (5, 0),
+            _ => (6, 0),
+        };
+        all.sort_by_key(|s| (rank(&s.name), s.name.clone()));
+        all
+    }
+
+    /// The status report as JSON: `generated_at` and an `actors` array.
+    pub fn to_json(&self, now: DateTime<Utc>) -> Value {
+        let actors: Vec<Value> = self
+            .snapshot()
+            .into_iter()
+            .map(|s| {
+                let mut obj = Map::new();
+                obj.insert("name".into(), json!(s.name));
+                obj.insert("state".into(), json!(s.state));
+                obj.insert("restarts".into(), json!(s.restarts));
+                obj.insert("last_error".into(), json!(s.last_error));
+                obj.insert("since".into(), json!(rfc3339(s.since)));
+                obj.extend(s.details);
+                Value::Object(obj)
+            })
+            .collect();
+        json!({ "generated_at": rfc3339(now), "actors": actors })
+    }
+
+    /// Writes the report to `path` atomically (a temporary file renamed over it).
+    pub fn write_json(&self, path: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(&self.to_json(now))?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// One INFO line per actor.
+    pub fn log(&self) {
+        for s in self.snapshot() {
+            let details = Value::Object(s.details);
+            tracing::info!(
+                actor = %s.name,
+                state = ?s.state,
+                restarts = s.restarts,
+                last_error = s.last_error.as_deref().unwrap_or(""),
+                details = %details,
+                "status"
+            );
+        }
+    }
+}
+
+/// An actor's handle on its own entry.
+#[derive(Debug, Clone)]
+pub struct StatusHandle {
+    board: Arc<StatusBoard>,
+    name: String,
+}
+
+impl StatusHandle {
+    /// The actor's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ActorStatus)) {
+        self.board.with(|e| {
+            let entry = e.entry(self.name.clone()).or_insert_with(|| ActorStatus {
+                name: self.name.clone(),
+                state: State::Starting,
+                restarts: 0,
+                last_error: None,
+                since: Utc::now(),
+                details: Map::new(),
+            });
+            f(entry)
+        })
+    }
+
+    /// Moves to `state` (the `since` time changes only when the state does).
+    pub fn set_state(&self, state: State) {
+        self.update(|s| {
+            if s.state != state {
+                s.state = state;
+                s.since = Utc::now();
+            }
+        });
+    }
+
+    /// Records an error and moves to `state`.
+    pub fn fail(&self, state: State, error: &str) {
+        self.update(|s| {
+            s.last_error = Some(error.to_string());
+            if s.state != state {
+                s.state = state;
+                s.since = Utc::now();
+            }
+        });
+    }
+
+    /// Counts a restart.
+    pub fn restarted(&self) {
+        self.update(|s| s.restarts += 1);
+    }
+
+    /// Sets a kind-specific field.
+    pub fn set(&self, key: &str, value: Value) {
+        self.update(|s| {
+            s.details.insert(key.to_string(), value);
+        });
+    }
+
+    /// Sets several fields at once.
+    pub fn set_all(&self, fields: impl IntoIterator<Item = (&'static str, Value)>) {
+        self.update(|s| {
+            for (k, v) in fields {
+                s.details.insert(k.to_string(), v);
+            }
+        });
+    }
+
+    /// The current entry.
+    pub fn get(&self) -> Option<ActorStatus> {
+        self.board.get(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_lists_actors_in_order_with_their_fields() {
+        let board = StatusBoard::new();
+        let p = board.handle("persister");
+        let s2 = board.handle("socket-2");
+        let s10 = board.handle("socket-10");
+        board.handle("coordinator").set_state(State::Running);
+        s2.fail(State::Backoff, "remote closed");
+        s2.restarted();
+        s10.set("ticks", json!(5));
+        p.set_all([("committed_rows", json!(10)), ("lag_ms", json!(3))]);
+        let v = board.to_json(Utc::now());
+        let names: Vec<&str> = v["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["coordinator", "socket-2", "socket-10", "persister"]);
+        assert_eq!(v["actors"][1]["state"], "backoff");
+        assert_eq!(v["actors"][1]["restarts"], 1);
+        assert_eq!(v["actors"][1]["last_error"], "remote closed");
+        assert_eq!(v["actors"][3]["committed_rows"], 10);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status.json");
+        board.write_json(&path, Utc::now()).unwrap();
+        let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back["actors"].as_array().unwrap().len(), 4);
+    }
+}
