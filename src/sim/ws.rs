@@ -121,7 +121,10 @@ impl Conn {
             let stalled = stalled_until.is_some();
             let stall_end = stalled_until.unwrap_or_else(tokio::time::Instant::now);
             let flow = tokio::select! {
-                message = stream.recv(), if !stalled => match message {
+                // While stalled, what the client sends is ignored (no pongs either), but a client
+                // that hangs up is noticed, as the kernel would tell any server.
+                message = stream.recv() => match message {
+                    Some(Ok(_)) if stalled => Flow::Continue,
                     Some(Ok(message)) => self.on_client(message).await,
                     _ => Flow::Stop(None),
                 },

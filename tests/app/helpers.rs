@@ -226,3 +226,166 @@ impl Ws {
         }
     }
 }
+
+// --- the service against the simulator ---------------------------------------------------------
+
+use tickvault::settings::AppSettings;
+use tickvault::startup::App;
+use tickvault::status::StatusBoard;
+use tickvault::storage::{StorageUrl, Store};
+
+/// Today in IST: the service records "today", so the simulator serves today's universe.
+pub fn today() -> NaiveDate {
+    tickvault::calendar::ist_date(chrono::Utc::now())
+}
+
+/// Settings for the service, pointed at `sim`, with everything under `dir`: the simulator's
+/// default app and a small universe (2 indices, 10 stocks, the NIFTY future) over 3 sockets.
+pub fn app_settings(sim: &SimHandle, dir: &std::path::Path) -> Settings {
+    let mut s = Settings::load(&Sources::default()).expect("defaults load");
+    s.paths.data_dir = dir.join("data");
+    s.paths.state_dir = dir.join("state");
+    s.storage.url = format!("sqlite://{}", dir.join("ticks.db").display());
+    s.kite.api_root = sim.http_url();
+    s.kite.login_root = sim.http_url();
+    s.kite.ws_root = sim.ws_url();
+    s.journal.flush_ms = 50;
+    s.apps = vec![AppSettings {
+        name: "sim".into(),
+        api_key: "sim_api_key".into(),
+        api_secret: SecretString::from("sim_api_secret"),
+        user_id: "SIM001".into(),
+        password: SecretString::from("sim-password"),
+        totp_secret: SecretString::from("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+    }];
+    s.universe.indices = vec!["NSE:NIFTY 50".into(), "NSE:NIFTY BANK".into()];
+    s.universe.equities = [
+        "RELIANCE",
+        "HDFCBANK",
+        "ICICIBANK",
+        "INFY",
+        "TCS",
+        "BHARTIARTL",
+        "SBIN",
+        "ITC",
+        "LT",
+        "HINDUNILVR",
+    ]
+    .map(String::from)
+    .to_vec();
+    s.universe.future_underlyings = vec!["NIFTY".into()];
+    s.universe.future_months = 1;
+    s.universe.options = Vec::new();
+    s
+}
+
+/// The simulator and the service running against it.
+pub struct TestApp {
+    /// The simulator.
+    pub sim: SimHandle,
+    /// The service.
+    pub app: App,
+    /// The settings it runs with.
+    pub settings: Settings,
+    /// Its files.
+    pub _dir: tempfile::TempDir,
+}
+
+/// Starts a simulator (today's universe, `rate` updates/s) and the service against it; `tweak`
+/// adjusts the service's settings first.
+pub async fn spawn_app(rate: f64, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut config = sim_config();
+    config.rate = rate;
+    let sim = sim::start(SimOptions {
+        config,
+        date: today(),
+        record: None,
+    })
+    .expect("the simulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = app_settings(&sim, dir.path());
+    tweak(&mut settings);
+    let app = tickvault::startup::start(&settings, today(), tickvault::clock::system())
+        .await
+        .expect("the service starts");
+    TestApp {
+        sim,
+        app,
+        settings,
+        _dir: dir,
+    }
+}
+
+/// A detail of an actor's status as a number.
+pub fn detail(board: &StatusBoard, actor: &str, key: &str) -> u64 {
+    board
+        .get(actor)
+        .and_then(|s| s.details.get(key).and_then(serde_json::Value::as_u64))
+        .unwrap_or(0)
+}
+
+impl TestApp {
+    /// Waits (polling the status board) until `cond` holds; panics after `timeout`.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        cond: impl Fn(&StatusBoard) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        while !cond(&self.app.board) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {}",
+                self.app.board.to_json(chrono::Utc::now())
+            );
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until every socket has received at least `ticks` ticks.
+    pub async fn wait_for_ticks(&self, ticks: u64) {
+        let sockets: Vec<String> = self.app.plan.sockets.iter().map(|s| s.name()).collect();
+        self.wait_for(
+            &format!("{ticks} ticks on every socket"),
+            Duration::from_secs(20),
+            |b| sockets.iter().all(|s| detail(b, s, "ticks") >= ticks),
+        )
+        .await;
+    }
+
+    /// The simulator connection carrying socket `n`'s instruments.
+    pub async fn sim_connection_of(&self, n: usize) -> u64 {
+        let token = self.app.plan.sockets[n - 1].tokens[0].0;
+        let conns = get_json(&format!("{}/sim/connections", self.sim.http_url())).await;
+        conns
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["tokens"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t.as_u64() == Some(u64::from(token)))
+            })
+            .and_then(|c| c["id"].as_u64())
+            .unwrap_or_else(|| panic!("no simulator connection for socket-{n}: {conns}"))
+    }
+
+    /// Opens the service's database.
+    pub fn store(&self) -> Store {
+        Store::open(&StorageUrl::parse(&self.settings.storage.url).unwrap()).unwrap()
+    }
+
+    /// Ticks the simulator sent, per token.
+    pub async fn sent_per_token(&self) -> std::collections::HashMap<u32, u64> {
+        let stats = get_json(&format!("{}/sim/stats", self.sim.http_url())).await;
+        stats["per_token"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.as_u64().unwrap()))
+            .collect()
+    }
+}

@@ -4,7 +4,9 @@
 
 mod decode;
 mod helpers;
+mod pipeline;
 mod python_compat;
+mod run_cli;
 mod settings;
 mod sim_cli;
 mod sim_feed;

@@ -1,0 +1,255 @@
+//! The recording pipeline end to end against the simulator, on SQLite.
+
+use std::time::{Duration, Instant};
+
+use tickvault::actors::instruments::PlanError;
+use tickvault::actors::instruments::handlers::ResolveError;
+use tickvault::settings::pipeline::{OptionChain, StrikeWindow};
+use tickvault::startup::StartError;
+use tickvault::storage;
+
+use crate::helpers::{TestApp, detail, post_json, spawn_app, today};
+
+/// Stops the service and checks zero loss: for every token, rows == ticks the simulator sent.
+async fn stop_and_check_zero_loss(t: TestApp) -> TestApp {
+    let rows = t.app.shutdown().await.expect("drains");
+    let sent = t.sent_per_token().await;
+    let stored = storage::rows_per_token(t.store().conn(), today()).unwrap();
+    assert!(rows > 0 && !sent.is_empty());
+    assert_eq!(stored, sent, "rows per token == ticks sent per token");
+    t
+}
+
+#[actix_rt::test]
+async fn every_tick_sent_is_stored_once() {
+    let t = spawn_app(5.0, |_| {}).await;
+    assert_eq!(t.app.plan.sockets.len(), 3);
+    assert_eq!(t.app.plan.instruments.len(), 13);
+    t.wait_for_ticks(30).await;
+    let t = stop_and_check_zero_loss(t).await;
+    let instruments: i64 = {
+        use diesel::prelude::*;
+        use tickvault::storage::schema::instruments::dsl;
+        dsl::instruments
+            .count()
+            .get_result(t.store().conn())
+            .unwrap()
+    };
+    assert_eq!(instruments, 13, "the instrument snapshot is stored");
+    t.sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_dropped_socket_restarts_alone_and_its_gap_is_recorded() {
+    let t = spawn_app(5.0, |_| {}).await;
+    t.wait_for_ticks(20).await;
+    let id = t.sim_connection_of(2).await;
+    post_json(&format!("{}/sim/connections/{id}/drop", t.sim.http_url())).await;
+    t.wait_for(
+        "socket-2 to restart and stream again",
+        Duration::from_secs(15),
+        |b| {
+            let s2 = b.get("socket-2").unwrap();
+            s2.restarts == 1 && detail(b, "socket-2", "subscribed") > 0
+        },
+    )
+    .await;
+    let before = detail(&t.app.board, "socket-2", "ticks");
+    t.wait_for("socket-2 to receive again", Duration::from_secs(10), |b| {
+        detail(b, "socket-2", "ticks") > before + 10
+    })
+    .await;
+    for other in ["socket-1", "socket-3"] {
+        assert_eq!(
+            t.app.board.get(other).unwrap().restarts,
+            0,
+            "{other} untouched"
+        );
+    }
+    let t = stop_and_check_zero_loss(t).await;
+    let gaps = storage::gaps(t.store().conn(), today()).unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(
+        (gaps[0].socket, gaps[0].cause.as_str()),
+        (2, "remote_closed")
+    );
+    assert!(gaps[0].end_us > gaps[0].start_us);
+    assert_eq!(
+        gaps[0].instruments as usize,
+        t.app.plan.sockets[1].tokens.len()
+    );
+    t.sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_stalled_socket_is_detected_within_the_stall_timeout_and_reconnects() {
+    // If the server still counts the abandoned connection, the reconnect gets 429: back off 1 s.
+    let t = spawn_app(5.0, |s| s.sockets.rate_limited_backoff_ms = 1_000).await;
+    t.wait_for_ticks(10).await;
+    let id = t.sim_connection_of(1).await;
+    post_json(&format!(
+        "{}/sim/connections/{id}/stall?seconds=60",
+        t.sim.http_url()
+    ))
+    .await;
+    let stalled_at = Instant::now();
+    t.wait_for(
+        "socket-1 to notice the stall",
+        Duration::from_secs(8),
+        |b| b.get("socket-1").unwrap().restarts == 1,
+    )
+    .await;
+    let detected = stalled_at.elapsed();
+    assert!(
+        detected <= Duration::from_millis(6_500),
+        "detected after {detected:?}"
+    );
+    assert!(
+        detected >= Duration::from_millis(4_000),
+        "not before the 5 s timeout: {detected:?}"
+    );
+    let causes = t.app.board.get("socket-1").unwrap().details["reconnects_by_cause"].clone();
+    assert_eq!(causes["stalled"], 1, "{causes}");
+    t.wait_for("socket-1 to stream again", Duration::from_secs(10), |b| {
+        detail(b, "socket-1", "subscribed") > 0
+    })
+    .await;
+    t.app.shutdown().await.unwrap();
+    t.sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn an_expired_token_is_replaced_and_the_socket_recovers() {
+    let t = spawn_app(5.0, |_| {}).await;
+    t.wait_for_ticks(10).await;
+    post_json(&format!("{}/sim/tokens/expire", t.sim.http_url())).await;
+    let id = t.sim_connection_of(3).await;
+    post_json(&format!("{}/sim/connections/{id}/drop", t.sim.http_url())).await;
+    t.wait_for(
+        "socket-3 to get a new token and reconnect",
+        Duration::from_secs(20),
+        |b| {
+            let causes = &b.get("socket-3").unwrap().details["reconnects_by_cause"];
+            causes["auth_rejected"].as_u64() >= Some(1) && detail(b, "socket-3", "subscribed") > 0
+        },
+    )
+    .await;
+    for other in ["socket-1", "socket-2"] {
+        assert_eq!(
+            t.app.board.get(other).unwrap().restarts,
+            0,
+            "{other} kept streaming on its old token"
+        );
+    }
+    let t = stop_and_check_zero_loss(t).await;
+    t.sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_totp_failure_at_login_is_retried_in_the_next_window() {
+    let mut config = crate::helpers::sim_config();
+    config.rate = 5.0;
+    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
+        config,
+        date: today(),
+        record: None,
+    })
+    .unwrap();
+    post_json(&format!("{}/sim/login/fail?times=1", sim.http_url())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = crate::helpers::app_settings(&sim, dir.path());
+    let started = Instant::now();
+    let app = tickvault::startup::start(&settings, today(), tickvault::clock::system())
+        .await
+        .expect("starts after one retry");
+    assert!(started.elapsed() <= Duration::from_secs(35));
+    let auth = app.board.get("auth").unwrap();
+    assert_eq!(serde_json::to_value(auth.state).unwrap(), "running");
+    app.shutdown().await.unwrap();
+    sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_malformed_frame_is_counted_and_the_socket_carries_on() {
+    let t = spawn_app(5.0, |_| {}).await;
+    t.wait_for_ticks(10).await;
+    let id = t.sim_connection_of(1).await;
+    post_json(&format!(
+        "{}/sim/connections/{id}/garbage",
+        t.sim.http_url()
+    ))
+    .await;
+    t.wait_for(
+        "the malformed frame to be counted",
+        Duration::from_secs(5),
+        |b| detail(b, "socket-1", "malformed") == 1,
+    )
+    .await;
+    let before = detail(&t.app.board, "socket-1", "ticks");
+    t.wait_for("socket-1 to carry on", Duration::from_secs(5), |b| {
+        detail(b, "socket-1", "ticks") > before + 10
+    })
+    .await;
+    assert_eq!(t.app.board.get("socket-1").unwrap().restarts, 0);
+    let t = stop_and_check_zero_loss(t).await;
+    t.sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_universe_larger_than_one_app_can_carry_is_a_startup_error_naming_the_numbers() {
+    let mut config = crate::helpers::sim_config();
+    config.rate = 1.0;
+    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
+        config,
+        date: today(),
+        record: None,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::app_settings(&sim, dir.path());
+    let chain = |underlying: &str, spot: &str, weeklies| OptionChain {
+        underlying: underlying.into(),
+        spot: spot.into(),
+        weeklies,
+        monthlies: 3,
+        strikes: StrikeWindow::All,
+    };
+    settings.universe.options = vec![
+        chain("NIFTY", "NSE:NIFTY 50", 4),
+        chain("BANKNIFTY", "NSE:NIFTY BANK", 0),
+        chain("FINNIFTY", "NSE:NIFTY FIN SERVICE", 0),
+        chain("MIDCPNIFTY", "NSE:NIFTY MID SELECT", 0),
+    ];
+    // Stock option chains until the universe passes 3 sockets × 3000.
+    let stocks: Vec<String> = sim
+        .state()
+        .universe
+        .instruments
+        .iter()
+        .filter(|i| i.instrument_type == "CE" && i.segment == "NFO-OPT")
+        .map(|i| i.name.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|n| !n.contains("NIFTY"))
+        .take(60)
+        .collect();
+    for s in stocks {
+        settings
+            .universe
+            .options
+            .push(chain(&s, &format!("NSE:{s}"), 0));
+    }
+    match tickvault::startup::start(&settings, today(), tickvault::clock::system()).await {
+        Err(StartError::Plan(ResolveError::Plan(PlanError::TooMany {
+            instruments,
+            capacity,
+            ..
+        }))) => {
+            assert!(instruments > 9_000, "{instruments}");
+            assert_eq!(capacity, 9_000);
+        }
+        Err(other) => panic!("expected a plan that does not fit, got {other}"),
+        Ok(_) => panic!("expected a plan that does not fit"),
+    }
+    sim.stop().await;
+}

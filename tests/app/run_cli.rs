@@ -1,0 +1,252 @@
+//! `tickvault run --now` as a process: SIGUSR1 writes the status report, SIGTERM drains, and a
+//! universe that does not fit exits 78.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tickvault::capture::{CaptureReader, Next, RecordKind};
+use tickvault::kite::parse_message;
+use tickvault::storage::{self, StorageUrl, Store};
+
+use crate::helpers::{get_json, sim_config, stderr, tickvault, today};
+
+fn config(
+    sim: &tickvault::sim::SimHandle,
+    dir: &std::path::Path,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = dir.join("tickvault.toml");
+    let text = format!(
+        r#"
+[paths]
+data_dir = "{data}"
+state_dir = "{state}"
+[storage]
+url = "sqlite://{db}"
+[kite]
+api_root = "{http}"
+login_root = "{http}"
+ws_root = "{ws}"
+[journal]
+flush_ms = 50
+[apps.sim]
+api_key = "sim_api_key"
+user_id = "SIM001"
+api_secret = "sim_api_secret"
+password = "sim-password"
+totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+[universe]
+indices = ["NSE:NIFTY 50", "NSE:NIFTY BANK"]
+equities = ["RELIANCE", "INFY", "TCS", "SBIN"]
+future_underlyings = ["NIFTY"]
+future_months = 1
+{extra}
+"#,
+        data = dir.join("data").display(),
+        state = dir.join("state").display(),
+        db = dir.join("ticks.db").display(),
+        http = sim.http_url(),
+        ws = sim.ws_url(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Ticks in every journal file under `dir`.
+fn journal_ticks(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let mut r =
+            CaptureReader::new(std::fs::File::open(entry.unwrap().path()).unwrap()).unwrap();
+        let mut buf = Vec::new();
+        while let Next::Record(h) = r.next_into(&mut buf).unwrap() {
+            if h.kind == RecordKind::Binary && buf.len() > 1 {
+                total += parse_message(&buf).unwrap().packets().len() as u64;
+            }
+        }
+    }
+    total
+}
+
+#[actix_rt::test]
+async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal_to_the_journal() {
+    let mut sc = sim_config();
+    sc.rate = 5.0;
+    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
+        config: sc,
+        date: today(),
+        record: None,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&sim, dir.path(), "");
+    let child = tickvault()
+        .args(["run", "--now", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until the simulator has streamed to all three connections.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let conns = get_json(&format!("{}/sim/connections", sim.http_url())).await;
+        let streaming = conns
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["ticks_sent"].as_u64() > Some(20))
+            .count();
+        if streaming == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service never streamed: {conns}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    signal(pid, "USR1");
+    let status_path = dir.path().join("data/status.json");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !status_path.exists() {
+        assert!(Instant::now() < deadline, "no status.json after SIGUSR1");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&status_path).unwrap()).unwrap();
+    assert!(status["generated_at"].as_str().unwrap().ends_with("+05:30"));
+    let actors = status["actors"].as_array().unwrap();
+    let names: Vec<&str> = actors.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "coordinator",
+            "auth",
+            "instruments",
+            "socket-1",
+            "socket-2",
+            "socket-3",
+            "journal",
+            "persister"
+        ]
+    );
+    for a in actors {
+        for key in ["state", "restarts", "last_error", "since"] {
+            assert!(a.get(key).is_some(), "{} lacks {key}", a["name"]);
+        }
+        let name = a["name"].as_str().unwrap();
+        let keys: &[&str] = match name {
+            s if s.starts_with("socket-") => &[
+                "app",
+                "subscribed",
+                "first_token",
+                "frames",
+                "ticks",
+                "last_frame_age_ms",
+                "reconnects_by_cause",
+            ],
+            "persister" => &["queued", "committed_rows", "last_commit_ms", "lag_ms"],
+            "journal" => &["bytes", "records"],
+            _ => &[],
+        };
+        for key in keys {
+            assert!(a.get(*key).is_some(), "{name} lacks {key}: {a}");
+        }
+    }
+    assert_eq!(actors[3]["state"], "running");
+    assert!(
+        !std::fs::read_to_string(&status_path)
+            .unwrap()
+            .contains("sim-password"),
+        "no secrets in status"
+    );
+
+    signal(pid, "TERM");
+    let stopped = Instant::now();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        stopped.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let log = stderr(&out);
+    assert!(
+        !log.contains("sim-password") && !log.contains("JBSWY3DP"),
+        "no secrets in logs"
+    );
+
+    let mut store = Store::open(
+        &StorageUrl::parse(&format!(
+            "sqlite://{}",
+            dir.path().join("ticks.db").display()
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let rows: u64 = storage::rows_per_token(store.conn(), today())
+        .unwrap()
+        .values()
+        .sum();
+    let in_journal = journal_ticks(&dir.path().join("data/journal").join(today().to_string()));
+    assert!(rows > 60);
+    assert_eq!(
+        rows, in_journal,
+        "the database holds exactly what the journal holds"
+    );
+    let sent = get_json(&format!("{}/sim/stats", sim.http_url())).await["ticks_sent"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(rows, sent, "and what the simulator sent");
+    sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_universe_that_does_not_fit_exits_78_naming_the_numbers() {
+    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
+        config: sim_config(),
+        date: today(),
+        record: None,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // One socket of 10 instruments cannot carry the 7 planned above plus 40 strikes of NIFTY.
+    let cfg = config(
+        &sim,
+        dir.path(),
+        "[universe.options.nifty]\nspot = \"NSE:NIFTY 50\"\nweeklies = 1\nmonthlies = 0\nstrikes = \"10\"\n[sockets]\nper_app = 1\nmax_instruments = 10\n",
+    );
+    let child = tickvault()
+        .args(["run", "--now", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "the universe has 49 instruments but 1 app(s) × 1 sockets × 10 instruments = 10 fit"
+        ),
+        "{err}"
+    );
+    sim.stop().await;
+}
