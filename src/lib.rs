@@ -11,14 +11,18 @@
 //! | [`capture`] | the fixed `KITECAP1` capture/journal file format: [`capture::CaptureReader`] (CRC-checked records, torn-tail detection, resync after corruption) and [`capture::CaptureWriter`] (buffered appends, explicit [`capture::SyncPolicy`]) | the file system |
 //! | [`calendar`] | the NSE trading calendar in IST: weekends, holidays and special sessions from `config/holidays/nse.toml` | used by `sim` (expiries), later the scheduler |
 //! | [`sim`] | `tickvault sim`, the Kite simulator: [`sim::login`] (web login, sessions), [`sim::rest`] (instruments dump, quotes), [`sim::ws`] (the streaming WebSocket, one task per connection), [`sim::faults`] (`/sim/` fault and introspection API), [`sim::universe`] + [`sim::expiry`] (the day's instruments), [`sim::market`] + [`sim::engine`] (prices and the update clock), [`sim::state`] (what they share) | its clients over HTTP/WebSocket |
-//! | [`settings`] | the typed, layered [`settings::Settings`] tree (compiled-in `config/default.toml` → `--config FILE` → `TICKVAULT__…` env), validation naming the key, [`settings::secret`] (inline / `*_file` / systemd credentials, permission checks) | read once by `main` |
+//! | [`storage`] | Diesel: [`storage::schema`], [`storage::models`] (`New…` insert structs), query functions taking `&mut` a connection (batch commit with journal positions, gaps, instrument snapshot); embedded per-backend migrations | the database |
+//! | [`actors`] | the actor system: [`actors::coordinator`] (children, restart intensity, SIGUSR1 status, ordered shutdown), [`actors::auth`] (unattended login, token cache), [`actors::instruments`] (dump → [`actors::instruments::SubscriptionPlan`]), [`actors::socket`] (one supervised actor per WebSocket), [`actors::journal`] (raw frames → capture files), [`actors::persister`] (journal → daily table, on its own thread) | each other by typed messages |
+//! | [`startup`] | the composition root: wires the graph from `Settings`, returns an [`startup::App`] handle (plan, status board, drain) | `commands::run`, `commands::demo`, tests |
+//! | [`status`] | the status board every actor reports to; `status.json` | coordinator, `tickvault status` |
+//! | [`clock`] | time as an input (`Clock`, system and manual clocks) | auth |
+//! | [`settings`] | the typed, layered [`settings::Settings`] tree (compiled-in `config/default.toml` → preset → `--config FILE` → `TICKVAULT__…` env), validation naming the key, [`settings::secret`] (inline / `*_file` / systemd credentials, permission checks), [`settings::pipeline`] (paths, Kite, storage, journal, sockets, universe) | read once by `main` |
 //! | [`telemetry`] | the one tracing subscriber: filter (`RUST_LOG` wins), text or JSON to stderr | `main` |
 //! | [`cli`] | the clap command line: global `--config`, `--log-format`, and the subcommands | `main` |
-//! | [`commands`] | one module per subcommand ([`commands::decode`], [`commands::sim`]) and the exit status of each outcome ([`commands::Failure`]) | everything above |
+//! | [`commands`] | one module per subcommand (`decode`, `sim`, `run`, `demo`, `login`, `instruments`, `status`) and the exit status of each outcome ([`commands::Failure`]) | everything above |
 //!
-//! The actor system (auth, instruments, sockets, journal, persister, publisher, scheduler,
-//! end-of-day) is built on these modules by the next issues; `docs/architecture.md` shows where
-//! each piece fits.
+//! Still to come (next issues): MySQL/MariaDB and the end-of-day move, the Redis publisher, the
+//! scheduler and systemd integration; `docs/architecture.md` shows where each fits.
 
 pub mod actors;
 pub mod calendar;

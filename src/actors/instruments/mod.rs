@@ -4,7 +4,7 @@
 //! Messages: [`handlers::Resolve`] (→ the plan). Talks to: Kite (dump, `/quote/ltp` for spot),
 //! auth (for a token).
 //!
-//! Resolution is pure ([`resolve`]) so it is tested on generated dumps. Weekly vs monthly is read
+//! Resolution is pure ([`resolve_instruments`], [`deal`]) so it is tested on generated dumps. Weekly vs monthly is read
 //! from the dump's `expiry` column: the last expiry of an underlying in a calendar month is its
 //! monthly. No weekday arithmetic.
 
