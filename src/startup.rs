@@ -116,16 +116,7 @@ pub async fn start(
         Journal::new(jdir, date, &journal_settings, catchup, journal_status)
     });
 
-    let auth = Auth::new(
-        settings.apps.clone(),
-        settings.kite.api_root.clone(),
-        settings.kite.login_root.clone(),
-        settings.kite.timeout(),
-        &settings.paths.state_dir,
-        clock,
-        board.handle("auth"),
-    )
-    .start();
+    let auth = Auth::from_settings(settings, clock, board.handle("auth")).start();
 
     let apps: Vec<String> = settings.apps.iter().map(|a| a.name.clone()).collect();
     let instruments = Instruments::new(

@@ -29,16 +29,8 @@ pub fn run(args: &InstrumentsArgs, settings: &Settings) -> Result<ExitCode, Fail
     let date = args.date.unwrap_or_else(|| ist_date(Utc::now()));
     actix_rt::System::new().block_on(async move {
         let board = crate::status::StatusBoard::new();
-        let auth = Auth::new(
-            settings.apps.clone(),
-            settings.kite.api_root.clone(),
-            settings.kite.login_root.clone(),
-            settings.kite.timeout(),
-            &settings.paths.state_dir,
-            crate::clock::system(),
-            board.handle("auth"),
-        )
-        .start();
+        let auth =
+            Auth::from_settings(&settings, crate::clock::system(), board.handle("auth")).start();
         let instruments = Instruments::new(
             settings.universe.clone(),
             settings.sockets.clone(),

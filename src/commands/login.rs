@@ -22,16 +22,8 @@ pub fn run(settings: &Settings) -> Result<ExitCode, Failure> {
     let settings = settings.clone();
     actix_rt::System::new().block_on(async move {
         let board = crate::status::StatusBoard::new();
-        let auth = Auth::new(
-            settings.apps.clone(),
-            settings.kite.api_root.clone(),
-            settings.kite.login_root.clone(),
-            settings.kite.timeout(),
-            &settings.paths.state_dir,
-            crate::clock::system(),
-            board.handle("auth"),
-        )
-        .start();
+        let auth =
+            Auth::from_settings(&settings, crate::clock::system(), board.handle("auth")).start();
         for app in &settings.apps {
             let token = auth
                 .send(GetToken {

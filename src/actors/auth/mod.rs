@@ -127,6 +127,23 @@ impl Auth {
         }
     }
 
+    /// An auth actor for every app in `settings`, logging in at `settings.kite`.
+    pub fn from_settings(
+        settings: &crate::settings::Settings,
+        clock: SharedClock,
+        status: StatusHandle,
+    ) -> Auth {
+        Auth::new(
+            settings.apps.clone(),
+            settings.kite.api_root.clone(),
+            settings.kite.login_root.clone(),
+            settings.kite.timeout(),
+            &settings.paths.state_dir,
+            clock,
+            status,
+        )
+    }
+
     fn app(&self, name: &str) -> Result<&AppSettings, AuthError> {
         self.apps
             .iter()
