@@ -95,6 +95,18 @@ pub struct AppSettings {
     pub totp_secret: SecretString,
 }
 
+impl From<&AppSettings> for crate::kite::client::Credentials {
+    fn from(app: &AppSettings) -> Self {
+        crate::kite::client::Credentials {
+            api_key: app.api_key.clone(),
+            api_secret: app.api_secret.clone(),
+            user_id: app.user_id.clone(),
+            password: app.password.clone(),
+            totp_secret: app.totp_secret.clone(),
+        }
+    }
+}
+
 /// The whole settings tree, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {

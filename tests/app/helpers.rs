@@ -206,6 +206,21 @@ impl Ws {
         }
     }
 
+    /// Decodes into `ticks` everything that arrives before the next heartbeat. After an
+    /// unsubscribe, that is everything the server sent before it (messages arrive in order).
+    pub async fn ticks_until_heartbeat(&mut self, ticks: &mut Vec<tickvault::kite::Tick>) {
+        loop {
+            match self.next(Duration::from_secs(3)).await {
+                Received::Binary(b) if b.len() == 1 => return,
+                Received::Binary(b) => {
+                    tickvault::kite::decode_into(&b, ticks)
+                        .expect("the simulator sends valid frames");
+                }
+                other => panic!("expected ticks then a heartbeat, got {other:?}"),
+            }
+        }
+    }
+
     /// Every tick that arrives within `wait` (text messages are returned too).
     pub async fn ticks_for(&mut self, wait: Duration) -> (Vec<tickvault::kite::Tick>, Vec<String>) {
         let deadline = Instant::now() + wait;

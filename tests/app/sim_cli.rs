@@ -7,7 +7,7 @@ use std::time::Duration;
 use tickvault::capture::{CaptureReader, Next, RecordKind};
 use tickvault::kite::parse_message;
 
-use crate::helpers::{Received, Ws, get_json, login, sim_config, spawn_sim_with, tickvault};
+use crate::helpers::{Ws, get_json, login, sim_config, spawn_sim_with, tickvault};
 
 #[actix_rt::test]
 async fn the_sim_command_prints_where_it_listens_and_stops_cleanly_on_sigterm() {
@@ -69,15 +69,7 @@ async fn record_writes_every_message_sent_to_a_capture() {
     let (mut ticks, _) = ws.ticks_for(Duration::from_millis(800)).await;
     ws.send(r#"{"a":"unsubscribe","v":[256265,408065,738561]}"#)
         .await;
-    loop {
-        match ws.next(Duration::from_secs(3)).await {
-            Received::Binary(b) if b.len() == 1 => break,
-            Received::Binary(b) => {
-                tickvault::kite::decode_into(&b, &mut ticks).unwrap();
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    ws.ticks_until_heartbeat(&mut ticks).await;
     ws.send(r#"{"a":"quit","v":[]}"#).await; // a text error comes back, and is recorded too
     let _ = ws.next(Duration::from_secs(3)).await;
     sim.stop().await;

@@ -203,15 +203,7 @@ async fn ticks_counted_by_the_simulator_match_what_the_client_received() {
     ws.send(&serde_json::json!({"a": "unsubscribe", "v": tokens}).to_string())
         .await;
     // Everything sent before the unsubscribe arrives before the next heartbeat.
-    loop {
-        match ws.next(Duration::from_secs(3)).await {
-            Received::Binary(b) if b.len() == 1 => break,
-            Received::Binary(b) => {
-                tickvault::kite::decode_into(&b, &mut ticks).unwrap();
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    ws.ticks_until_heartbeat(&mut ticks).await;
     let stats = get_json(&format!("{}/sim/stats", sim.http_url())).await;
     let sent: u64 = stats["per_token"]
         .as_object()

@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::{Auth, AuthError, Token, next_expiry};
-use crate::kite::client::{KiteError, Session};
+use crate::kite::client::{Credentials, KiteError, Session};
 use crate::status::State;
 
 /// Asks for a valid access token of `app` (logging in if needed).
@@ -49,7 +49,7 @@ impl Handler<GetToken> for Auth {
         };
         let cached = self.read_cache(&app);
         let client = self.client();
-        let creds = Self::credentials(&app);
+        let creds = Credentials::from(&app);
         let clock = self.clock.clone();
         let max_attempts = self.max_attempts;
         let name = app.name.clone();

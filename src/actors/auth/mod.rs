@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::IST;
 use crate::clock::SharedClock;
-use crate::kite::client::{Credentials, KiteClient, Session};
+use crate::kite::client::{KiteClient, Session};
 use crate::settings::AppSettings;
 use crate::status::StatusHandle;
 
@@ -214,16 +214,6 @@ impl Auth {
 
     fn forget_cache(&self, app: &str) {
         let _ = std::fs::remove_file(self.cache_path(app));
-    }
-
-    fn credentials(app: &AppSettings) -> Credentials {
-        Credentials {
-            api_key: app.api_key.clone(),
-            api_secret: app.api_secret.clone(),
-            user_id: app.user_id.clone(),
-            password: app.password.clone(),
-            totp_secret: app.totp_secret.clone(),
-        }
     }
 
     fn publish(&self) {
