@@ -68,10 +68,14 @@ pub fn run(args: &SimArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints what to connect to, in one write. A closed stdout (the reader went away) is ignored:
+/// the simulator keeps serving.
 fn print_banner(handle: &sim::SimHandle, options: &SimOptions) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
     let c = &options.config;
-    println!(
-        "tickvault sim on {} (WebSocket {}/ws), trading date {}, seed {}, {} instruments, {} updates/s per instrument",
+    let mut text = format!(
+        "tickvault sim on {} (WebSocket {}/ws), trading date {}, seed {}, {} instruments, {} updates/s per instrument\n",
         handle.http_url(),
         handle.ws_url(),
         options.date,
@@ -80,25 +84,30 @@ fn print_banner(handle: &sim::SimHandle, options: &SimOptions) {
         c.rate
     );
     for app in &c.apps {
-        println!(
+        let _ = writeln!(
+            text,
             "  app:  api_key={} api_secret={} redirect_url={}",
             app.api_key, app.api_secret, app.redirect_url
         );
     }
     for user in &c.users {
-        println!(
+        let _ = writeln!(
+            text,
             "  user: user_id={} password={} totp_secret={}",
             user.user_id, user.password, user.totp_secret
         );
     }
     if let Some(path) = &options.record {
-        println!("  recording every message sent to {}", path.display());
+        let _ = writeln!(text, "  recording every message sent to {}", path.display());
     }
-    println!(
+    let _ = writeln!(
+        text,
         "  faults and stats: {}/sim/connections, {}/sim/stats (see docs/simulator.md)",
         handle.http_url(),
         handle.http_url()
     );
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -186,8 +186,9 @@ impl StrikeWindow {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOptionChain {
-    /// The underlying's quote key, for spot (`NSE:NIFTY 50`).
-    pub spot: String,
+    /// The underlying's quote key, for spot (`NSE:NIFTY 50`); needed unless `strikes = "all"`.
+    #[serde(default)]
+    pub spot: Option<String>,
     /// Nearest weekly expiries to record.
     pub weeklies: usize,
     /// Nearest monthly expiries to record.
@@ -201,8 +202,8 @@ pub struct RawOptionChain {
 pub struct OptionChain {
     /// Underlying name as in the dump's `name` column (`NIFTY`).
     pub underlying: String,
-    /// Spot quote key.
-    pub spot: String,
+    /// Spot quote key (`None` when every strike is recorded).
+    pub spot: Option<String>,
     /// Weekly expiries.
     pub weeklies: usize,
     /// Monthly expiries.
@@ -299,6 +300,15 @@ impl RawUniverse {
                     ),
                 )
             })?;
+            if strikes != StrikeWindow::All && chain.spot.is_none() {
+                return Err(SettingsError::new(
+                    format!("{key}.spot"),
+                    format!(
+                        "is missing: a strike window of `{}` needs the underlying's quote key, e.g. `NSE:NIFTY 50`",
+                        chain.strikes
+                    ),
+                ));
+            }
             options.push(OptionChain {
                 underlying: name.to_ascii_uppercase(),
                 spot: chain.spot.clone(),

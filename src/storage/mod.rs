@@ -82,9 +82,11 @@ impl Store {
         let mut conn = SqliteConnection::establish(&path.to_string_lossy())
             .map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
         // WAL lets readers (sqlite3, tests) look while the persister writes; NORMAL is durable
-        // across process crashes, and the journal covers a power cut.
+        // across process crashes, and the journal covers a power cut. A 64 MiB page cache keeps
+        // the token index's hot pages in memory (the default 2 MiB re-reads them every batch).
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; \
+             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )
         .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         conn.run_pending_migrations(SQLITE_MIGRATIONS)
@@ -108,10 +110,10 @@ pub fn commit_batch(
     use schema::{daily_ticks, journal_positions};
     conn.transaction(|conn| {
         let mut inserted = 0;
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            // INSERT OR IGNORE (INSERT IGNORE on MySQL): a replayed row is skipped.
+        for row in rows {
+            // INSERT OR IGNORE: a replayed row is skipped. One prepared statement, reused.
             inserted += diesel::insert_or_ignore_into(daily_ticks::table)
-                .values(chunk)
+                .values(row)
                 .execute(conn)?;
         }
         for position in positions {

@@ -209,7 +209,7 @@ async fn a_universe_larger_than_one_app_can_carry_is_a_startup_error_naming_the_
     let mut settings = crate::helpers::app_settings(&sim, dir.path());
     let chain = |underlying: &str, spot: &str, weeklies| OptionChain {
         underlying: underlying.into(),
-        spot: spot.into(),
+        spot: Some(spot.into()),
         weeklies,
         monthlies: 3,
         strikes: StrikeWindow::All,

@@ -108,3 +108,34 @@ fn secrets_are_read_from_the_systemd_credentials_directory() {
         stderr(&without)
     );
 }
+
+#[test]
+fn an_option_chain_with_a_strike_window_needs_its_spot_and_one_with_all_strikes_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let windowed = config_file(
+        &dir,
+        "[universe.options.reliance]\nweeklies = 0\nmonthlies = 1\nstrikes = \"10\"\n",
+    );
+    let out = run(tickvault()
+        .arg("--config")
+        .arg(&windowed)
+        .arg("decode")
+        .arg(fixture("golden.kcap")));
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        stderr(&out).contains("`universe.options.reliance.spot`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let whole = config_file(
+        &dir,
+        "[universe.options.reliance]\nweeklies = 0\nmonthlies = 1\nstrikes = \"all\"\n",
+    );
+    let out = run(tickvault()
+        .arg("--config")
+        .arg(&whole)
+        .arg("decode")
+        .arg(fixture("golden.kcap")));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

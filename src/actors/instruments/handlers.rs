@@ -74,7 +74,11 @@ impl Handler<Resolve> for Instruments {
                 tracing::warn!(path = %snapshot.display(), error = %e, "cannot keep the dump snapshot");
             }
             let dump = parse_dump(&csv)?;
-            let keys: Vec<String> = universe.options.iter().map(|c| c.spot.clone()).collect();
+            let keys: Vec<String> = universe
+                .options
+                .iter()
+                .filter_map(|c| c.spot.clone())
+                .collect();
             let spots: HashMap<String, f64> = if keys.is_empty() {
                 HashMap::new()
             } else {

@@ -353,9 +353,14 @@ fn resolve_chain(
         .chain(monthly.iter().take(chain.monthlies))
         .copied()
         .collect();
-    let spot = spots.get(&chain.spot).copied();
+    let spot = chain.spot.as_ref().and_then(|k| spots.get(k)).copied();
     if spot.is_none() && chain.strikes != StrikeWindow::All {
-        return Err(PlanError::NoSpot(chain.spot.clone()));
+        return Err(PlanError::NoSpot(
+            chain
+                .spot
+                .clone()
+                .unwrap_or_else(|| chain.underlying.clone()),
+        ));
     }
     for expiry in chosen {
         let rows: Vec<&&DumpRow> = options
@@ -445,7 +450,7 @@ mod tests {
             future_mode: Mode::Full,
             options: vec![OptionChain {
                 underlying: "NIFTY".into(),
-                spot: "NSE:NIFTY 50".into(),
+                spot: Some("NSE:NIFTY 50".into()),
                 weeklies: 1,
                 monthlies: 1,
                 strikes: StrikeWindow::AroundAtm(5),

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::actors::journal::journal_path;
@@ -57,6 +58,9 @@ pub struct Persister {
     lag_ms: i64,
     /// The last commit failed: the database is unavailable.
     failing: bool,
+    /// Frame received → row committed, per row, in microseconds, since start.
+    /// (`None` only if the histogram could not be built, which its constant bounds rule out.)
+    latency: Option<Histogram<u64>>,
 }
 
 impl Persister {
@@ -87,6 +91,8 @@ impl Persister {
             last_commit_ms: 0,
             lag_ms: 0,
             failing: false,
+            // 1 µs to 1 h, 3 significant digits; longer waits (a day-long outage) are clamped.
+            latency: Histogram::new_with_bounds(1, 3_600_000_000, 3).ok(),
         }
     }
 
@@ -198,8 +204,14 @@ impl Persister {
             Ok(_) => {
                 self.last_commit_ms = started.elapsed().as_millis() as u64;
                 self.committed_rows += self.pending.len() as u64;
+                let now_us = chrono::Utc::now().timestamp_micros();
+                if let Some(latency) = &mut self.latency {
+                    for row in &self.pending {
+                        latency.saturating_record((now_us - row.recv_time_us).max(1) as u64);
+                    }
+                }
                 if let Some(last) = self.pending.iter().map(|r| r.recv_time_us).max() {
-                    self.lag_ms = (chrono::Utc::now().timestamp_micros() - last) / 1000;
+                    self.lag_ms = (now_us - last) / 1000;
                 }
                 for (s, o) in self.pending_to.drain() {
                     self.committed.insert(s, o);
@@ -234,6 +246,15 @@ impl Persister {
             ("lag_ms", json!(self.lag_ms)),
             ("corrupt_records", json!(self.corrupt_records)),
             ("malformed_messages", json!(self.malformed_messages)),
+            ("latency_p50_ms", json!(self.latency_ms(50.0))),
+            ("latency_p99_ms", json!(self.latency_ms(99.0))),
+            ("latency_max_ms", json!(self.latency_ms(100.0))),
         ]);
+    }
+
+    /// The `q`th percentile of frame-received → row-committed since start, in milliseconds.
+    fn latency_ms(&self, q: f64) -> Option<f64> {
+        let h = self.latency.as_ref().filter(|h| !h.is_empty())?;
+        Some((h.value_at_percentile(q) as f64 / 100.0).round() / 10.0)
     }
 }
