@@ -51,6 +51,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 fn db_path(settings: &Settings) -> Option<std::path::PathBuf> {
     match settings.storage.parsed_url().ok()? {
         storage::StorageUrl::Sqlite(p) => Some(p),
+        storage::StorageUrl::Mysql(_) => None,
     }
 }
 

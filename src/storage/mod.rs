@@ -1,11 +1,16 @@
-//! Storage through Diesel: the daily tick table, journal positions, the instrument snapshot and
-//! the gap ledger. Queries are plain functions taking `&mut` a connection; the persister calls
-//! them from its own thread, never from the async event loop.
+//! Storage through Diesel: the daily tick table, journal positions, the instrument snapshot, the
+//! gap ledger, and the master store the end of day moves each day into ([`eod`]). Queries are
+//! plain functions taking `&mut` a [`Db`]; the persister and the end-of-day actor call them from
+//! their own threads, never from the async event loop.
 //!
-//! The backend is chosen by the storage URL: `sqlite://PATH` (MySQL/MariaDB arrives with the
-//! storage issue, with its own migrations beside `migrations/sqlite/`). Migrations are embedded
-//! in the binary and run when the store opens.
+//! The backend is chosen by the storage URL: `sqlite://PATH` or `mysql://USER:PASSWORD@HOST:PORT/DB`
+//! (MySQL or MariaDB). Each has its migrations (`migrations/sqlite/`, `migrations/mysql/`),
+//! embedded in the binary and run when the store opens. [`Db`] holds either connection and
+//! every query is written once in Diesel's DSL and compiled for both ([`on_backend!`]); only the
+//! batch insert differs on purpose (one reused prepared statement per row on SQLite, multi-row
+//! `INSERT IGNORE` statements on MySQL, each the fast path of its backend).
 
+pub mod eod;
 pub mod models;
 pub mod schema;
 
@@ -14,6 +19,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
+use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -22,15 +28,21 @@ use self::models::{Gap, NewGap, NewInstrument, NewTick, Position};
 
 /// The SQLite migrations, compiled in.
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// The MySQL/MariaDB migrations, compiled in.
+pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 
-/// Rows per INSERT statement: 52 columns × 500 rows stays under SQLite's 32,766 parameters.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Rows per multi-row INSERT: 52 columns × 500 rows stays under SQLite's 32,766 parameters.
+const SQLITE_ROWS_PER_STATEMENT: usize = 500;
+/// Rows per multi-row INSERT on MySQL: 52 × 1,000 stays under its 65,535 placeholders.
+const MYSQL_ROWS_PER_STATEMENT: usize = 1_000;
 
 /// Why the store failed; each variant is a decision for the caller.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// The URL names no supported backend (a settings error).
-    #[error("unsupported storage URL `{0}`: use sqlite://PATH")]
+    #[error(
+        "unsupported storage URL `{0}`: use sqlite://PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE"
+    )]
     BadUrl(String),
     /// The database cannot be reached or opened: retry later, data waits in the journal.
     #[error("cannot open the database: {0}")]
@@ -44,150 +56,257 @@ pub enum StorageError {
 }
 
 /// Where the data goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StorageUrl {
     /// A SQLite file.
     Sqlite(PathBuf),
+    /// A MySQL/MariaDB database (the whole URL, password included: never shown).
+    Mysql(String),
 }
 
 impl StorageUrl {
-    /// Parses `sqlite://PATH` (relative paths are relative to the working directory).
+    /// Parses `sqlite://PATH` (relative paths are relative to the working directory) or
+    /// `mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE`. Errors never show a password.
     pub fn parse(url: &str) -> Result<StorageUrl, StorageError> {
-        match url.strip_prefix("sqlite://") {
-            Some(path) if !path.is_empty() => Ok(StorageUrl::Sqlite(PathBuf::from(path))),
-            _ => Err(StorageError::BadUrl(url.to_string())),
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if !path.is_empty() {
+                return Ok(StorageUrl::Sqlite(PathBuf::from(path)));
+            }
+        } else if let Some(rest) = url.strip_prefix("mysql://") {
+            let database = rest.rsplit_once('/').map(|(_, db)| db).unwrap_or("");
+            let database = database.split('?').next().unwrap_or("");
+            if !rest.is_empty() && !database.is_empty() {
+                return Ok(StorageUrl::Mysql(url.to_string()));
+            }
+        }
+        Err(StorageError::BadUrl(redact(url)))
+    }
+
+    /// The backend's name.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            StorageUrl::Sqlite(_) => "sqlite",
+            StorageUrl::Mysql(_) => "mysql",
         }
     }
 }
 
+/// Shows the URL with any password replaced by `***`.
+impl std::fmt::Display for StorageUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            StorageUrl::Mysql(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for StorageUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StorageUrl({self})")
+    }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// A connection to either backend.
+pub enum Db {
+    /// SQLite.
+    Sqlite(SqliteConnection),
+    /// MySQL or MariaDB.
+    Mysql(MysqlConnection),
+}
+
+/// Runs `$body` with `$c` bound to the inner connection, whichever the backend: the same Diesel
+/// code, compiled once per backend.
+#[macro_export]
+macro_rules! on_backend {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db {
+            $crate::storage::Db::Sqlite($c) => $body,
+            $crate::storage::Db::Mysql($c) => $body,
+        }
+    };
+}
+pub use on_backend;
+
 /// An open database connection with the schema migrated.
 pub struct Store {
-    conn: SqliteConnection,
+    db: Db,
+    url: StorageUrl,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Store(sqlite)")
+        write!(f, "Store({})", self.url)
     }
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates.
+    /// Opens (creating a SQLite file if needed) and migrates.
     pub fn open(url: &StorageUrl) -> Result<Store, StorageError> {
-        let StorageUrl::Sqlite(path) = url;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StorageError::Unavailable(format!("{}: {e}", dir.display())))?;
+        let mut db = connect(url)?;
+        match &mut db {
+            Db::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+            Db::Mysql(c) => c.run_pending_migrations(MYSQL_MIGRATIONS).map(|_| ()),
         }
-        let mut conn = SqliteConnection::establish(&path.to_string_lossy())
-            .map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
-        // WAL lets readers (sqlite3, tests) look while the persister writes; NORMAL is durable
-        // across process crashes, and the journal covers a power cut. A 64 MiB page cache keeps
-        // the token index's hot pages in memory (the default 2 MiB re-reads them every batch).
-        conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; \
-             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
-        )
-        .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        conn.run_pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(|e| StorageError::Migration(e.to_string()))?;
-        Ok(Store { conn })
+        .map_err(|e| StorageError::Migration(e.to_string()))?;
+        Ok(Store {
+            db,
+            url: url.clone(),
+        })
     }
 
     /// The connection, for the query functions below.
-    pub fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
+    pub fn conn(&mut self) -> &mut Db {
+        &mut self.db
+    }
+
+    /// Where it points (shown without a password).
+    pub fn url(&self) -> &StorageUrl {
+        &self.url
+    }
+
+    /// Replaces the connection with a new one (after a server restart the old one is dead).
+    /// SQLite files need no reconnecting.
+    pub fn reconnect(&mut self) -> Result<(), StorageError> {
+        if let StorageUrl::Mysql(_) = self.url {
+            self.db = connect(&self.url)?;
+        }
+        Ok(())
     }
 }
 
-/// Inserts `rows` (already-present keys are skipped) and moves the sockets' committed journal
-/// offsets, in one transaction. Returns the rows actually inserted.
-pub fn commit_batch(
-    conn: &mut SqliteConnection,
-    rows: &[NewTick],
-    positions: &[Position],
-) -> QueryResult<usize> {
+/// A new connection, set up for this workload.
+fn connect(url: &StorageUrl) -> Result<Db, StorageError> {
+    match url {
+        StorageUrl::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StorageError::Unavailable(format!("{}: {e}", dir.display())))?;
+            }
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                .map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
+            // WAL lets readers (sqlite3, tests) look while the persister writes; NORMAL is
+            // durable across process crashes, and the journal covers a power cut. A 64 MiB page
+            // cache keeps the token index's hot pages in memory (the default 2 MiB re-reads them
+            // every batch).
+            conn.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; \
+                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+            )
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            Ok(Db::Sqlite(conn))
+        }
+        StorageUrl::Mysql(raw) => {
+            let conn = MysqlConnection::establish(raw).map_err(|e| {
+                StorageError::Unavailable(format!("{url}: {}", redact(&e.to_string())))
+            })?;
+            Ok(Db::Mysql(conn))
+        }
+    }
+}
+
+/// Inserts `rows` (skipping any already stored: replays are idempotent) and moves each socket's
+/// committed journal position, in one transaction. Returns the rows inserted.
+pub fn commit_batch(db: &mut Db, rows: &[NewTick], positions: &[Position]) -> QueryResult<usize> {
     use schema::{daily_ticks, journal_positions};
-    conn.transaction(|conn| {
-        let mut inserted = 0;
-        for row in rows {
-            // INSERT OR IGNORE: a replayed row is skipped. One prepared statement, reused.
-            inserted += diesel::insert_or_ignore_into(daily_ticks::table)
-                .values(row)
-                .execute(conn)?;
-        }
-        for position in positions {
-            diesel::insert_into(journal_positions::table)
-                .values(position)
-                .on_conflict((journal_positions::trade_date, journal_positions::socket))
-                .do_update()
-                .set(journal_positions::committed_offset.eq(position.committed_offset))
-                .execute(conn)?;
-        }
-        Ok(inserted)
-    })
+    match db {
+        // One prepared INSERT OR IGNORE, reused for every row: SQLite's fastest path.
+        Db::Sqlite(c) => c.transaction(|c| {
+            let mut inserted = 0;
+            for row in rows {
+                inserted += diesel::insert_or_ignore_into(daily_ticks::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+            for position in positions {
+                diesel::replace_into(journal_positions::table)
+                    .values(position)
+                    .execute(c)?;
+            }
+            Ok(inserted)
+        }),
+        // Multi-row INSERT IGNORE: one round trip per thousand rows.
+        Db::Mysql(c) => c.transaction(|c| {
+            let mut inserted = 0;
+            for chunk in rows.chunks(MYSQL_ROWS_PER_STATEMENT) {
+                inserted += diesel::insert_or_ignore_into(daily_ticks::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            for position in positions {
+                diesel::replace_into(journal_positions::table)
+                    .values(position)
+                    .execute(c)?;
+            }
+            Ok(inserted)
+        }),
+    }
 }
 
 /// The committed journal offset of each socket on `date`.
-pub fn positions(conn: &mut SqliteConnection, date: NaiveDate) -> QueryResult<HashMap<i16, i64>> {
+pub fn positions(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<i16, i64>> {
     use schema::journal_positions::dsl;
-    Ok(dsl::journal_positions
+    let rows: Vec<Position> = on_backend!(db, c => dsl::journal_positions
         .filter(dsl::trade_date.eq(date))
         .select(Position::as_select())
-        .load(conn)?
+        .load(c))?;
+    Ok(rows
         .into_iter()
         .map(|p| (p.socket, p.committed_offset))
         .collect())
 }
 
 /// Replaces `date`'s instrument snapshot.
-pub fn save_instruments(
-    conn: &mut SqliteConnection,
-    date: NaiveDate,
-    rows: &[NewInstrument],
-) -> QueryResult<()> {
+pub fn save_instruments(db: &mut Db, date: NaiveDate, rows: &[NewInstrument]) -> QueryResult<()> {
     use schema::instruments::dsl;
-    conn.transaction(|conn| {
-        diesel::delete(dsl::instruments.filter(dsl::trade_date.eq(date))).execute(conn)?;
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            diesel::insert_into(dsl::instruments)
-                .values(chunk)
-                .execute(conn)?;
+    on_backend!(db, c => c.transaction(|c| {
+        diesel::delete(dsl::instruments.filter(dsl::trade_date.eq(date))).execute(c)?;
+        for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
+            diesel::insert_into(dsl::instruments).values(chunk).execute(c)?;
         }
         Ok(())
-    })
+    }))
 }
 
 /// Appends to the gap ledger.
-pub fn record_gap(conn: &mut SqliteConnection, gap: &NewGap) -> QueryResult<()> {
-    diesel::insert_into(schema::gaps::table)
-        .values(gap)
-        .execute(conn)
+pub fn record_gap(db: &mut Db, gap: &NewGap) -> QueryResult<()> {
+    on_backend!(db, c => diesel::insert_into(schema::gaps::table).values(gap).execute(c))
         .map(|_| ())
 }
 
 /// The gap ledger of `date`.
-pub fn gaps(conn: &mut SqliteConnection, date: NaiveDate) -> QueryResult<Vec<Gap>> {
+pub fn gaps(db: &mut Db, date: NaiveDate) -> QueryResult<Vec<Gap>> {
     use schema::gaps::dsl;
-    dsl::gaps
+    on_backend!(db, c => dsl::gaps
         .filter(dsl::trade_date.eq(date))
         .order(dsl::id)
         .select(Gap::as_select())
-        .load(conn)
+        .load(c))
 }
 
-/// Rows per instrument token on `date`.
-pub fn rows_per_token(
-    conn: &mut SqliteConnection,
-    date: NaiveDate,
-) -> QueryResult<HashMap<u32, u64>> {
+/// Rows per instrument token on `date` in the daily table.
+pub fn rows_per_token(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<u32, u64>> {
     use diesel::dsl::count_star;
     use schema::daily_ticks::dsl;
-    let counts: Vec<(i64, i64)> = dsl::daily_ticks
+    let counts: Vec<(i64, i64)> = on_backend!(db, c => dsl::daily_ticks
         .filter(dsl::trade_date.eq(date))
         .group_by(dsl::instrument_token)
         .select((dsl::instrument_token, count_star()))
-        .load(conn)?;
+        .load(c))?;
     Ok(counts
         .into_iter()
         .map(|(t, n)| (t as u32, n as u64))
@@ -217,6 +336,12 @@ mod tests {
             StorageUrl::Sqlite("data/x.db".into())
         );
         assert!(StorageUrl::parse("postgres://x").is_err());
+        let mysql = StorageUrl::parse("mysql://tv:s3cret@127.0.0.1:3306/ticks").unwrap();
+        assert_eq!(mysql.backend(), "mysql");
+        assert_eq!(mysql.to_string(), "mysql://tv:***@127.0.0.1:3306/ticks");
+        assert!(!format!("{mysql:?}").contains("s3cret"));
+        let err = StorageUrl::parse("mysql://tv:s3cret@127.0.0.1:3306").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
         assert!(StorageUrl::parse("sqlite://").is_err());
     }
 
@@ -255,17 +380,18 @@ mod tests {
         assert_eq!(counts, HashMap::from([(408_065, 1), (256_265, 1)]));
         // Exact integers, NULL for what a packet lacks.
         use schema::daily_ticks::dsl;
-        let (price, ask1, oi): (i64, Option<i64>, Option<i64>) = dsl::daily_ticks
+        let (price, ask1, oi): (i64, Option<i64>, Option<i64>) =
+            on_backend!(store.conn(), c => dsl::daily_ticks
             .filter(dsl::instrument_token.eq(408_065))
             .select((dsl::last_price, dsl::ask1_price, dsl::oi))
-            .first(store.conn())
+            .first(c))
             .unwrap();
         assert_eq!((price, ask1, oi), (158_380, Some(158_385), Some(0)));
-        let ltp_volume: Option<i64> = dsl::daily_ticks
+        let ltp_volume: Option<i64> = on_backend!(store.conn(), c => dsl::daily_ticks
             .filter(dsl::instrument_token.eq(256_265))
             .select(dsl::volume)
-            .first(store.conn())
-            .unwrap();
+            .first(c))
+        .unwrap();
         assert_eq!(ltp_volume, None);
     }
 

@@ -294,6 +294,65 @@ pub fn app_settings(sim: &SimHandle, dir: &std::path::Path) -> Settings {
     s
 }
 
+// --- MariaDB -----------------------------------------------------------------------------------
+
+/// The test account's server URL, without a database (tests/run creates the account).
+pub fn mysql_server() -> String {
+    std::env::var("TICKVAULT_TEST_MYSQL")
+        .unwrap_or_else(|_| "mysql://tickvault_test:tickvault_test@127.0.0.1:3306".into())
+}
+
+/// A fresh MariaDB database for one test, dropped when the value is.
+pub struct TestMysql {
+    /// `mysql://…/tickvault_test_…`.
+    pub url: String,
+    name: String,
+}
+
+impl TestMysql {
+    /// Creates `tickvault_test_<random>` on the server of [`mysql_server`].
+    pub fn create() -> TestMysql {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        let server = mysql_server();
+        let name = format!("tickvault_test_{:016x}", fastrand::u64(..));
+        let mut admin =
+            diesel::mysql::MysqlConnection::establish(&format!("{server}/information_schema"))
+                .unwrap_or_else(|e| {
+                    panic!("MariaDB at {server} (run tests/run to set it up): {e}")
+                });
+        admin
+            .batch_execute(&format!("CREATE DATABASE `{name}`"))
+            .expect("CREATE DATABASE");
+        TestMysql {
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TestMysql {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        if let Ok(mut admin) = diesel::mysql::MysqlConnection::establish(&format!(
+            "{}/information_schema",
+            mysql_server()
+        )) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
+        }
+    }
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's directory.
+    Sqlite,
+    /// A fresh database on the MariaDB server.
+    Mysql,
+}
+
 /// The simulator and the service running against it.
 pub struct TestApp {
     /// The simulator.
@@ -304,11 +363,22 @@ pub struct TestApp {
     pub settings: Settings,
     /// Its files.
     pub _dir: tempfile::TempDir,
+    /// Its MariaDB database, if it uses one.
+    pub _mysql: Option<TestMysql>,
 }
 
-/// Starts a simulator (today's universe, `rate` updates/s) and the service against it; `tweak`
-/// adjusts the service's settings first.
+/// Starts a simulator (today's universe, `rate` updates/s) and the service against it on
+/// SQLite; `tweak` adjusts the service's settings first.
 pub async fn spawn_app(rate: f64, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(Backend::Sqlite, rate, tweak).await
+}
+
+/// [`spawn_app`] on the given backend.
+pub async fn spawn_app_on(
+    backend: Backend,
+    rate: f64,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut config = sim_config();
     config.rate = rate;
     let sim = sim::start(SimOptions {
@@ -319,6 +389,10 @@ pub async fn spawn_app(rate: f64, tweak: impl FnOnce(&mut Settings)) -> TestApp 
     .expect("the simulator starts");
     let dir = tempfile::tempdir().unwrap();
     let mut settings = app_settings(&sim, dir.path());
+    let mysql = (backend == Backend::Mysql).then(TestMysql::create);
+    if let Some(db) = &mysql {
+        settings.storage.url = db.url.clone();
+    }
     tweak(&mut settings);
     let app = tickvault::startup::start(&settings, today(), tickvault::clock::system())
         .await
@@ -328,6 +402,7 @@ pub async fn spawn_app(rate: f64, tweak: impl FnOnce(&mut Settings)) -> TestApp 
         app,
         settings,
         _dir: dir,
+        _mysql: mysql,
     }
 }
 

@@ -1,4 +1,5 @@
-//! The recording pipeline end to end against the simulator, on SQLite.
+//! The recording pipeline end to end against the simulator, on SQLite (and the zero-loss run
+//! on MariaDB too).
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use tickvault::settings::pipeline::{OptionChain, StrikeWindow};
 use tickvault::startup::StartError;
 use tickvault::storage;
 
-use crate::helpers::{TestApp, detail, post_json, spawn_app, today};
+use crate::helpers::{Backend, TestApp, detail, post_json, spawn_app, spawn_app_on, today};
 
 /// Stops the service and checks zero loss: for every token, rows == ticks the simulator sent.
 async fn stop_and_check_zero_loss(t: TestApp) -> TestApp {
@@ -20,9 +21,8 @@ async fn stop_and_check_zero_loss(t: TestApp) -> TestApp {
     t
 }
 
-#[actix_rt::test]
-async fn every_tick_sent_is_stored_once() {
-    let t = spawn_app(5.0, |_| {}).await;
+async fn every_tick_sent_is_stored_once_on(backend: Backend) {
+    let t = spawn_app_on(backend, 5.0, |_| {}).await;
     assert_eq!(t.app.plan.sockets.len(), 3);
     assert_eq!(t.app.plan.instruments.len(), 13);
     t.wait_for_ticks(30).await;
@@ -30,13 +30,21 @@ async fn every_tick_sent_is_stored_once() {
     let instruments: i64 = {
         use diesel::prelude::*;
         use tickvault::storage::schema::instruments::dsl;
-        dsl::instruments
-            .count()
-            .get_result(t.store().conn())
+        tickvault::on_backend!(t.store().conn(), c => dsl::instruments.count().get_result(c))
             .unwrap()
     };
     assert_eq!(instruments, 13, "the instrument snapshot is stored");
     t.sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn every_tick_sent_is_stored_once() {
+    every_tick_sent_is_stored_once_on(Backend::Sqlite).await;
+}
+
+#[actix_rt::test]
+async fn every_tick_sent_is_stored_once_on_mariadb() {
+    every_tick_sent_is_stored_once_on(Backend::Mysql).await;
 }
 
 #[actix_rt::test]

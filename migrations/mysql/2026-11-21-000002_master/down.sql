@@ -1,0 +1,3 @@
+DROP TABLE eod_runs;
+DROP TABLE eod_instruments;
+DROP TABLE ticks;

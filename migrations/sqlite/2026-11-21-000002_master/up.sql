@@ -1,0 +1,87 @@
+-- The master store and the end-of-day bookkeeping (see docs/data-model.md).
+
+-- Every trading day's ticks after the end-of-day move: the columns of daily_ticks, clustered by
+-- instrument so that one instrument's history reads as a range.
+CREATE TABLE ticks (
+    trade_date DATE NOT NULL,
+    socket SMALLINT NOT NULL,
+    seq BIGINT NOT NULL,
+    instrument_token BIGINT NOT NULL,
+    recv_time_us BIGINT NOT NULL,
+    exchange_time BIGINT,
+    last_trade_time BIGINT,
+    mode TEXT NOT NULL,
+    price_divisor INTEGER NOT NULL,
+    last_price BIGINT NOT NULL,
+    last_quantity BIGINT,
+    average_price BIGINT,
+    volume BIGINT,
+    buy_quantity BIGINT,
+    sell_quantity BIGINT,
+    open BIGINT,
+    high BIGINT,
+    low BIGINT,
+    close BIGINT,
+    net_change BIGINT,
+    oi BIGINT,
+    oi_day_high BIGINT,
+    oi_day_low BIGINT,
+    bid1_quantity BIGINT,
+    bid1_price BIGINT,
+    bid1_orders INTEGER,
+    bid2_quantity BIGINT,
+    bid2_price BIGINT,
+    bid2_orders INTEGER,
+    bid3_quantity BIGINT,
+    bid3_price BIGINT,
+    bid3_orders INTEGER,
+    bid4_quantity BIGINT,
+    bid4_price BIGINT,
+    bid4_orders INTEGER,
+    bid5_quantity BIGINT,
+    bid5_price BIGINT,
+    bid5_orders INTEGER,
+    ask1_quantity BIGINT,
+    ask1_price BIGINT,
+    ask1_orders INTEGER,
+    ask2_quantity BIGINT,
+    ask2_price BIGINT,
+    ask2_orders INTEGER,
+    ask3_quantity BIGINT,
+    ask3_price BIGINT,
+    ask3_orders INTEGER,
+    ask4_quantity BIGINT,
+    ask4_price BIGINT,
+    ask4_orders INTEGER,
+    ask5_quantity BIGINT,
+    ask5_price BIGINT,
+    ask5_orders INTEGER,
+    PRIMARY KEY (trade_date, instrument_token, socket, seq)
+) WITHOUT ROWID;
+
+-- Per date and instrument: rows removed by the dedupe and rows moved to the master. Each is
+-- written in the same transaction as the work it counts, so a rerun neither repeats nor loses it.
+CREATE TABLE eod_instruments (
+    trade_date DATE NOT NULL,
+    instrument_token BIGINT NOT NULL,
+    removed_rows BIGINT NOT NULL,
+    moved_rows BIGINT,
+    PRIMARY KEY (trade_date, instrument_token)
+);
+
+-- One row per end-of-day run (an interrupted one stays `interrupted`).
+CREATE TABLE eod_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    trade_date DATE NOT NULL,
+    started_at_us BIGINT NOT NULL,
+    finished_at_us BIGINT,
+    status TEXT NOT NULL,
+    dedupe TEXT NOT NULL,
+    master_rows BIGINT,
+    removed_rows BIGINT,
+    instruments INTEGER,
+    gap_minutes DOUBLE,
+    duration_ms BIGINT,
+    report TEXT
+);
+CREATE INDEX eod_runs_date ON eod_runs (trade_date);
