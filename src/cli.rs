@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::decode::DecodeArgs;
 use crate::commands::demo::DemoArgs;
+use crate::commands::eod::EodArgs;
 use crate::commands::instruments::InstrumentsArgs;
 use crate::commands::login::LoginArgs;
+use crate::commands::replay::ReplayArgs;
 use crate::commands::run::RunArgs;
 use crate::commands::sim::SimArgs;
 use crate::commands::status::StatusArgs;
@@ -49,6 +51,12 @@ pub enum Command {
     Instruments(InstrumentsArgs),
     /// Print the last status report (written on SIGUSR1 and at shutdown) as a table.
     Status(StatusArgs),
+    /// End of day by hand: replay unstored journal records, dedupe, move the date into the
+    /// master table, verify, clear the daily rows and write the report.
+    Eod(EodArgs),
+    /// Rebuild a day's daily table from journal files (or load captures recorded elsewhere);
+    /// rows already stored are skipped.
+    Replay(ReplayArgs),
 }
 
 impl Command {

@@ -31,6 +31,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod kite;
+pub mod recovery;
 pub mod settings;
 pub mod sim;
 pub mod startup;

@@ -1,7 +1,8 @@
 //! The composition root: wires the whole actor graph from [`Settings`] and returns an [`App`]
 //! handle exposing what callers need (the plan, the status board, a stop trigger).
 //!
-//! Start order: storage (fail fast), persister (own thread), journal (own arbiter), auth,
+//! Start order: storage (fail fast), persister (own thread) and crash recovery from the
+//! journals, the end-of-day actor (own thread), journal (own arbiter), auth,
 //! instruments (resolve the plan; save the snapshot), coordinator, then one supervised socket per
 //! planned connection. Stop order: see [`crate::actors::coordinator`].
 
@@ -17,14 +18,18 @@ use tokio::sync::mpsc;
 use crate::actors::auth::Auth;
 use crate::actors::coordinator::Coordinator;
 use crate::actors::coordinator::handlers::{Attach, DumpStatus, Shutdown};
+use crate::actors::eod::handlers::RunEod;
+use crate::actors::eod::{Eod, EodReport};
 use crate::actors::instruments::SubscriptionPlan;
 use crate::actors::instruments::actor::Instruments;
 use crate::actors::instruments::handlers::{Resolve, ResolveError};
 use crate::actors::journal::Journal;
+use crate::actors::journal::handlers::FlushJournal;
 use crate::actors::persister::Persister;
-use crate::actors::persister::handlers::SaveInstruments;
+use crate::actors::persister::handlers::{FlushPersister, Recover, SaveInstruments};
 use crate::actors::socket::Socket;
 use crate::clock::SharedClock;
+use crate::recovery::RecoveryError;
 use crate::settings::Settings;
 use crate::status::StatusBoard;
 use crate::storage::models::NewInstrument;
@@ -39,6 +44,9 @@ pub enum StartError {
     /// The universe does not resolve or does not fit (a configuration problem).
     #[error("cannot build the subscription plan: {0}")]
     Plan(ResolveError),
+    /// Crash recovery from the journal failed (a damaged journal, or the database refused).
+    #[error("crash recovery: {0}")]
+    Recovery(#[from] RecoveryError),
     /// The actor system failed.
     #[error("{0}")]
     Internal(String),
@@ -67,14 +75,35 @@ pub struct App {
     /// Where data goes.
     pub data_dir: PathBuf,
     coordinator: Addr<Coordinator>,
+    persister: Addr<Persister>,
+    journal: Addr<Journal>,
+    eod: Addr<Eod>,
     escalations: mpsc::UnboundedReceiver<String>,
 }
 
-/// Starts everything; call inside an actix system.
+/// Choices made on the command line rather than in settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions {
+    /// Crash recovery skips damaged journal records instead of stopping.
+    pub skip_corrupt: bool,
+}
+
+/// Starts everything with default [`StartOptions`]; call inside an actix system.
 pub async fn start(
     settings: &Settings,
     date: NaiveDate,
     clock: SharedClock,
+) -> Result<App, StartError> {
+    start_with(settings, date, clock, StartOptions::default()).await
+}
+
+/// Starts everything; call inside an actix system. Before any socket connects, the persister
+/// replays what the journals hold beyond its committed positions (crash recovery).
+pub async fn start_with(
+    settings: &Settings,
+    date: NaiveDate,
+    clock: SharedClock,
+    options: StartOptions,
 ) -> Result<App, StartError> {
     let board = StatusBoard::new();
     let data_dir = settings.paths.data_dir.clone();
@@ -108,6 +137,37 @@ pub async fn start(
             persister_status.clone(),
         )
     });
+
+    let replayed = persister
+        .send(Recover {
+            skip_corrupt: options.skip_corrupt,
+        })
+        .await
+        .map_err(|e| StartError::Internal(e.to_string()))??;
+    for file in &replayed {
+        if file.to > file.from || file.torn_bytes > 0 {
+            tracing::info!(socket = file.socket, path = %file.path.display(), from = file.from, to = file.to, rows = file.inserted, torn_bytes = file.torn_bytes, corrupt_skipped = file.corrupt_skipped, "recovered from the journal");
+        }
+    }
+
+    let eod_store = Store::open(&url)?;
+    let eod = {
+        let cell = Arc::new(Mutex::new(Some(eod_store)));
+        let (dir, eod_settings, retention) = (
+            data_dir.clone(),
+            settings.eod,
+            settings.journal.retention_days,
+        );
+        let status = board.handle("eod");
+        SyncArbiter::start(1, move || {
+            let store = cell
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            let store = store.unwrap_or_else(|| panic!("the end-of-day store was already taken"));
+            Eod::new(store, dir.clone(), eod_settings, retention, status.clone())
+        })
+    };
 
     let journal_status = board.handle("journal");
     let journal_settings = settings.journal.clone();
@@ -204,6 +264,9 @@ pub async fn start(
         date,
         data_dir,
         coordinator,
+        persister,
+        journal,
+        eod,
         escalations,
     })
 }
@@ -246,6 +309,26 @@ impl App {
     pub async fn shutdown(&self) -> Result<u64, String> {
         self.coordinator
             .send(Shutdown)
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
+    /// The end of day for `date`: commits everything journaled so far, then moves the date to
+    /// the master ([`crate::actors::eod`]). Sockets may still be running: rows arriving later
+    /// stay in the daily table for the next run.
+    pub async fn run_eod(&self, date: NaiveDate) -> Result<EodReport, String> {
+        let ends = self
+            .journal
+            .send(FlushJournal)
+            .await
+            .map_err(|e| e.to_string())?;
+        let sockets: Vec<i16> = ends.keys().copied().collect();
+        self.persister
+            .send(FlushPersister { sockets })
+            .await
+            .map_err(|e| e.to_string())??;
+        self.eod
+            .send(RunEod { date })
             .await
             .map_err(|e| e.to_string())?
     }

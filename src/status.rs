@@ -97,7 +97,10 @@ impl StatusBoard {
             s if s.starts_with("socket-") => (3, s[7..].parse::<u32>().unwrap_or(0)),
             "journal" => (4, 0),
             "persister" => (5, 0),
-            _ => (6, 0),
+            "publisher" => (6, 0),
+            "scheduler" => (7, 0),
+            "eod" => (8, 0),
+            _ => (9, 0),
         };
         all.sort_by_key(|s| (rank(&s.name), s.name.clone()));
         all

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod coordinator;
+pub mod eod;
 pub mod instruments;
 pub mod journal;
 pub mod persister;

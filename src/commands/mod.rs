@@ -3,8 +3,10 @@
 
 pub mod decode;
 pub mod demo;
+pub mod eod;
 pub mod instruments;
 pub mod login;
+pub mod replay;
 pub mod run;
 pub mod sim;
 pub mod status;
@@ -79,6 +81,8 @@ pub fn run(command: Command, settings: &Settings) -> Result<ExitCode, Failure> {
         Command::Login(_) => login::run(settings),
         Command::Instruments(args) => instruments::run(&args, settings),
         Command::Status(args) => status::run(&args, settings),
+        Command::Eod(args) => eod::run(&args, settings),
+        Command::Replay(args) => replay::run(&args, settings),
     }
 }
 
@@ -93,6 +97,18 @@ pub fn start_failure(e: crate::startup::StartError) -> Failure {
         StartError::Plan(other) => Failure::Unavailable(anyhow::anyhow!("{other}")),
         StartError::Storage(e) => Failure::Unavailable(anyhow::anyhow!("{e}")),
         StartError::Internal(e) => Failure::Other(anyhow::anyhow!("{e}")),
+        StartError::Recovery(e) => recovery_failure(e),
+    }
+}
+
+/// Maps a failed replay to its exit status: a damaged journal is bad data (65), an unreadable
+/// one is missing input (66), a refusing database is unavailable (69).
+pub fn recovery_failure(e: crate::recovery::RecoveryError) -> Failure {
+    use crate::recovery::RecoveryError;
+    match e {
+        RecoveryError::Corrupt { .. } => Failure::Data(anyhow::anyhow!("{e}")),
+        RecoveryError::Io { .. } => Failure::NoInput(anyhow::anyhow!("{e}")),
+        RecoveryError::Storage(_) => Failure::Unavailable(anyhow::anyhow!("{e}")),
     }
 }
 

@@ -18,15 +18,24 @@ pub struct RunArgs {
     /// and stops by the NSE timetable, arrives with the scheduler).
     #[arg(long, required = true)]
     pub now: bool,
+    /// Crash recovery skips damaged journal records (each is logged) instead of stopping with
+    /// an error naming the file and offset.
+    #[arg(long)]
+    pub skip_corrupt: bool,
 }
 
 /// Runs the command.
-pub fn run(_args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failure> {
+pub fn run(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     require_apps(settings)?;
     let date = ist_date(Utc::now());
     let settings = settings.clone();
     actix_rt::System::new().block_on(async move {
-        let app = startup::start(&settings, date, crate::clock::system()).await.map_err(start_failure)?;
+        let options = startup::StartOptions {
+            skip_corrupt: args.skip_corrupt,
+        };
+        let app = startup::start_with(&settings, date, crate::clock::system(), options)
+            .await
+            .map_err(start_failure)?;
         tracing::info!(date = %date, sockets = app.plan.sockets.len(), instruments = app.plan.instruments.len(), "recording");
         let stop = async {
             if let Err(e) = wait_for_stop().await {

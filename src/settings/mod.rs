@@ -128,6 +128,8 @@ pub struct Settings {
     pub sockets: pipeline::SocketSettings,
     /// `[universe]`.
     pub universe: pipeline::Universe,
+    /// `[eod]`.
+    pub eod: pipeline::EodSettings,
 }
 
 /// Inputs to [`Settings::load`] besides the compiled-in defaults.
@@ -154,6 +156,7 @@ struct RawSettings {
     journal: pipeline::JournalSettings,
     sockets: pipeline::SocketSettings,
     universe: pipeline::RawUniverse,
+    eod: pipeline::RawEodSettings,
     #[serde(default)]
     apps: BTreeMap<String, RawApp>,
 }
@@ -235,6 +238,7 @@ impl RawSettings {
             apps,
             sim: self.sim.validate()?,
             universe: self.universe.validate()?,
+            eod: self.eod.validate()?,
             paths: self.paths,
             kite: self.kite,
             storage: self.storage,

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::SettingsError;
 use crate::kite::Mode;
 use crate::storage::StorageUrl;
+use crate::storage::eod::Dedupe;
 
 fn mode(key: &str, value: &str) -> Result<Mode, SettingsError> {
     Mode::parse(value)
@@ -71,15 +72,26 @@ impl KiteSettings {
 }
 
 /// `[storage]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
-    /// `sqlite://PATH`.
+    /// `sqlite://PATH` or `mysql://USER:PASSWORD@HOST:PORT/DATABASE` (may hold a password:
+    /// `Debug` hides it).
     pub url: String,
     /// Commit when this many rows are waiting…
     pub batch_rows: usize,
     /// …or this many milliseconds passed, whichever first.
     pub batch_ms: u64,
+}
+
+impl std::fmt::Debug for StorageSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageSettings")
+            .field("url", &crate::storage::redact(&self.url))
+            .field("batch_rows", &self.batch_rows)
+            .field("batch_ms", &self.batch_ms)
+            .finish()
+    }
 }
 
 impl StorageSettings {
@@ -97,6 +109,47 @@ pub struct JournalSettings {
     pub flush_ms: u64,
     /// And forced to disk (`fdatasync`) this often, milliseconds.
     pub fsync_ms: u64,
+    /// After a successful end of day, journals of dates more than this many days before it are
+    /// deleted (only dates whose own end of day is done); 0 keeps every journal.
+    pub retention_days: u32,
+}
+
+/// `[eod]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEodSettings {
+    /// `exact`, `per_second` or `none`.
+    pub dedupe: String,
+    /// Instruments with fewer rows than this are listed in the report.
+    pub min_rows: u64,
+}
+
+/// `[eod]`: the end-of-day move to the master table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EodSettings {
+    /// What the dedupe removes.
+    pub dedupe: Dedupe,
+    /// Instruments with fewer rows than this are listed in the report.
+    pub min_rows: u64,
+}
+
+impl RawEodSettings {
+    /// Checks the dedupe mode.
+    pub fn validate(&self) -> Result<EodSettings, SettingsError> {
+        let dedupe = Dedupe::parse(&self.dedupe).ok_or_else(|| {
+            SettingsError::new(
+                "eod.dedupe",
+                format!(
+                    "expected `exact`, `per_second` or `none`, found `{}`",
+                    self.dedupe
+                ),
+            )
+        })?;
+        Ok(EodSettings {
+            dedupe,
+            min_rows: self.min_rows,
+        })
+    }
 }
 
 /// `[sockets]`.

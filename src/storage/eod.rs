@@ -344,3 +344,16 @@ pub fn run_statuses(db: &mut Db, date: NaiveDate) -> QueryResult<Vec<String>> {
         .select(dsl::status)
         .load(c))
 }
+
+/// The date's instrument snapshot: token → trading symbol.
+pub fn instrument_symbols(
+    db: &mut Db,
+    date: NaiveDate,
+) -> QueryResult<std::collections::BTreeMap<u32, String>> {
+    use super::schema::instruments::dsl;
+    let rows: Vec<(i64, String)> = on_backend!(db, c => dsl::instruments
+        .filter(dsl::trade_date.eq(date))
+        .select((dsl::instrument_token, dsl::tradingsymbol))
+        .load(c))?;
+    Ok(rows.into_iter().map(|(t, s)| (t as u32, s)).collect())
+}

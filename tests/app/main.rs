@@ -3,6 +3,7 @@
 //! test names are sentences.
 
 mod decode;
+mod eod;
 mod helpers;
 mod pipeline;
 mod python_compat;

@@ -137,7 +137,8 @@ async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal
             "socket-2",
             "socket-3",
             "journal",
-            "persister"
+            "persister",
+            "eod"
         ]
     );
     for a in actors {

@@ -44,7 +44,8 @@ impl Handler<Attach> for Coordinator {
 
     fn handle(&mut self, msg: Attach, _ctx: &mut Self::Context) {
         self.sockets = msg.sockets;
-        self.status.set("children", json!(self.sockets.len() + 4));
+        // auth, instruments, journal, persister, eod and the sockets.
+        self.status.set("children", json!(self.sockets.len() + 5));
     }
 }
 

@@ -21,12 +21,14 @@ use crate::capture::{CaptureWriter, SyncPolicy};
 use crate::settings::pipeline::JournalSettings;
 use crate::status::StatusHandle;
 
+/// The journal directory of `date` under `data_dir`.
+pub fn journal_dir(data_dir: &Path, date: NaiveDate) -> PathBuf {
+    data_dir.join("journal").join(date.to_string())
+}
+
 /// The journal file of `socket` on `date` under `data_dir`.
 pub fn journal_path(data_dir: &Path, date: NaiveDate, socket: i16) -> PathBuf {
-    data_dir
-        .join("journal")
-        .join(date.to_string())
-        .join(format!("socket-{socket}.kcap"))
+    journal_dir(data_dir, date).join(format!("socket-{socket}.kcap"))
 }
 
 /// The journal actor's state.

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use actix::prelude::*;
 
 use super::Persister;
+use crate::recovery::{self, FileReplay, RecoveryError};
 use crate::storage::models::{NewGap, NewInstrument};
 use crate::storage::{self};
 
@@ -23,6 +24,15 @@ pub struct Catchup {
 pub struct FlushPersister {
     /// Sockets whose journals to read (the journal's last report).
     pub sockets: Vec<i16>,
+}
+
+/// Crash recovery, before live data flows: replays every journal file of the date from its
+/// committed position (see [`crate::recovery::recover`]).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Vec<FileReplay>, RecoveryError>")]
+pub struct Recover {
+    /// Skip damaged records instead of stopping.
+    pub skip_corrupt: bool,
 }
 
 /// An interval in which a socket was not delivering.
@@ -55,6 +65,8 @@ impl Handler<FlushPersister> for Persister {
     type Result = Result<u64, String>;
 
     fn handle(&mut self, msg: FlushPersister, _ctx: &mut Self::Context) -> Self::Result {
+        // A last attempt now, whatever the retry timer says.
+        self.retry_at = std::time::Instant::now();
         for socket in msg.sockets {
             self.ingest(socket);
         }
@@ -66,6 +78,26 @@ impl Handler<FlushPersister> for Persister {
                 self.pending.len()
             ))
         }
+    }
+}
+
+impl Handler<Recover> for Persister {
+    type Result = Result<Vec<FileReplay>, RecoveryError>;
+
+    fn handle(&mut self, msg: Recover, _ctx: &mut Self::Context) -> Self::Result {
+        let done = recovery::recover(
+            self.store.conn(),
+            &self.data_dir,
+            self.date,
+            msg.skip_corrupt,
+            self.batch_rows,
+        )?;
+        let rows: u64 = done.iter().map(|f| f.inserted).sum();
+        self.committed_rows += rows;
+        self.cursors.clear();
+        self.load_positions()?;
+        self.publish();
+        Ok(done)
     }
 }
 

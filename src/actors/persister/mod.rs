@@ -25,11 +25,15 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 use crate::actors::journal::journal_path;
-use crate::capture::{CaptureError, CaptureReader, Next, RecordKind};
-use crate::kite::parse_message;
+use crate::capture::{CaptureError, CaptureReader, Next};
+use crate::recovery::push_rows;
 use crate::status::{State, StatusHandle};
 use crate::storage::models::{NewTick, Position};
 use crate::storage::{self, Store};
+
+/// The first wait before retrying a database that refused; it doubles up to [`LAST_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const LAST_RETRY: Duration = Duration::from_secs(10);
 
 /// A socket's journal being read.
 struct Cursor {
@@ -58,6 +62,9 @@ pub struct Persister {
     lag_ms: i64,
     /// The last commit failed: the database is unavailable.
     failing: bool,
+    /// While failing: no new attempt before this (then a reconnect first), doubling up to 10 s.
+    retry_at: Instant,
+    retry_after: Duration,
     /// Frame received → row committed, per row, in microseconds, since start.
     /// (`None` only if the histogram could not be built, which its constant bounds rule out.)
     latency: Option<Histogram<u64>>,
@@ -91,13 +98,15 @@ impl Persister {
             last_commit_ms: 0,
             lag_ms: 0,
             failing: false,
+            retry_at: Instant::now(),
+            retry_after: FIRST_RETRY,
             // 1 µs to 1 h, 3 significant digits; longer waits (a day-long outage) are clamped.
             latency: Histogram::new_with_bounds(1, 3_600_000_000, 3).ok(),
         }
     }
 
     /// Loads the committed positions of the date.
-    fn load_positions(&mut self) -> Result<(), storage::StorageError> {
+    pub(crate) fn load_positions(&mut self) -> diesel::QueryResult<()> {
         let positions = storage::positions(self.store.conn(), self.date)?;
         self.committed = positions.into_iter().map(|(s, o)| (s, o as u64)).collect();
         Ok(())
@@ -149,26 +158,11 @@ impl Persister {
             };
             match cursor.reader.next_into(&mut payload) {
                 Ok(Next::Record(h)) => {
-                    let end = h.end();
-                    if h.kind == RecordKind::Binary && payload.len() > 1 {
-                        match parse_message(&payload) {
-                            Ok(message) => {
-                                for (i, tick) in message.packets().enumerate() {
-                                    let seq = ((h.offset as i64) << 16) | i as i64;
-                                    self.pending.push(NewTick::new(
-                                        date,
-                                        socket,
-                                        seq,
-                                        h.recv_time_us as i64,
-                                        &tick,
-                                    ));
-                                }
-                            }
-                            // Counted and logged by the socket too; the bytes stay in the journal.
-                            Err(_) => self.malformed_messages += 1,
-                        }
+                    if !push_rows(&mut self.pending, date, socket, &h, &payload) {
+                        // Counted and logged by the socket too; the bytes stay in the journal.
+                        self.malformed_messages += 1;
                     }
-                    self.pending_to.insert(socket, end);
+                    self.pending_to.insert(socket, h.end());
                 }
                 Ok(Next::End) | Ok(Next::Torn(_)) => return,
                 Err(CaptureError::Io(e)) => {
@@ -189,6 +183,20 @@ impl Persister {
     fn commit(&mut self) -> bool {
         if self.pending_to.is_empty() {
             return true;
+        }
+        if self.failing {
+            let now = Instant::now();
+            if now < self.retry_at {
+                return false;
+            }
+            self.retry_at = now + self.retry_after;
+            self.retry_after = (self.retry_after * 2).min(LAST_RETRY);
+            // A restarted server has dropped the old connection.
+            if let Err(e) = self.store.reconnect() {
+                self.status.fail(State::Backoff, &format!("reconnect: {e}"));
+                self.publish();
+                return false;
+            }
         }
         let positions: Vec<Position> = self
             .pending_to
@@ -221,6 +229,7 @@ impl Persister {
                 if self.failing {
                     tracing::info!("the database is back; catching up from the journal");
                     self.failing = false;
+                    self.retry_after = FIRST_RETRY;
                     self.status.set_state(State::Running);
                 }
                 self.publish();
@@ -229,6 +238,7 @@ impl Persister {
             Err(e) => {
                 if !self.failing {
                     tracing::error!(error = %e, rows = self.pending.len(), "cannot commit; the ticks wait in the journal");
+                    self.retry_at = Instant::now() + self.retry_after;
                 }
                 self.failing = true;
                 self.status.fail(State::Backoff, &format!("commit: {e}"));

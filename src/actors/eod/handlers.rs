@@ -1,0 +1,62 @@
+//! Messages of the end-of-day actor.
+
+use actix::prelude::*;
+use chrono::NaiveDate;
+use serde_json::json;
+
+use super::{Eod, EodOptions, EodReport, run_eod};
+use crate::status::State;
+
+/// Runs the end of day for `date` (the persister must have been flushed first). Answers with the
+/// report, or why it stopped (the daily rows are then kept).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<EodReport, String>")]
+pub struct RunEod {
+    /// The trading date.
+    pub date: NaiveDate,
+}
+
+impl Handler<RunEod> for Eod {
+    type Result = Result<EodReport, String>;
+
+    fn handle(&mut self, msg: RunEod, _ctx: &mut Self::Context) -> Self::Result {
+        let opts = EodOptions {
+            settings: self.settings,
+            retention_days: self.retention_days,
+            fail: None,
+        };
+        self.status.set_all([("date", json!(msg.date.to_string()))]);
+        let status = self.status.clone();
+        let mut progress = |p: super::Progress| {
+            status.set_all([
+                ("step", json!(p.step)),
+                ("instruments_done", json!(p.done)),
+                ("instruments", json!(p.instruments)),
+                ("rows_moved", json!(p.rows_moved)),
+                ("rows_total", json!(p.rows_total)),
+            ]);
+        };
+        match run_eod(
+            &mut self.store,
+            &self.data_dir,
+            msg.date,
+            opts,
+            &mut progress,
+        ) {
+            Ok(report) => {
+                self.status.set_state(State::Running);
+                self.status.set_all([
+                    ("step", json!("done")),
+                    ("master_rows", json!(report.master_rows)),
+                    ("duration_ms", json!(report.duration_ms)),
+                ]);
+                Ok(report)
+            }
+            Err(e) => {
+                tracing::error!(date = %msg.date, error = %e, "end of day failed; the daily rows are kept");
+                self.status.fail(State::Failed, &e.to_string());
+                Err(e.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `tickvault eod [--date D]`: the end of day by hand. Replays what the date's journals hold
+//! beyond the committed positions (as start-up recovery does), then dedupes, moves, verifies,
+//! clears and reports (see [`crate::actors::eod`]). Safe to run again: a run killed anywhere
+//! finishes on the next one with the same master contents.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use chrono::{NaiveDate, Utc};
+
+use super::{Failure, recovery_failure};
+use crate::actors::eod::{EodError, EodOptions, PROGRESS_EVERY, Progress, report_path, run_eod};
+use crate::calendar::ist_date;
+use crate::recovery;
+use crate::settings::Settings;
+use crate::storage::Store;
+
+/// Arguments of `tickvault eod`.
+#[derive(Debug, clap::Args)]
+pub struct EodArgs {
+    /// Trading date to close (default: today in IST).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<NaiveDate>,
+    /// Skip damaged journal records while replaying (each is logged) instead of stopping.
+    #[arg(long)]
+    pub skip_corrupt: bool,
+}
+
+/// Runs the command.
+pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
+    let date = args.date.unwrap_or_else(|| ist_date(Utc::now()));
+    let url = settings.storage.parsed_url()?;
+    let mut store = Store::open(&url).map_err(|e| Failure::Unavailable(anyhow!("{e}")))?;
+    let data_dir = &settings.paths.data_dir;
+
+    let replayed = recovery::recover(
+        store.conn(),
+        data_dir,
+        date,
+        args.skip_corrupt,
+        settings.storage.batch_rows,
+    )
+    .map_err(recovery_failure)?;
+    let rows: u64 = replayed.iter().map(|f| f.inserted).sum();
+    if rows > 0 {
+        eprintln!("replayed {rows} rows from the journals of {date} that were not stored yet");
+    }
+
+    let opts = EodOptions {
+        settings: settings.eod,
+        retention_days: settings.journal.retention_days,
+        fail: None,
+    };
+    let mut last = Instant::now();
+    let mut progress = |p: Progress| {
+        if last.elapsed() >= PROGRESS_EVERY || p.done == p.instruments {
+            last = Instant::now();
+            eprint!(
+                "\reod {date}: {:?} {}/{} instruments, {}/{} rows moved   ",
+                p.step, p.done, p.instruments, p.rows_moved, p.rows_total
+            );
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let report = run_eod(&mut store, data_dir, date, opts, &mut progress);
+    eprintln!();
+    let report = report.map_err(|e| match e {
+        EodError::Verify(_) => Failure::Data(anyhow!("{e}")),
+        EodError::Storage(_) => Failure::Unavailable(anyhow!("{e}")),
+        other => Failure::Other(anyhow!("{other}")),
+    })?;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "end of day {date}: {} rows of {} instruments in the master ({} duplicates removed, dedupe {})\n",
+        report.master_rows,
+        report.instruments,
+        report.removed_rows,
+        report.dedupe.as_str()
+    ));
+    out.push_str(&format!(
+        "  fewer than {} rows: {}; no tick at all: {}; gaps: {} ({} socket-minutes)\n",
+        report.min_rows,
+        report.thin_instruments.len(),
+        report.silent_instruments.len(),
+        report.gaps,
+        report.gap_minutes
+    ));
+    if !report.journals_deleted.is_empty() {
+        out.push_str(&format!(
+            "  journals deleted (retention): {}\n",
+            report.journals_deleted.join(", ")
+        ));
+    }
+    out.push_str(&format!(
+        "  took {} ms; report: {}\n",
+        report.duration_ms,
+        report_path(data_dir, date).display()
+    ));
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,294 @@
+//! Crash recovery and replay: journal records become daily rows.
+//!
+//! At start-up the persister compares each socket's committed journal position with the journal
+//! files of the trading date and replays the difference before live data flows (kdb+tick style);
+//! `tickvault replay` rebuilds a day from journals explicitly, or loads captures recorded
+//! elsewhere. Rows are keyed by (date, socket, journal offset, packet index), so replaying what
+//! is already stored inserts nothing.
+
+use std::fs::{File, OpenOptions};
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::capture::{CaptureError, CaptureReader, Next, RecordHeader, RecordKind};
+use crate::kite::parse_message;
+use crate::storage::models::{NewTick, Position};
+use crate::storage::{self, Db};
+
+/// The magic's length: the first record starts here.
+pub const FIRST_RECORD: u64 = 8;
+
+/// Why a replay stopped; each variant is a decision.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// A journal file cannot be read (permissions, disk): nothing can be done without it.
+    #[error("cannot read the journal {path}: {error}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        error: std::io::Error,
+    },
+    /// A record in the middle of a journal is damaged: stop unless told to skip such records.
+    #[error(
+        "corrupt record in {path} at byte {offset}: {detail} (rerun with --skip-corrupt to skip damaged records and go on)"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Where the damaged record starts.
+        offset: u64,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The database refused: retry when it is back; nothing was lost (the journal stays).
+    #[error("cannot store the replayed rows: {0}")]
+    Storage(#[from] diesel::result::Error),
+}
+
+/// How to replay.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayOptions {
+    /// Skip damaged records (each is logged) instead of stopping.
+    pub skip_corrupt: bool,
+    /// Rows per transaction.
+    pub batch_rows: usize,
+    /// Cut a torn final record off the file (a crash mid-write), as the journal would.
+    pub truncate_torn: bool,
+    /// Move the socket's committed position with the rows (the date's own journals).
+    pub track_position: bool,
+}
+
+/// What one file's replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FileReplay {
+    /// The socket number the rows are stored under.
+    pub socket: i16,
+    /// The file.
+    pub path: PathBuf,
+    /// Where reading started and ended.
+    pub from: u64,
+    /// End of the last whole record.
+    pub to: u64,
+    /// Records read.
+    pub records: u64,
+    /// Ticks decoded.
+    pub ticks: u64,
+    /// Rows inserted (ticks already stored are not).
+    pub inserted: u64,
+    /// Bytes of a torn final record cut off.
+    pub torn_bytes: u64,
+    /// Damaged records skipped (only with `skip_corrupt`).
+    pub corrupt_skipped: u64,
+    /// Binary messages that do not parse (kept in the journal, counted, no rows).
+    pub malformed: u64,
+}
+
+/// Appends the rows of one journal record to `rows`: one per packet of a binary message,
+/// `seq` = record offset × 65536 + packet index. Returns false when the message does not parse.
+pub fn push_rows(
+    rows: &mut Vec<NewTick>,
+    date: NaiveDate,
+    socket: i16,
+    header: &RecordHeader,
+    payload: &[u8],
+) -> bool {
+    if header.kind != RecordKind::Binary || payload.len() <= 1 {
+        return true;
+    }
+    match parse_message(payload) {
+        Ok(message) => {
+            for (i, tick) in message.packets().enumerate() {
+                let seq = ((header.offset as i64) << 16) | i as i64;
+                rows.push(NewTick::new(
+                    date,
+                    socket,
+                    seq,
+                    header.recv_time_us as i64,
+                    &tick,
+                ));
+            }
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// The capture files in `dir` with the socket each is stored under: `socket-N.kcap` is socket N;
+/// any other `*.kcap` (captures from elsewhere) gets 101, 102, … in name order.
+pub fn journal_files(dir: &Path) -> Result<Vec<(i16, PathBuf)>, RecoveryError> {
+    let io = |error| RecoveryError::Io {
+        path: dir.to_path_buf(),
+        error,
+    };
+    let mut named = Vec::new();
+    let mut others = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("kcap") {
+            continue;
+        }
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        match stem
+            .strip_prefix("socket-")
+            .and_then(|n| n.parse::<i16>().ok())
+        {
+            Some(n) => named.push((n, path)),
+            None => others.push(path),
+        }
+    }
+    named.sort();
+    others.sort();
+    named.extend(
+        others
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (101 + i as i16, p)),
+    );
+    Ok(named)
+}
+
+/// Replays `path` from byte `from` into the daily table of `date` as socket `socket`.
+pub fn replay_file(
+    db: &mut Db,
+    date: NaiveDate,
+    socket: i16,
+    path: &Path,
+    from: u64,
+    opts: ReplayOptions,
+) -> Result<FileReplay, RecoveryError> {
+    let io = |error| RecoveryError::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut reader = match CaptureReader::new(BufReader::with_capacity(1 << 20, file)) {
+        Ok(r) => r,
+        Err(CaptureError::Io(e)) => return Err(io(e)),
+        Err(e) => {
+            return Err(RecoveryError::Corrupt {
+                path: path.to_path_buf(),
+                offset: 0,
+                detail: e.to_string(),
+            });
+        }
+    };
+    let mut from = from.max(FIRST_RECORD);
+    if from > len {
+        tracing::error!(path = %path.display(), committed = from, len, "the journal is shorter than what was committed (replaced?); replaying it from the start");
+        from = FIRST_RECORD;
+    }
+    reader.seek_record(from).map_err(io)?;
+    let mut done = FileReplay {
+        socket,
+        path: path.to_path_buf(),
+        from,
+        to: from,
+        ..FileReplay::default()
+    };
+    let batch_rows = opts.batch_rows.max(1);
+    let mut rows: Vec<NewTick> = Vec::with_capacity(batch_rows);
+    let mut payload = Vec::with_capacity(64 * 1024);
+    loop {
+        match reader.next_into(&mut payload) {
+            Ok(Next::Record(h)) => {
+                done.records += 1;
+                let before = rows.len();
+                if !push_rows(&mut rows, date, socket, &h, &payload) {
+                    done.malformed += 1;
+                }
+                done.ticks += (rows.len() - before) as u64;
+                done.to = h.end();
+                if rows.len() >= batch_rows {
+                    done.inserted += commit(db, &rows, date, socket, done.to, opts)? as u64;
+                    rows.clear();
+                }
+            }
+            Ok(Next::End) => break,
+            Ok(Next::Torn(torn)) => {
+                done.torn_bytes = torn.available;
+                if opts.truncate_torn && torn.available > 0 {
+                    tracing::warn!(path = %path.display(), offset = torn.offset, bytes = torn.available, "cutting off a torn final record (a crash mid-write)");
+                    OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .and_then(|f| f.set_len(torn.offset))
+                        .map_err(io)?;
+                }
+                break;
+            }
+            Err(CaptureError::Io(e)) => return Err(io(e)),
+            Err(e) => {
+                let offset = e.offset().unwrap_or(done.to);
+                if !opts.skip_corrupt {
+                    if !rows.is_empty() {
+                        done.inserted += commit(db, &rows, date, socket, done.to, opts)? as u64;
+                    }
+                    return Err(RecoveryError::Corrupt {
+                        path: path.to_path_buf(),
+                        offset,
+                        detail: e.to_string(),
+                    });
+                }
+                done.corrupt_skipped += 1;
+                tracing::error!(path = %path.display(), offset, error = %e, "corrupt journal record skipped");
+            }
+        }
+    }
+    if !rows.is_empty() || (opts.track_position && done.to > from) {
+        done.inserted += commit(db, &rows, date, socket, done.to, opts)? as u64;
+    }
+    Ok(done)
+}
+
+fn commit(
+    db: &mut Db,
+    rows: &[NewTick],
+    date: NaiveDate,
+    socket: i16,
+    to: u64,
+    opts: ReplayOptions,
+) -> Result<usize, RecoveryError> {
+    let position = Position {
+        trade_date: date,
+        socket,
+        committed_offset: to as i64,
+    };
+    let positions: &[Position] = if opts.track_position {
+        std::slice::from_ref(&position)
+    } else {
+        &[]
+    };
+    Ok(storage::commit_batch(db, rows, positions)?)
+}
+
+/// Crash recovery for `date`: every journal file of the date, from its socket's committed
+/// position to its end; torn tails are cut off; positions move with the rows.
+pub fn recover(
+    db: &mut Db,
+    data_dir: &Path,
+    date: NaiveDate,
+    skip_corrupt: bool,
+    batch_rows: usize,
+) -> Result<Vec<FileReplay>, RecoveryError> {
+    let dir = crate::actors::journal::journal_dir(data_dir, date);
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let committed = storage::positions(db, date)?;
+    let opts = ReplayOptions {
+        skip_corrupt,
+        batch_rows,
+        truncate_torn: true,
+        track_position: true,
+    };
+    let mut done = Vec::new();
+    for (socket, path) in journal_files(&dir)? {
+        let from = committed.get(&socket).copied().unwrap_or(0).max(0) as u64;
+        done.push(replay_file(db, date, socket, &path, from, opts)?);
+    }
+    Ok(done)
+}
