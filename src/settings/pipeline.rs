@@ -105,7 +105,8 @@ impl StorageSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JournalSettings {
-    /// Buffered frames are handed to the OS (and the persister told) this often, milliseconds.
+    /// The persister is told how far the journals reach this often, milliseconds (frames reach
+    /// the OS as they are appended).
     pub flush_ms: u64,
     /// And forced to disk (`fdatasync`) this often, milliseconds.
     pub fsync_ms: u64,

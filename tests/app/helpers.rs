@@ -294,7 +294,193 @@ pub fn app_settings(sim: &SimHandle, dir: &std::path::Path) -> Settings {
     s
 }
 
+/// Ticks in every journal file under `dir` (0 when it does not exist yet; a torn final record of
+/// a file being written is not counted).
+pub fn journal_ticks(dir: &std::path::Path) -> u64 {
+    use tickvault::capture::{CaptureReader, Next, RecordKind};
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("kcap") {
+            continue;
+        }
+        let Ok(mut r) = CaptureReader::new(std::fs::File::open(&path).unwrap()) else {
+            continue;
+        };
+        let mut buf = Vec::new();
+        while let Ok(Next::Record(h)) = r.next_into(&mut buf) {
+            if h.kind == RecordKind::Binary && buf.len() > 1 {
+                total += tickvault::kite::parse_message(&buf)
+                    .map(|m| m.packets().len() as u64)
+                    .unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+/// A settings file for `tickvault run` against `sim`, everything under `dir` (SQLite at
+/// `dir/ticks.db`), the small test universe; `extra` is appended (more tables, or keys of the
+/// last one).
+pub fn service_config(
+    sim: &tickvault::sim::SimHandle,
+    dir: &std::path::Path,
+    extra: &str,
+) -> std::path::PathBuf {
+    let path = dir.join("tickvault.toml");
+    let text = format!(
+        r#"
+[paths]
+data_dir = "{data}"
+state_dir = "{state}"
+[storage]
+url = "sqlite://{db}"
+[kite]
+api_root = "{http}"
+login_root = "{http}"
+ws_root = "{ws}"
+[journal]
+flush_ms = 50
+[apps.sim]
+api_key = "sim_api_key"
+user_id = "SIM001"
+api_secret = "sim_api_secret"
+password = "sim-password"
+totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+[universe]
+indices = ["NSE:NIFTY 50", "NSE:NIFTY BANK"]
+equities = ["RELIANCE", "INFY", "TCS", "SBIN"]
+future_underlyings = ["NIFTY"]
+future_months = 1
+{extra}
+"#,
+        data = dir.join("data").display(),
+        state = dir.join("state").display(),
+        db = dir.join("ticks.db").display(),
+        http = sim.http_url(),
+        ws = sim.ws_url(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Sends `sig` (`TERM`, `KILL`, `USR1`) to `pid`.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
 // --- MariaDB -----------------------------------------------------------------------------------
+
+/// A MariaDB server of the test's own (its own data directory and port), for tests that stop
+/// and restart the database. Root needs no password (`--skip-grant-tables`); loopback only.
+pub struct OwnMariadb {
+    /// `mysql://root@127.0.0.1:PORT/tv`.
+    pub url: String,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl OwnMariadb {
+    /// Initialises a data directory and starts the server on a free port, with database `tv`.
+    pub fn start() -> OwnMariadb {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let out = Command::new("mariadb-install-db")
+            .args(["--no-defaults", "--user=root", "--skip-test-db"])
+            .arg(format!("--datadir={}", data.display()))
+            .output()
+            .expect("mariadb-install-db (tests/run installs mariadb-server)");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = OwnMariadb {
+            url: format!("mysql://root@127.0.0.1:{port}/tv"),
+            port,
+            dir,
+            child: None,
+        };
+        server.restart();
+        use diesel::connection::SimpleConnection;
+        use diesel::prelude::*;
+        diesel::mysql::MysqlConnection::establish(&format!("mysql://root@127.0.0.1:{port}/mysql"))
+            .unwrap()
+            .batch_execute("CREATE DATABASE tv")
+            .unwrap();
+        server
+    }
+
+    /// Starts the server (again) on the same data directory and port; returns once it answers.
+    pub fn restart(&mut self) {
+        let d = self.dir.path();
+        let child = Command::new("/usr/sbin/mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", d.join("data").display()))
+            .arg(format!("--port={}", self.port))
+            .arg(format!("--socket={}", d.join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", d.join("mysqld.pid").display()))
+            .arg(format!("--log-error={}", d.join("error.log").display()))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-grant-tables",
+                "--innodb-buffer-pool-size=32M",
+                "--skip-log-bin",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("mariadbd starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            use diesel::prelude::*;
+            if diesel::mysql::MysqlConnection::establish(&format!(
+                "mysql://root@127.0.0.1:{}/mysql",
+                self.port
+            ))
+            .is_ok()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mariadbd did not answer: {}",
+                std::fs::read_to_string(d.join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnMariadb {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
 
 /// The test account's server URL, without a database (tests/run creates the account).
 pub fn mysql_server() -> String {

@@ -7,6 +7,7 @@ mod eod;
 mod helpers;
 mod pipeline;
 mod python_compat;
+mod recovery;
 mod run_cli;
 mod settings;
 mod sim_cli;

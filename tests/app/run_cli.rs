@@ -4,77 +4,11 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tickvault::capture::{CaptureReader, Next, RecordKind};
-use tickvault::kite::parse_message;
 use tickvault::storage::{self, StorageUrl, Store};
 
-use crate::helpers::{get_json, sim_config, stderr, tickvault, today};
-
-fn config(
-    sim: &tickvault::sim::SimHandle,
-    dir: &std::path::Path,
-    extra: &str,
-) -> std::path::PathBuf {
-    let path = dir.join("tickvault.toml");
-    let text = format!(
-        r#"
-[paths]
-data_dir = "{data}"
-state_dir = "{state}"
-[storage]
-url = "sqlite://{db}"
-[kite]
-api_root = "{http}"
-login_root = "{http}"
-ws_root = "{ws}"
-[journal]
-flush_ms = 50
-[apps.sim]
-api_key = "sim_api_key"
-user_id = "SIM001"
-api_secret = "sim_api_secret"
-password = "sim-password"
-totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-[universe]
-indices = ["NSE:NIFTY 50", "NSE:NIFTY BANK"]
-equities = ["RELIANCE", "INFY", "TCS", "SBIN"]
-future_underlyings = ["NIFTY"]
-future_months = 1
-{extra}
-"#,
-        data = dir.join("data").display(),
-        state = dir.join("state").display(),
-        db = dir.join("ticks.db").display(),
-        http = sim.http_url(),
-        ws = sim.ws_url(),
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-/// Ticks in every journal file under `dir`.
-fn journal_ticks(dir: &std::path::Path) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let mut r =
-            CaptureReader::new(std::fs::File::open(entry.unwrap().path()).unwrap()).unwrap();
-        let mut buf = Vec::new();
-        while let Next::Record(h) = r.next_into(&mut buf).unwrap() {
-            if h.kind == RecordKind::Binary && buf.len() > 1 {
-                total += parse_message(&buf).unwrap().packets().len() as u64;
-            }
-        }
-    }
-    total
-}
+use crate::helpers::{
+    get_json, journal_ticks, service_config, signal, sim_config, stderr, tickvault, today,
+};
 
 #[actix_rt::test]
 async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal_to_the_journal() {
@@ -87,7 +21,7 @@ async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&sim, dir.path(), "");
+    let cfg = service_config(&sim, dir.path(), "");
     let child = tickvault()
         .args(["run", "--now", "--config"])
         .arg(&cfg)
@@ -225,7 +159,7 @@ async fn a_universe_that_does_not_fit_exits_78_naming_the_numbers() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     // One socket of 10 instruments cannot carry the 7 planned above plus 40 strikes of NIFTY.
-    let cfg = config(
+    let cfg = service_config(
         &sim,
         dir.path(),
         "[universe.options.nifty]\nspot = \"NSE:NIFTY 50\"\nweeklies = 1\nmonthlies = 0\nstrikes = \"10\"\n[sockets]\nper_app = 1\nmax_instruments = 10\n",

@@ -83,13 +83,23 @@ impl Handler<Resolve> for Instruments {
                 HashMap::new()
             } else {
                 let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-                client
-                    .ltp(&token.session, &refs)
-                    .await
-                    .map_err(|e| ResolveError::Kite {
-                        what: "spot prices",
-                        error: e.to_string(),
-                    })?
+                // Quotes are limited to one request a second per app: a quick restart can
+                // meet the limit, so a 429 waits a second and tries again (five times).
+                let mut attempt = 1;
+                loop {
+                    match client.ltp(&token.session, &refs).await {
+                        Err(e) if e.is_rate_limited() && attempt < 5 => {
+                            attempt += 1;
+                            actix_rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+                        }
+                        other => {
+                            break other.map_err(|e| ResolveError::Kite {
+                                what: "spot prices",
+                                error: e.to_string(),
+                            })?;
+                        }
+                    }
+                }
             };
             let (planned, unknown) = resolve_instruments(&universe, &dump, msg.date, &spots)?;
             Ok::<_, ResolveError>((planned, unknown, dump.len()))

@@ -32,9 +32,12 @@ impl Handler<Append> for Journal {
     type Result = ();
 
     fn handle(&mut self, msg: Append, _ctx: &mut Self::Context) {
-        let appended = self
-            .writer(msg.socket)
-            .and_then(|w| w.append(msg.recv_time_us, msg.kind, &msg.payload));
+        // Handed to the OS at once (one write per frame): a killed or aborted process loses
+        // nothing the journal received; only a power cut can, back to the last fsync.
+        let appended = self.writer(msg.socket).and_then(|w| {
+            w.append(msg.recv_time_us, msg.kind, &msg.payload)?;
+            w.flush()
+        });
         match appended {
             Ok(_) => {
                 self.records += 1;

@@ -1,7 +1,8 @@
 //! The journal actor: appends every received message, unparsed, to a capture file per socket
 //! per trading date (`<data_dir>/journal/YYYY-MM-DD/socket-N.kcap`). It is the record of truth:
-//! the database is built from it. Buffered frames go to the OS every `flush_ms` (and the
-//! persister is told how far each file reaches), and to disk every `fsync_ms`.
+//! the database is built from it. Every frame goes to the OS as it is appended (a killed process
+//! loses nothing received), the persister is told how far each file reaches every `flush_ms`,
+//! and files go to disk every `fsync_ms`.
 //!
 //! Messages: [`handlers::Append`] (from sockets), [`handlers::FlushJournal`] (shutdown: sync
 //! everything and report each file's end). Talks to: the persister ([`crate::actors::persister::handlers::Catchup`]).
