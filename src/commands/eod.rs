@@ -48,18 +48,14 @@ pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
         eprintln!("replayed {rows} rows from the journals of {date} that were not stored yet");
     }
 
-    let opts = EodOptions {
-        settings: settings.eod,
-        retention_days: settings.journal.retention_days,
-        fail: None,
-    };
+    let opts = EodOptions::new(settings.eod, settings.journal.retention_days);
     let mut last = Instant::now();
     let mut progress = |p: Progress| {
-        if last.elapsed() >= PROGRESS_EVERY || p.done == p.instruments {
+        if last.elapsed() >= PROGRESS_EVERY || p.done == p.chunks {
             last = Instant::now();
             eprint!(
-                "\reod {date}: {:?} {}/{} instruments, {}/{} rows moved   ",
-                p.step, p.done, p.instruments, p.rows_moved, p.rows_total
+                "\reod {date}: {:?} {}/{} chunks ({} instruments), {}/{} rows moved   ",
+                p.step, p.done, p.chunks, p.instruments, p.rows_moved, p.rows_total
             );
             let _ = std::io::stderr().flush();
         }

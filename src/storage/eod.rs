@@ -1,11 +1,12 @@
 //! The end of day's SQL: dedupe the daily table, move a date's rows into the master table
-//! (`ticks`), verify, clear, and keep the run's record. Every function works on one instrument
-//! of one date in one transaction, so a run killed at any point can simply be run again: the
-//! dedupe finds nothing more to remove, the move inserts nothing twice (`INSERT IGNORE` on the
-//! master's key), and the counts live in `eod_instruments` beside the work they count.
+//! (`ticks`), verify, clear, and keep the run's record. Every function works on one chunk of
+//! instruments (a token range, [`Chunk`]) of one date in one transaction, so a run killed at any
+//! point can simply be run again: the dedupe finds nothing more to remove, the move inserts
+//! nothing twice (`INSERT IGNORE` on the master's key), and the removal count lives in
+//! `eod_days`, added to in the same transaction as the removal.
 //!
 //! The move is `INSERT … SELECT` inside the database (no row travels through tickvault), one
-//! instrument per statement, so no statement holds the server for long.
+//! chunk of about [`CHUNK_ROWS`] rows per statement, so no statement holds the server for long.
 
 use std::collections::HashMap;
 
@@ -13,7 +14,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date};
 
-use super::schema::{daily_ticks, eod_instruments, eod_runs, ticks};
+use super::schema::{daily_ticks, eod_days, eod_runs, ticks};
 use super::{Db, on_backend};
 
 /// What the end of day removes before the move.
@@ -82,7 +83,7 @@ fn dedupe_sql(mode: Dedupe, mysql: bool) -> Option<String> {
         Dedupe::PerSecond => {
             let div = if mysql { "DIV" } else { "/" };
             (
-                format!("COALESCE(exchange_time, recv_time_us {div} 1000000)"),
+                format!("instrument_token, COALESCE(exchange_time, recv_time_us {div} 1000000)"),
                 "recv_time_us DESC, socket DESC, seq DESC",
                 false,
             )
@@ -94,150 +95,172 @@ fn dedupe_sql(mode: Dedupe, mysql: bool) -> Option<String> {
         ""
     };
     Some(format!(
-        "DELETE FROM daily_ticks WHERE trade_date = ? AND instrument_token = ? AND (socket, seq) IN \
-         (SELECT socket, seq FROM (SELECT socket, seq, ROW_NUMBER() OVER (PARTITION BY {partition} \
-         ORDER BY {order}) AS rn FROM daily_ticks WHERE trade_date = ? AND instrument_token = ?{timed}) \
-         ranked WHERE rn > 1)"
+        "DELETE FROM daily_ticks WHERE trade_date = ? AND instrument_token BETWEEN ? AND ? AND \
+         (socket, seq) IN (SELECT socket, seq FROM (SELECT socket, seq, ROW_NUMBER() OVER \
+         (PARTITION BY {partition} ORDER BY {order}) AS rn FROM daily_ticks WHERE trade_date = ? \
+         AND instrument_token BETWEEN ? AND ?{timed}) ranked WHERE rn > 1)"
     ))
 }
 
-/// The instruments with rows in the daily table on `date`, in token order.
-pub fn daily_instruments(db: &mut Db, date: NaiveDate) -> QueryResult<Vec<i64>> {
-    use daily_ticks::dsl;
-    on_backend!(db, c => dsl::daily_ticks
-        .filter(dsl::trade_date.eq(date))
-        .select(dsl::instrument_token)
-        .distinct()
-        .order(dsl::instrument_token)
-        .load(c))
+/// Rows per chunk the end of day aims for.
+pub const CHUNK_ROWS: u64 = 100_000;
+
+/// Instruments `first..=last` (tokens) of one date, processed together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    /// First token.
+    pub first: i64,
+    /// Last token.
+    pub last: i64,
+    /// Daily rows in it when planned.
+    pub rows: u64,
+    /// Instruments in it.
+    pub instruments: usize,
 }
 
-/// Rows of `date` in the daily table.
-pub fn daily_rows(db: &mut Db, date: NaiveDate) -> QueryResult<i64> {
-    use daily_ticks::dsl;
-    on_backend!(db, c => dsl::daily_ticks
-        .filter(dsl::trade_date.eq(date))
-        .count()
-        .get_result(c))
+/// Splits `date`'s daily rows into token ranges of about `chunk_rows` rows (an instrument is
+/// never split; one with more rows is a chunk of its own).
+pub fn plan_chunks(db: &mut Db, date: NaiveDate, chunk_rows: u64) -> QueryResult<Vec<Chunk>> {
+    use diesel::dsl::count_star;
+    let counts: Vec<(i64, i64)> = on_backend!(db, c => daily_ticks::table
+        .filter(daily_ticks::trade_date.eq(date))
+        .group_by(daily_ticks::instrument_token)
+        .select((daily_ticks::instrument_token, count_star()))
+        .order(daily_ticks::instrument_token)
+        .load(c))?;
+    let mut chunks: Vec<Chunk> = Vec::new();
+    for (token, n) in counts {
+        match chunks.last_mut() {
+            Some(c) if c.rows + n as u64 <= chunk_rows.max(1) => {
+                c.last = token;
+                c.rows += n as u64;
+                c.instruments += 1;
+            }
+            _ => chunks.push(Chunk {
+                first: token,
+                last: token,
+                rows: n as u64,
+                instruments: 1,
+            }),
+        }
+    }
+    Ok(chunks)
 }
 
-/// Removes `token`'s duplicates on `date` as `mode` says and adds their number to its
-/// `eod_instruments` row (created here), in one transaction. Returns the rows removed.
-pub fn dedupe_instrument(
-    db: &mut Db,
-    date: NaiveDate,
-    token: i64,
-    mode: Dedupe,
-) -> QueryResult<u64> {
+/// Removes the chunk's duplicates as `mode` says and adds their number to `eod_days`, in one
+/// transaction. Returns the rows removed.
+pub fn dedupe_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk, mode: Dedupe) -> QueryResult<u64> {
     let mysql = matches!(db, Db::Mysql(_));
-    let sql = dedupe_sql(mode, mysql);
+    let Some(sql) = dedupe_sql(mode, mysql) else {
+        return Ok(0);
+    };
     on_backend!(db, c => c.transaction(|c| {
-        let removed = match &sql {
-            Some(sql) => diesel::sql_query(sql.as_str())
-                .bind::<Date, _>(date)
-                .bind::<BigInt, _>(token)
-                .bind::<Date, _>(date)
-                .bind::<BigInt, _>(token)
-                .execute(c)? as i64,
-            None => 0,
-        };
-        let key = eod_instruments::table
-            .filter(eod_instruments::trade_date.eq(date))
-            .filter(eod_instruments::instrument_token.eq(token));
-        let known: i64 = key.count().get_result(c)?;
-        if known == 0 {
-            diesel::insert_into(eod_instruments::table)
-                .values((
-                    eod_instruments::trade_date.eq(date),
-                    eod_instruments::instrument_token.eq(token),
-                    eod_instruments::removed_rows.eq(removed),
-                    eod_instruments::moved_rows.eq(None::<i64>),
-                ))
-                .execute(c)?;
-        } else if removed > 0 {
-            diesel::update(key)
-                .set(eod_instruments::removed_rows.eq(eod_instruments::removed_rows + removed))
-                .execute(c)?;
+        let removed = diesel::sql_query(sql.as_str())
+            .bind::<Date, _>(date)
+            .bind::<BigInt, _>(chunk.first)
+            .bind::<BigInt, _>(chunk.last)
+            .bind::<Date, _>(date)
+            .bind::<BigInt, _>(chunk.first)
+            .bind::<BigInt, _>(chunk.last)
+            .execute(c)? as i64;
+        if removed > 0 {
+            let day = eod_days::table.filter(eod_days::trade_date.eq(date));
+            let known: i64 = day.count().get_result(c)?;
+            if known == 0 {
+                diesel::insert_into(eod_days::table)
+                    .values((eod_days::trade_date.eq(date), eod_days::removed_rows.eq(removed)))
+                    .execute(c)?;
+            } else {
+                diesel::update(day)
+                    .set(eod_days::removed_rows.eq(eod_days::removed_rows + removed))
+                    .execute(c)?;
+            }
         }
         Ok(removed as u64)
     }))
 }
 
-/// Copies `token`'s daily rows on `date` into the master (rows already there are skipped) and
-/// records the master's count for it, in one transaction. Returns the rows inserted.
-pub fn move_instrument(db: &mut Db, date: NaiveDate, token: i64) -> QueryResult<u64> {
+/// Copies the chunk's daily rows into the master (rows already there are skipped), in one
+/// statement. Returns the rows inserted.
+pub fn move_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk) -> QueryResult<u64> {
     let verb = match db {
         Db::Sqlite(_) => "INSERT OR IGNORE",
         Db::Mysql(_) => "INSERT IGNORE",
     };
     let sql = format!(
         "{verb} INTO ticks ({ALL_COLUMNS}) SELECT {ALL_COLUMNS} FROM daily_ticks \
-         WHERE trade_date = ? AND instrument_token = ?"
+         WHERE trade_date = ? AND instrument_token BETWEEN ? AND ?"
     );
-    on_backend!(db, c => c.transaction(|c| {
-        let inserted = diesel::sql_query(sql.as_str())
-            .bind::<Date, _>(date)
-            .bind::<BigInt, _>(token)
-            .execute(c)?;
-        let in_master: i64 = ticks::table
-            .filter(ticks::trade_date.eq(date))
-            .filter(ticks::instrument_token.eq(token))
-            .count()
-            .get_result(c)?;
-        diesel::update(
-            eod_instruments::table
-                .filter(eod_instruments::trade_date.eq(date))
-                .filter(eod_instruments::instrument_token.eq(token)),
-        )
-        .set(eod_instruments::moved_rows.eq(Some(in_master)))
-        .execute(c)?;
-        Ok(inserted as u64)
-    }))
+    on_backend!(db, c => diesel::sql_query(sql.as_str())
+        .bind::<Date, _>(date)
+        .bind::<BigInt, _>(chunk.first)
+        .bind::<BigInt, _>(chunk.last)
+        .execute(c))
+    .map(|n| n as u64)
 }
 
-/// How `token`'s rows on `date` compare: (daily rows, master rows, daily rows missing from the
-/// master). The move is verified when nothing is missing and the counts agree.
-pub fn compare_instrument(
+/// The chunk's instruments whose master rows do not match their daily rows: (token, daily
+/// rows, master rows, daily rows missing from the master). Empty when the move is verified.
+pub fn compare_chunk(
     db: &mut Db,
     date: NaiveDate,
-    token: i64,
-) -> QueryResult<(i64, i64, i64)> {
+    chunk: Chunk,
+) -> QueryResult<Vec<(i64, i64, i64, i64)>> {
+    use diesel::dsl::count_star;
     #[derive(QueryableByName)]
     struct Missing {
         #[diesel(sql_type = BigInt)]
+        instrument_token: i64,
+        #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let sql = "SELECT COUNT(*) AS n FROM daily_ticks d WHERE d.trade_date = ? AND \
-               d.instrument_token = ? AND NOT EXISTS (SELECT 1 FROM ticks m WHERE \
-               m.trade_date = d.trade_date AND m.instrument_token = d.instrument_token AND \
-               m.socket = d.socket AND m.seq = d.seq)";
+    let sql = "SELECT d.instrument_token AS instrument_token, COUNT(*) AS n FROM daily_ticks d \
+               WHERE d.trade_date = ? AND d.instrument_token BETWEEN ? AND ? AND NOT EXISTS \
+               (SELECT 1 FROM ticks m WHERE m.trade_date = d.trade_date AND \
+               m.instrument_token = d.instrument_token AND m.socket = d.socket AND m.seq = d.seq) \
+               GROUP BY d.instrument_token";
     on_backend!(db, c => {
-        let daily: i64 = daily_ticks::table
+        let daily: HashMap<i64, i64> = daily_ticks::table
             .filter(daily_ticks::trade_date.eq(date))
-            .filter(daily_ticks::instrument_token.eq(token))
-            .count()
-            .get_result(c)?;
-        let master: i64 = ticks::table
+            .filter(daily_ticks::instrument_token.between(chunk.first, chunk.last))
+            .group_by(daily_ticks::instrument_token)
+            .select((daily_ticks::instrument_token, count_star()))
+            .load::<(i64, i64)>(c)?
+            .into_iter()
+            .collect();
+        let master: HashMap<i64, i64> = ticks::table
             .filter(ticks::trade_date.eq(date))
-            .filter(ticks::instrument_token.eq(token))
-            .count()
-            .get_result(c)?;
-        let missing = diesel::sql_query(sql)
+            .filter(ticks::instrument_token.between(chunk.first, chunk.last))
+            .group_by(ticks::instrument_token)
+            .select((ticks::instrument_token, count_star()))
+            .load::<(i64, i64)>(c)?
+            .into_iter()
+            .collect();
+        let missing: HashMap<i64, i64> = diesel::sql_query(sql)
             .bind::<Date, _>(date)
-            .bind::<BigInt, _>(token)
-            .get_result::<Missing>(c)?
-            .n;
-        Ok((daily, master, missing))
+            .bind::<BigInt, _>(chunk.first)
+            .bind::<BigInt, _>(chunk.last)
+            .load::<Missing>(c)?
+            .into_iter()
+            .map(|m| (m.instrument_token, m.n))
+            .collect();
+        let mut bad: Vec<(i64, i64, i64, i64)> = daily
+            .iter()
+            .map(|(t, d)| (*t, *d, master.get(t).copied().unwrap_or(0), missing.get(t).copied().unwrap_or(0)))
+            .filter(|(_, d, m, miss)| *miss > 0 || d != m)
+            .collect();
+        bad.sort_unstable();
+        Ok(bad)
     })
 }
 
-/// Deletes `token`'s daily rows on `date`. Returns the rows deleted.
-pub fn clear_instrument(db: &mut Db, date: NaiveDate, token: i64) -> QueryResult<u64> {
+/// Deletes the chunk's daily rows. Returns the rows deleted.
+pub fn clear_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk) -> QueryResult<u64> {
     use daily_ticks::dsl;
     on_backend!(db, c => diesel::delete(
         dsl::daily_ticks
             .filter(dsl::trade_date.eq(date))
-            .filter(dsl::instrument_token.eq(token)),
+            .filter(dsl::instrument_token.between(chunk.first, chunk.last)),
     )
     .execute(c))
     .map(|n| n as u64)
@@ -259,12 +282,12 @@ pub fn master_rows_per_token(db: &mut Db, date: NaiveDate) -> QueryResult<HashMa
 
 /// Rows the dedupe removed on `date`, over every run.
 pub fn removed_rows(db: &mut Db, date: NaiveDate) -> QueryResult<u64> {
-    // Summed here: SQL's SUM of a BIGINT is a decimal on MySQL.
-    let each: Vec<i64> = on_backend!(db, c => eod_instruments::table
-        .filter(eod_instruments::trade_date.eq(date))
-        .select(eod_instruments::removed_rows)
-        .load(c))?;
-    Ok(each.iter().map(|n| (*n).max(0) as u64).sum())
+    let n: Option<i64> = on_backend!(db, c => eod_days::table
+        .filter(eod_days::trade_date.eq(date))
+        .select(eod_days::removed_rows)
+        .first(c)
+        .optional())?;
+    Ok(n.unwrap_or(0).max(0) as u64)
 }
 
 /// Starts a run's record: earlier runs of `date` still marked `running` were killed, and are

@@ -118,12 +118,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Per date and instrument: rows the dedupe removed and rows moved to the master.
-    eod_instruments (trade_date, instrument_token) {
+    /// Per date: rows the dedupe removed, over every run.
+    eod_days (trade_date) {
         trade_date -> Date,
-        instrument_token -> BigInt,
         removed_rows -> BigInt,
-        moved_rows -> Nullable<BigInt>,
     }
 }
 
@@ -151,6 +149,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     journal_positions,
     instruments,
     gaps,
-    eod_instruments,
+    eod_days,
     eod_runs
 );

@@ -150,6 +150,8 @@ fn options(dedupe: Dedupe, fail: Option<FailPoint>) -> EodOptions {
             min_rows: 5,
         },
         retention_days: 0,
+        // Small chunks: the three instruments are three chunks, so a kill can land inside a step.
+        chunk_rows: 5,
         fail,
     }
 }
@@ -272,16 +274,16 @@ fn killed_at_every_step_on(backend: Backend) {
     for step in Step::ALL {
         points.push(FailPoint {
             step,
-            after_instruments: 1,
+            after_chunks: 1,
         });
         points.push(FailPoint {
             step,
-            after_instruments: usize::MAX,
+            after_chunks: usize::MAX,
         });
     }
     for point in points {
-        // Report has no instrument loop: only its end is a fail point.
-        if point.step == Step::Report && point.after_instruments == 1 {
+        // Report has no chunk loop: only its end is a fail point.
+        if point.step == Step::Report && point.after_chunks == 1 {
             continue;
         }
         let mut t = test_store(backend);
@@ -441,4 +443,37 @@ fn replaying_a_journal_twice_inserts_nothing_the_second_time_on_sqlite() {
 #[test]
 fn replaying_a_journal_twice_inserts_nothing_the_second_time_on_mariadb() {
     replay_twice_on(Backend::Mysql);
+}
+
+#[test]
+fn a_master_that_does_not_match_the_daily_rows_stops_the_eod_before_anything_is_cleared() {
+    let mut t = test_store(Backend::Sqlite);
+    let rows = sample_rows();
+    load(&mut t.store, &rows);
+    // A stray master row for one instrument of the date, not from its daily rows.
+    let seq = rows[0].seq;
+    on_backend!(t.store.conn(), c => {
+        diesel::sql_query(format!("INSERT INTO ticks SELECT * FROM daily_ticks WHERE seq = {seq}"))
+            .execute(c)
+            .unwrap();
+        diesel::update(ticks::table.filter(ticks::seq.eq(seq)))
+            .set(ticks::seq.eq(999_i64 << 16))
+            .execute(c)
+    })
+    .unwrap();
+    let before = daily_count(&mut t.store);
+    let err = run_eod(
+        &mut t.store,
+        t.dir.path(),
+        day(),
+        options(Dedupe::None, None),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, EodError::Verify(m) if m.len() == 1 && m[0].token == 408_065 && m[0].master == m[0].daily + 1),
+        "{err}"
+    );
+    assert_eq!(daily_count(&mut t.store), before, "nothing cleared");
+    assert_eq!(run_statuses(t.store.conn(), day()).unwrap(), ["failed"]);
 }

@@ -58,13 +58,11 @@ CREATE TABLE ticks (
     PRIMARY KEY (trade_date, instrument_token, socket, seq)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- Per date and instrument: rows removed by the dedupe and rows moved to the master.
-CREATE TABLE eod_instruments (
-    trade_date DATE NOT NULL,
-    instrument_token BIGINT NOT NULL,
-    removed_rows BIGINT NOT NULL,
-    moved_rows BIGINT,
-    PRIMARY KEY (trade_date, instrument_token)
+-- Per date: rows the dedupe removed, over every run. Each removal adds to it in the same
+-- transaction, so a rerun neither repeats nor loses a count.
+CREATE TABLE eod_days (
+    trade_date DATE NOT NULL PRIMARY KEY,
+    removed_rows BIGINT NOT NULL
 ) ENGINE=InnoDB;
 
 -- One row per end-of-day run (an interrupted one stays `interrupted`).

@@ -1,3 +1,3 @@
 DROP TABLE eod_runs;
-DROP TABLE eod_instruments;
+DROP TABLE eod_days;
 DROP TABLE ticks;

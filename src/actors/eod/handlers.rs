@@ -20,17 +20,14 @@ impl Handler<RunEod> for Eod {
     type Result = Result<EodReport, String>;
 
     fn handle(&mut self, msg: RunEod, _ctx: &mut Self::Context) -> Self::Result {
-        let opts = EodOptions {
-            settings: self.settings,
-            retention_days: self.retention_days,
-            fail: None,
-        };
+        let opts = EodOptions::new(self.settings, self.retention_days);
         self.status.set_all([("date", json!(msg.date.to_string()))]);
         let status = self.status.clone();
         let mut progress = |p: super::Progress| {
             status.set_all([
                 ("step", json!(p.step)),
-                ("instruments_done", json!(p.done)),
+                ("chunks_done", json!(p.done)),
+                ("chunks", json!(p.chunks)),
                 ("instruments", json!(p.instruments)),
                 ("rows_moved", json!(p.rows_moved)),
                 ("rows_total", json!(p.rows_total)),

@@ -1,7 +1,8 @@
 //! The end of day: after the close, the date's rows leave the daily table for the master table
 //! (`ticks`), checked on the way, and a report says what the day holds.
 //!
-//! Steps ([`Step`]), each per instrument and each rerunnable (see [`crate::storage::eod`]):
+//! Steps ([`Step`]), each per chunk of instruments (a token range of about 100,000 rows) and
+//! each rerunnable (see [`crate::storage::eod`]):
 //! **dedupe** the daily rows, **move** them into the master, **verify** that every daily row is
 //! in the master and the counts agree, only then **clear** the daily rows, and **report** (log,
 //! `<data_dir>/eod/YYYY-MM-DD.json`, the `eod_runs` table), then delete journals past their
@@ -60,8 +61,8 @@ impl Step {
 pub struct FailPoint {
     /// The step.
     pub step: Step,
-    /// After this many instruments of the step (`usize::MAX`: once the step is done).
-    pub after_instruments: usize,
+    /// After this many chunks of the step (`usize::MAX`: once the step is done).
+    pub after_chunks: usize,
 }
 
 /// Why the end of day stopped; the daily rows are kept in every case.
@@ -108,8 +109,10 @@ pub struct Mismatch {
 pub struct Progress {
     /// The step.
     pub step: Step,
-    /// Instruments done in it.
+    /// Chunks done in it.
     pub done: usize,
+    /// Chunks in all.
+    pub chunks: usize,
     /// Instruments in all.
     pub instruments: usize,
     /// Rows moved so far (move step).
@@ -199,13 +202,27 @@ pub struct EodOptions {
     pub settings: EodSettings,
     /// `journal.retention_days`.
     pub retention_days: u32,
+    /// Rows per chunk ([`crate::storage::eod::CHUNK_ROWS`]).
+    pub chunk_rows: u64,
     /// Stop on purpose here (tests).
     pub fail: Option<FailPoint>,
 }
 
+impl EodOptions {
+    /// The settings' run, no fail point, chunks of the default size.
+    pub fn new(settings: EodSettings, retention_days: u32) -> EodOptions {
+        EodOptions {
+            settings,
+            retention_days,
+            chunk_rows: sql::CHUNK_ROWS,
+            fail: None,
+        }
+    }
+}
+
 fn check(fail: Option<FailPoint>, step: Step, done: usize) -> Result<(), EodError> {
     match fail {
-        Some(f) if f.step == step && f.after_instruments == done => Err(EodError::Injected(step)),
+        Some(f) if f.step == step && f.after_chunks == done => Err(EodError::Injected(step)),
         _ => Ok(()),
     }
 }
@@ -270,23 +287,25 @@ fn steps(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(EodReport, String), EodError> {
     let db = store.conn();
-    let tokens = sql::daily_instruments(db, date)?;
-    let rows_total = sql::daily_rows(db, date)? as u64;
-    let n = tokens.len();
+    let chunks = sql::plan_chunks(db, date, opts.chunk_rows)?;
+    let rows_total: u64 = chunks.iter().map(|c| c.rows).sum();
+    let instruments: usize = chunks.iter().map(|c| c.instruments).sum();
+    let n = chunks.len();
     let mut report_progress = |step, done, rows_moved| {
         progress(Progress {
             step,
             done,
-            instruments: n,
+            chunks: n,
+            instruments,
             rows_moved,
             rows_total,
         })
     };
-    tracing::info!(%date, instruments = n, rows = rows_total, dedupe = opts.settings.dedupe.as_str(), "end of day: starting");
+    tracing::info!(%date, instruments, chunks = n, rows = rows_total, dedupe = opts.settings.dedupe.as_str(), "end of day: starting");
 
     let mut removed = 0;
-    for (i, token) in tokens.iter().enumerate() {
-        removed += sql::dedupe_instrument(db, date, *token, opts.settings.dedupe)?;
+    for (i, chunk) in chunks.iter().enumerate() {
+        removed += sql::dedupe_chunk(db, date, *chunk, opts.settings.dedupe)?;
         report_progress(Step::Dedupe, i + 1, 0);
         check(opts.fail, Step::Dedupe, i + 1)?;
     }
@@ -294,8 +313,8 @@ fn steps(
     tracing::info!(%date, removed, "end of day: dedupe done");
 
     let mut moved = 0;
-    for (i, token) in tokens.iter().enumerate() {
-        moved += sql::move_instrument(db, date, *token)?;
+    for (i, chunk) in chunks.iter().enumerate() {
+        moved += sql::move_chunk(db, date, *chunk)?;
         report_progress(Step::Move, i + 1, moved);
         check(opts.fail, Step::Move, i + 1)?;
     }
@@ -303,11 +322,10 @@ fn steps(
     tracing::info!(%date, moved, "end of day: move done");
 
     let mut mismatches = Vec::new();
-    for (i, token) in tokens.iter().enumerate() {
-        let (daily, master, missing) = sql::compare_instrument(db, date, *token)?;
-        if missing > 0 || master != daily {
+    for (i, chunk) in chunks.iter().enumerate() {
+        for (token, daily, master, missing) in sql::compare_chunk(db, date, *chunk)? {
             mismatches.push(Mismatch {
-                token: *token,
+                token,
                 daily,
                 master,
                 missing,
@@ -321,8 +339,8 @@ fn steps(
     }
     check(opts.fail, Step::Verify, usize::MAX)?;
 
-    for (i, token) in tokens.iter().enumerate() {
-        sql::clear_instrument(db, date, *token)?;
+    for (i, chunk) in chunks.iter().enumerate() {
+        sql::clear_chunk(db, date, *chunk)?;
         report_progress(Step::Clear, i + 1, moved);
         check(opts.fail, Step::Clear, i + 1)?;
     }
