@@ -11,18 +11,19 @@
 //! | [`capture`] | the fixed `KITECAP1` capture/journal file format: [`capture::CaptureReader`] (CRC-checked records, torn-tail detection, resync after corruption) and [`capture::CaptureWriter`] (buffered appends, explicit [`capture::SyncPolicy`]) | the file system |
 //! | [`calendar`] | the NSE trading calendar in IST: weekends, holidays and special sessions from `config/holidays/nse.toml` | used by `sim` (expiries), later the scheduler |
 //! | [`sim`] | `tickvault sim`, the Kite simulator: [`sim::login`] (web login, sessions), [`sim::rest`] (instruments dump, quotes), [`sim::ws`] (the streaming WebSocket, one task per connection), [`sim::faults`] (`/sim/` fault and introspection API), [`sim::universe`] + [`sim::expiry`] (the day's instruments), [`sim::market`] + [`sim::engine`] (prices and the update clock), [`sim::state`] (what they share) | its clients over HTTP/WebSocket |
-//! | [`storage`] | Diesel: [`storage::schema`], [`storage::models`] (`New…` insert structs), query functions taking `&mut` a connection (batch commit with journal positions, gaps, instrument snapshot); embedded per-backend migrations | the database |
-//! | [`actors`] | the actor system: [`actors::coordinator`] (children, restart intensity, SIGUSR1 status, ordered shutdown), [`actors::auth`] (unattended login, token cache), [`actors::instruments`] (dump → [`actors::instruments::SubscriptionPlan`]), [`actors::socket`] (one supervised actor per WebSocket), [`actors::journal`] (raw frames → capture files), [`actors::persister`] (journal → daily table, on its own thread) | each other by typed messages |
+//! | [`storage`] | Diesel on SQLite or MySQL/MariaDB ([`storage::Db`], chosen by the URL; each query compiled for both through [`on_backend!`]): [`storage::schema`], [`storage::models`] (`New…` insert structs), query functions taking `&mut` a [`storage::Db`] (batch commit with journal positions, gaps, instrument snapshot), [`storage::eod`] (the end of day's chunked dedupe/move/verify/clear and run records); embedded per-backend migrations | the database |
+//! | [`recovery`] | journal records → daily rows: start-up crash recovery from the committed positions, `tickvault replay`, shared with the persister | the journal files, storage |
+//! | [`actors`] | the actor system: [`actors::coordinator`] (children, restart intensity, SIGUSR1 status, ordered shutdown), [`actors::auth`] (unattended login, token cache), [`actors::instruments`] (dump → [`actors::instruments::SubscriptionPlan`]), [`actors::socket`] (one supervised actor per WebSocket), [`actors::journal`] (raw frames → capture files), [`actors::persister`] (journal → daily table, on its own thread; crash recovery before the sockets start), [`actors::eod`] (the end of day: dedupe, move to the master, verify, clear, report, retention; on its own thread) | each other by typed messages |
 //! | [`startup`] | the composition root: wires the graph from `Settings`, returns an [`startup::App`] handle (plan, status board, drain) | `commands::run`, `commands::demo`, tests |
 //! | [`status`] | the status board every actor reports to; `status.json` | coordinator, `tickvault status` |
 //! | [`clock`] | time as an input (`Clock`, system and manual clocks) | auth |
 //! | [`settings`] | the typed, layered [`settings::Settings`] tree (compiled-in `config/default.toml` → preset → `--config FILE` → `TICKVAULT__…` env), validation naming the key, [`settings::secret`] (inline / `*_file` / systemd credentials, permission checks), [`settings::pipeline`] (paths, Kite, storage, journal, sockets, universe) | read once by `main` |
 //! | [`telemetry`] | the one tracing subscriber: filter (`RUST_LOG` wins), text or JSON to stderr | `main` |
 //! | [`cli`] | the clap command line: global `--config`, `--log-format`, and the subcommands | `main` |
-//! | [`commands`] | one module per subcommand (`decode`, `sim`, `run`, `demo`, `login`, `instruments`, `status`) and the exit status of each outcome ([`commands::Failure`]) | everything above |
+//! | [`commands`] | one module per subcommand (`decode`, `sim`, `run`, `demo`, `login`, `instruments`, `status`, `eod`, `replay`) and the exit status of each outcome ([`commands::Failure`]) | everything above |
 //!
-//! Still to come (next issues): MySQL/MariaDB and the end-of-day move, the Redis publisher, the
-//! scheduler and systemd integration; `docs/architecture.md` shows where each fits.
+//! Still to come (next issues): the Redis publisher, the scheduler and systemd integration;
+//! `docs/architecture.md` shows where each fits.
 
 pub mod actors;
 pub mod calendar;
