@@ -6,34 +6,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+mod common;
+
+use common::{cpu_seconds, peak_rss_kib};
 use std::time::{Duration, Instant};
 
 use awc::ws::{Frame, Message};
 use futures_util::{SinkExt, StreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use tickvault::kite::client::{Credentials, KiteClient};
-
-/// CPU seconds (user + system) used so far by process `pid`.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("comm")
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0 // USER_HZ
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -154,7 +135,7 @@ fn main() {
         }
         let wall = t0.elapsed().as_secs_f64();
         let cpu = cpu_seconds(pid) - cpu0;
-        (counted as f64 / wall, cpu / wall, rss_kib(pid))
+        (counted as f64 / wall, cpu / wall, peak_rss_kib(pid))
     });
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
