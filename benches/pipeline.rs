@@ -9,16 +9,13 @@
 //! `cargo bench --bench pipeline` (`PIPELINE_SECONDS` sets the measured window, default 60).
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 mod common;
 
-use common::{cpu_seconds, peak_rss_kib};
+use common::{Reaped, cpu_seconds, peak_rss_kib, sim_login, start_sim};
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
-use tickvault::kite::client::{Credentials, KiteClient};
 use tickvault::storage::{self, StorageUrl, Store};
 
 fn signal(pid: u32, sig: &str) {
@@ -29,37 +26,6 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok.success(), "kill -{sig} {pid}");
 }
 
-/// A child process killed when dropped (so a failed benchmark leaves nothing running).
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the release simulator and returns it with its HTTP root.
-fn start_sim() -> (Reaped, String) {
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .args(["sim", "--listen", "127.0.0.1:0", "--rate", "2"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("tickvault sim starts");
-    let banner = BufReader::new(sim.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
-    (Reaped(sim), url)
-}
-
 async fn get_json(url: &str) -> serde_json::Value {
     let mut resp = awc::Client::new().get(url).send().await.expect("GET");
     resp.json().limit(64 << 20).await.expect("JSON")
@@ -68,19 +34,7 @@ async fn get_json(url: &str) -> serde_json::Value {
 /// The option underlyings to record so that the universe is just under 9000 instruments: the
 /// four index chains whole, then single-stock chains in name order while they fit.
 async fn universe(url: &str) -> (Vec<String>, usize) {
-    let client = KiteClient::new(url, url, Duration::from_secs(10));
-    let creds = Credentials {
-        api_key: "sim_api_key".into(),
-        api_secret: SecretString::from("sim_api_secret"),
-        user_id: "SIM001".into(),
-        password: SecretString::from("sim-password"),
-        totp_secret: SecretString::from("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let session = client.login(&creds, now).await.expect("login");
+    let (client, session) = sim_login(url).await;
     let csv = client
         .instruments(&session, Some("NFO"))
         .await
@@ -159,7 +113,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    let (sim, url) = start_sim();
+    let (sim, url) = start_sim(&[]);
     let sim_pid = sim.0.id();
     let dir = tempfile::tempdir().unwrap();
     let system = actix_rt::System::new();

@@ -4,17 +4,14 @@
 //!
 //! `cargo bench --bench sim_feed` (set `SIM_FEED_SECONDS` to change the 30 s window).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 mod common;
 
-use common::{cpu_seconds, peak_rss_kib};
+use common::{cpu_seconds, peak_rss_kib, sim_login, start_sim};
 use std::time::{Duration, Instant};
 
 use awc::ws::{Frame, Message};
 use futures_util::{SinkExt, StreamExt};
-use secrecy::{ExposeSecret, SecretString};
-use tickvault::kite::client::{Credentials, KiteClient};
+use secrecy::ExposeSecret;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -24,46 +21,11 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--rate",
-            "2",
-            "--date",
-            "2026-11-20",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("tickvault sim starts");
-    let banner = BufReader::new(sim.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
-    let pid = sim.id();
+    let (sim, url) = start_sim(&["--date", "2026-11-20"]);
+    let pid = sim.0.id();
 
     let result = actix_rt::System::new().block_on(async move {
-        let client = KiteClient::new(&url, &url, Duration::from_secs(10));
-        let creds = Credentials {
-            api_key: "sim_api_key".into(),
-            api_secret: SecretString::from("sim_api_secret"),
-            user_id: "SIM001".into(),
-            password: SecretString::from("sim-password"),
-            totp_secret: SecretString::from("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
-        };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let session = client.login(&creds, now).await.expect("login");
+        let (client, session) = sim_login(&url).await;
         let csv = client
             .instruments(&session, Some("NFO"))
             .await
@@ -137,10 +99,7 @@ fn main() {
         let cpu = cpu_seconds(pid) - cpu0;
         (counted as f64 / wall, cpu / wall, peak_rss_kib(pid))
     });
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = sim.wait();
+    drop(sim); // killed and reaped
     let (ticks_per_sec, cores, rss) = result;
     println!(
         "sim_feed: 3 connections x 3000 full-mode instruments at 2 updates/s for {seconds} s: \
