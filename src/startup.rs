@@ -314,8 +314,9 @@ impl App {
     }
 
     /// The end of day for `date`: commits everything journaled so far, then moves the date to
-    /// the master ([`crate::actors::eod`]). Sockets may still be running: rows arriving later
-    /// stay in the daily table for the next run.
+    /// the master ([`crate::actors::eod`]). Call it after the sockets have stopped: rows that
+    /// arrive later stay in the daily table, and a second run for the same date then fails its
+    /// verification (the master holds more rows of those instruments than the daily table).
     pub async fn run_eod(&self, date: NaiveDate) -> Result<EodReport, String> {
         let ends = self
             .journal
