@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use crate::capture::{CaptureError, CaptureReader, Next, RecordHeader, RecordKind};
 use crate::kite::parse_message;
 use crate::storage::models::{NewTick, Position};
-use crate::storage::{self, Db};
+use crate::storage::{self, Store};
 
 /// The magic's length: the first record starts here.
 pub const FIRST_RECORD: u64 = 8;
@@ -152,7 +152,7 @@ pub fn journal_files(dir: &Path) -> Result<Vec<(i16, PathBuf)>, RecoveryError> {
 
 /// Replays `path` from byte `from` into the daily table of `date` as socket `socket`.
 pub fn replay_file(
-    db: &mut Db,
+    store: &mut Store,
     date: NaiveDate,
     socket: i16,
     path: &Path,
@@ -203,7 +203,7 @@ pub fn replay_file(
                 done.ticks += (rows.len() - before) as u64;
                 done.to = h.end();
                 if rows.len() >= batch_rows {
-                    done.inserted += commit(db, &rows, date, socket, done.to, opts)? as u64;
+                    done.inserted += commit(store, &rows, date, socket, done.to, opts)? as u64;
                     rows.clear();
                 }
             }
@@ -225,7 +225,7 @@ pub fn replay_file(
                 let offset = e.offset().unwrap_or(done.to);
                 if !opts.skip_corrupt {
                     if !rows.is_empty() {
-                        done.inserted += commit(db, &rows, date, socket, done.to, opts)? as u64;
+                        done.inserted += commit(store, &rows, date, socket, done.to, opts)? as u64;
                     }
                     return Err(RecoveryError::Corrupt {
                         path: path.to_path_buf(),
@@ -239,13 +239,13 @@ pub fn replay_file(
         }
     }
     if !rows.is_empty() || (opts.track_position && done.to > from) {
-        done.inserted += commit(db, &rows, date, socket, done.to, opts)? as u64;
+        done.inserted += commit(store, &rows, date, socket, done.to, opts)? as u64;
     }
     Ok(done)
 }
 
 fn commit(
-    db: &mut Db,
+    store: &mut Store,
     rows: &[NewTick],
     date: NaiveDate,
     socket: i16,
@@ -262,13 +262,13 @@ fn commit(
     } else {
         &[]
     };
-    Ok(storage::commit_batch(db, rows, positions)?)
+    Ok(storage::commit_batch(store, rows, positions)?)
 }
 
 /// Crash recovery for `date`: every journal file of the date, from its socket's committed
 /// position to its end; torn tails are cut off; positions move with the rows.
 pub fn recover(
-    db: &mut Db,
+    store: &mut Store,
     data_dir: &Path,
     date: NaiveDate,
     skip_corrupt: bool,
@@ -278,7 +278,7 @@ pub fn recover(
     if !dir.exists() {
         return Ok(Vec::new());
     }
-    let committed = storage::positions(db, date)?;
+    let committed = storage::positions(store.conn(), date)?;
     let opts = ReplayOptions {
         skip_corrupt,
         batch_rows,
@@ -288,7 +288,7 @@ pub fn recover(
     let mut done = Vec::new();
     for (socket, path) in journal_files(&dir)? {
         let from = committed.get(&socket).copied().unwrap_or(0).max(0) as u64;
-        done.push(replay_file(db, date, socket, &path, from, opts)?);
+        done.push(replay_file(store, date, socket, &path, from, opts)?);
     }
     Ok(done)
 }

@@ -36,7 +36,7 @@ pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     let data_dir = &settings.paths.data_dir;
 
     let replayed = recovery::recover(
-        store.conn(),
+        &mut store,
         data_dir,
         date,
         args.skip_corrupt,

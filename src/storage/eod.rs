@@ -11,9 +11,11 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date};
 
+use super::models::{NewTick, quoted};
 use super::schema::{daily_ticks, eod_days, eod_runs, ticks};
 use super::{Db, on_backend};
 
@@ -52,34 +54,25 @@ impl Dedupe {
 }
 
 /// Every column of a tick row, in table order (the daily table and the master share them).
-const ALL_COLUMNS: &str = "trade_date, socket, seq, instrument_token, recv_time_us, exchange_time, \
-    last_trade_time, `mode`, price_divisor, last_price, last_quantity, average_price, volume, \
-    buy_quantity, sell_quantity, `open`, high, low, `close`, net_change, oi, oi_day_high, \
-    oi_day_low, bid1_quantity, bid1_price, bid1_orders, bid2_quantity, bid2_price, bid2_orders, \
-    bid3_quantity, bid3_price, bid3_orders, bid4_quantity, bid4_price, bid4_orders, \
-    bid5_quantity, bid5_price, bid5_orders, ask1_quantity, ask1_price, ask1_orders, \
-    ask2_quantity, ask2_price, ask2_orders, ask3_quantity, ask3_price, ask3_orders, \
-    ask4_quantity, ask4_price, ask4_orders, ask5_quantity, ask5_price, ask5_orders";
+fn all_columns() -> String {
+    quoted(&NewTick::COLUMNS)
+}
 
-/// The columns that make two ticks of one instrument the same market event.
-const MARKET_COLUMNS: &str = "exchange_time, last_trade_time, `mode`, price_divisor, last_price, \
-    last_quantity, average_price, volume, buy_quantity, sell_quantity, `open`, high, low, \
-    `close`, net_change, oi, oi_day_high, oi_day_low, bid1_quantity, bid1_price, bid1_orders, \
-    bid2_quantity, bid2_price, bid2_orders, bid3_quantity, bid3_price, bid3_orders, \
-    bid4_quantity, bid4_price, bid4_orders, bid5_quantity, bid5_price, bid5_orders, \
-    ask1_quantity, ask1_price, ask1_orders, ask2_quantity, ask2_price, ask2_orders, \
-    ask3_quantity, ask3_price, ask3_orders, ask4_quantity, ask4_price, ask4_orders, \
-    ask5_quantity, ask5_price, ask5_orders";
+/// The columns that make two ticks of one instrument the same market event: the instrument and
+/// everything after the receive time (exchange time, prices, quantities, depth).
+fn market_columns() -> String {
+    let first = NewTick::COLUMNS
+        .iter()
+        .position(|c| *c == "exchange_time")
+        .expect("exchange_time is a column");
+    format!("`instrument_token`, {}", quoted(&NewTick::COLUMNS[first..]))
+}
 
 /// Backtick-quoted identifiers are MySQL's; SQLite accepts them too.
 fn dedupe_sql(mode: Dedupe, mysql: bool) -> Option<String> {
     let (partition, order, only_timed) = match mode {
         Dedupe::None => return None,
-        Dedupe::Exact => (
-            MARKET_COLUMNS.to_string(),
-            "recv_time_us, socket, seq",
-            true,
-        ),
+        Dedupe::Exact => (market_columns(), "recv_time_us, socket, seq", true),
         Dedupe::PerSecond => {
             let div = if mysql { "DIV" } else { "/" };
             (
@@ -100,6 +93,47 @@ fn dedupe_sql(mode: Dedupe, mysql: bool) -> Option<String> {
          (PARTITION BY {partition} ORDER BY {order}) AS rn FROM daily_ticks WHERE trade_date = ? \
          AND instrument_token BETWEEN ? AND ?{timed}) ranked WHERE rn > 1)"
     ))
+}
+
+/// The index the end of day works through (a date's token ranges). The daily table carries no
+/// token index during the day (it is the write path, appended in socket order); the run builds
+/// this one in a single sort, and [`unindex_daily`] drops it when the run is done.
+pub fn index_daily(db: &mut Db) -> QueryResult<()> {
+    const CREATE: &str =
+        "CREATE INDEX daily_ticks_eod ON daily_ticks (trade_date, instrument_token)";
+    match db {
+        Db::Sqlite(c) => c.batch_execute(&CREATE.replace("INDEX", "INDEX IF NOT EXISTS")),
+        Db::Mysql(c) => {
+            if !mysql_has_eod_index(c)? {
+                c.batch_execute(CREATE)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Drops the end of day's index (see [`index_daily`]).
+pub fn unindex_daily(db: &mut Db) -> QueryResult<()> {
+    match db {
+        Db::Sqlite(c) => c.batch_execute("DROP INDEX IF EXISTS daily_ticks_eod"),
+        Db::Mysql(c) => {
+            if mysql_has_eod_index(c)? {
+                c.batch_execute("DROP INDEX daily_ticks_eod ON daily_ticks")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether the end of day's index exists (MySQL has no `CREATE INDEX IF NOT EXISTS`; MariaDB
+/// has, but one path serves both).
+fn mysql_has_eod_index(c: &mut diesel::mysql::MysqlConnection) -> QueryResult<bool> {
+    let n: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
+        "(SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() \
+         AND table_name = 'daily_ticks' AND index_name = 'daily_ticks_eod')",
+    ))
+    .get_result(c)?;
+    Ok(n > 0)
 }
 
 /// Rows per chunk the end of day aims for.
@@ -187,8 +221,9 @@ pub fn move_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk) -> QueryResult<u64
         Db::Sqlite(_) => "INSERT OR IGNORE",
         Db::Mysql(_) => "INSERT IGNORE",
     };
+    let all = all_columns();
     let sql = format!(
-        "{verb} INTO ticks ({ALL_COLUMNS}) SELECT {ALL_COLUMNS} FROM daily_ticks \
+        "{verb} INTO ticks ({all}) SELECT {all} FROM daily_ticks \
          WHERE trade_date = ? AND instrument_token BETWEEN ? AND ?"
     );
     on_backend!(db, c => diesel::sql_query(sql.as_str())

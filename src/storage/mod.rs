@@ -7,9 +7,10 @@
 //! (MySQL or MariaDB). Each has its migrations (`migrations/sqlite/`, `migrations/mysql/`),
 //! embedded in the binary and run when the store opens. [`Db`] holds either connection and
 //! every query is written once in Diesel's DSL and compiled for both ([`on_backend!`]); only the
-//! batch insert differs on purpose (one reused prepared statement per row on SQLite, multi-row
-//! `INSERT IGNORE` statements on MySQL, each the fast path of its backend).
+//! batch insert ([`commit_batch`]) takes each backend's own fast path (`bulk`: a prepared
+//! statement bound directly on SQLite, `LOAD DATA LOCAL INFILE` on MySQL).
 
+mod bulk;
 pub mod eod;
 pub mod models;
 pub mod schema;
@@ -31,10 +32,15 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/
 /// The MySQL/MariaDB migrations, compiled in.
 pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 
-/// Rows per multi-row INSERT: 52 columns × 500 rows stays under SQLite's 32,766 parameters.
+/// Rows per multi-row INSERT of instruments on SQLite (13 columns; its limit is 32,766
+/// parameters).
 const SQLITE_ROWS_PER_STATEMENT: usize = 500;
-/// Rows per multi-row INSERT on MySQL: 52 × 1,000 stays under its 65,535 placeholders.
-const MYSQL_ROWS_PER_STATEMENT: usize = 1_000;
+
+/// How every SQLite connection is set up. WAL lets readers (sqlite3, tests) look while the
+/// persister writes; NORMAL is durable across process crashes, and the journal covers a power
+/// cut; a 64 MiB page cache and in-memory temporary tables serve the end of day's sorts.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
 
 /// Why the store failed; each variant is a decision for the caller.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +151,7 @@ pub use on_backend;
 /// An open database connection with the schema migrated.
 pub struct Store {
     db: Db,
+    bulk: bulk::Bulk,
     url: StorageUrl,
 }
 
@@ -165,6 +172,7 @@ impl Store {
         .map_err(|e| StorageError::Migration(e.to_string()))?;
         Ok(Store {
             db,
+            bulk: open_bulk(url)?,
             url: url.clone(),
         })
     }
@@ -172,6 +180,12 @@ impl Store {
     /// The connection, for the query functions below.
     pub fn conn(&mut self) -> &mut Db {
         &mut self.db
+    }
+
+    /// How batches go in: `bound_insert` (SQLite), `load_data` (MySQL), or
+    /// `insert_statements` (MySQL refusing local files).
+    pub fn write_path(&self) -> &'static str {
+        self.bulk.path()
     }
 
     /// Where it points (shown without a password).
@@ -189,6 +203,18 @@ impl Store {
     }
 }
 
+/// The batch side of a store (after migrations: SQLite's second connection prepares against
+/// the migrated schema).
+fn open_bulk(url: &StorageUrl) -> Result<bulk::Bulk, StorageError> {
+    Ok(match url {
+        StorageUrl::Sqlite(path) => bulk::Bulk::Sqlite(
+            bulk::SqliteBulk::open(path)
+                .map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?,
+        ),
+        StorageUrl::Mysql(_) => bulk::Bulk::Mysql(bulk::MysqlBulk::new()),
+    })
+}
+
 /// A new connection, set up for this workload.
 fn connect(url: &StorageUrl) -> Result<Db, StorageError> {
     match url {
@@ -199,15 +225,8 @@ fn connect(url: &StorageUrl) -> Result<Db, StorageError> {
             }
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                 .map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?;
-            // WAL lets readers (sqlite3, tests) look while the persister writes; NORMAL is
-            // durable across process crashes, and the journal covers a power cut. A 64 MiB page
-            // cache keeps the token index's hot pages in memory (the default 2 MiB re-reads them
-            // every batch).
-            conn.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; \
-                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
-            )
-            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            conn.batch_execute(SQLITE_PRAGMAS)
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
             Ok(Db::Sqlite(conn))
         }
         StorageUrl::Mysql(raw) => {
@@ -221,39 +240,15 @@ fn connect(url: &StorageUrl) -> Result<Db, StorageError> {
 
 /// Inserts `rows` (skipping any already stored: replays are idempotent) and moves each socket's
 /// committed journal position, in one transaction. Returns the rows inserted.
-pub fn commit_batch(db: &mut Db, rows: &[NewTick], positions: &[Position]) -> QueryResult<usize> {
-    use schema::{daily_ticks, journal_positions};
-    match db {
-        // One prepared INSERT OR IGNORE, reused for every row: SQLite's fastest path.
-        Db::Sqlite(c) => c.transaction(|c| {
-            let mut inserted = 0;
-            for row in rows {
-                inserted += diesel::insert_or_ignore_into(daily_ticks::table)
-                    .values(row)
-                    .execute(c)?;
-            }
-            for position in positions {
-                diesel::replace_into(journal_positions::table)
-                    .values(position)
-                    .execute(c)?;
-            }
-            Ok(inserted)
-        }),
-        // Multi-row INSERT IGNORE: one round trip per thousand rows.
-        Db::Mysql(c) => c.transaction(|c| {
-            let mut inserted = 0;
-            for chunk in rows.chunks(MYSQL_ROWS_PER_STATEMENT) {
-                inserted += diesel::insert_or_ignore_into(daily_ticks::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
-            for position in positions {
-                diesel::replace_into(journal_positions::table)
-                    .values(position)
-                    .execute(c)?;
-            }
-            Ok(inserted)
-        }),
+pub fn commit_batch(
+    store: &mut Store,
+    rows: &[NewTick],
+    positions: &[Position],
+) -> QueryResult<usize> {
+    match (&mut store.bulk, &mut store.db) {
+        (bulk::Bulk::Sqlite(b), Db::Sqlite(_)) => b.commit(rows, positions),
+        (bulk::Bulk::Mysql(b), Db::Mysql(c)) => b.commit(c, rows, positions),
+        _ => unreachable!("a store's bulk side has its connection's backend"),
     }
 }
 
@@ -366,9 +361,9 @@ mod tests {
             socket: 1,
             committed_offset: 100,
         };
-        assert_eq!(commit_batch(store.conn(), &rows, &[pos]).unwrap(), 2);
+        assert_eq!(commit_batch(&mut store, &rows, &[pos]).unwrap(), 2);
         assert_eq!(
-            commit_batch(store.conn(), &rows, &[pos]).unwrap(),
+            commit_batch(&mut store, &rows, &[pos]).unwrap(),
             0,
             "idempotent"
         );

@@ -6,116 +6,151 @@ use diesel::prelude::*;
 use super::schema::{daily_ticks, gaps, instruments, journal_positions};
 use crate::kite::{PacketKind, Tick};
 
-/// A tick as a row of `daily_ticks`.
-#[derive(Debug, Clone, PartialEq, Insertable)]
-#[diesel(table_name = daily_ticks, treat_none_as_null = true)]
-pub struct NewTick {
-    /// `trade_date`.
-    pub trade_date: NaiveDate,
-    /// `socket`.
-    pub socket: i16,
-    /// `seq`.
-    pub seq: i64,
-    /// `instrument_token`.
-    pub instrument_token: i64,
-    /// `recv_time_us`.
-    pub recv_time_us: i64,
-    /// `exchange_time`.
-    pub exchange_time: Option<i64>,
-    /// `last_trade_time`.
-    pub last_trade_time: Option<i64>,
-    /// `mode`.
-    pub mode: &'static str,
-    /// `price_divisor`.
-    pub price_divisor: i32,
-    /// `last_price`.
-    pub last_price: i64,
-    /// `last_quantity`.
-    pub last_quantity: Option<i64>,
-    /// `average_price`.
-    pub average_price: Option<i64>,
-    /// `volume`.
-    pub volume: Option<i64>,
-    /// `buy_quantity`.
-    pub buy_quantity: Option<i64>,
-    /// `sell_quantity`.
-    pub sell_quantity: Option<i64>,
-    /// `open`.
-    pub open: Option<i64>,
-    /// `high`.
-    pub high: Option<i64>,
-    /// `low`.
-    pub low: Option<i64>,
-    /// `close`.
-    pub close: Option<i64>,
-    /// `net_change`.
-    pub net_change: Option<i64>,
-    /// `oi`.
-    pub oi: Option<i64>,
-    /// `oi_day_high`.
-    pub oi_day_high: Option<i64>,
-    /// `oi_day_low`.
-    pub oi_day_low: Option<i64>,
-    /// `bid1_quantity`.
-    pub bid1_quantity: Option<i64>,
-    /// `bid1_price`.
-    pub bid1_price: Option<i64>,
-    /// `bid1_orders`.
-    pub bid1_orders: Option<i32>,
-    /// `bid2_quantity`.
-    pub bid2_quantity: Option<i64>,
-    /// `bid2_price`.
-    pub bid2_price: Option<i64>,
-    /// `bid2_orders`.
-    pub bid2_orders: Option<i32>,
-    /// `bid3_quantity`.
-    pub bid3_quantity: Option<i64>,
-    /// `bid3_price`.
-    pub bid3_price: Option<i64>,
-    /// `bid3_orders`.
-    pub bid3_orders: Option<i32>,
-    /// `bid4_quantity`.
-    pub bid4_quantity: Option<i64>,
-    /// `bid4_price`.
-    pub bid4_price: Option<i64>,
-    /// `bid4_orders`.
-    pub bid4_orders: Option<i32>,
-    /// `bid5_quantity`.
-    pub bid5_quantity: Option<i64>,
-    /// `bid5_price`.
-    pub bid5_price: Option<i64>,
-    /// `bid5_orders`.
-    pub bid5_orders: Option<i32>,
-    /// `ask1_quantity`.
-    pub ask1_quantity: Option<i64>,
-    /// `ask1_price`.
-    pub ask1_price: Option<i64>,
-    /// `ask1_orders`.
-    pub ask1_orders: Option<i32>,
-    /// `ask2_quantity`.
-    pub ask2_quantity: Option<i64>,
-    /// `ask2_price`.
-    pub ask2_price: Option<i64>,
-    /// `ask2_orders`.
-    pub ask2_orders: Option<i32>,
-    /// `ask3_quantity`.
-    pub ask3_quantity: Option<i64>,
-    /// `ask3_price`.
-    pub ask3_price: Option<i64>,
-    /// `ask3_orders`.
-    pub ask3_orders: Option<i32>,
-    /// `ask4_quantity`.
-    pub ask4_quantity: Option<i64>,
-    /// `ask4_price`.
-    pub ask4_price: Option<i64>,
-    /// `ask4_orders`.
-    pub ask4_orders: Option<i32>,
-    /// `ask5_quantity`.
-    pub ask5_quantity: Option<i64>,
-    /// `ask5_price`.
-    pub ask5_price: Option<i64>,
-    /// `ask5_orders`.
-    pub ask5_orders: Option<i32>,
+/// A value of one column, for the backends' bulk paths (`storage::bulk`), which bind or write
+/// values themselves instead of going through Diesel's per-value machinery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell<'a> {
+    /// SQL NULL.
+    Null,
+    /// An integer of any width.
+    Int(i64),
+    /// Text.
+    Text(&'a str),
+    /// A date.
+    Date(NaiveDate),
+}
+
+/// Column names as SQL, backtick-quoted (MySQL's quoting, which SQLite accepts too; `mode`,
+/// `open` and `close` are keywords).
+pub fn quoted(columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A Rust value as a [`Cell`].
+pub trait ToCell {
+    /// The cell.
+    fn cell(&self) -> Cell<'_>;
+}
+
+impl ToCell for NaiveDate {
+    fn cell(&self) -> Cell<'_> {
+        Cell::Date(*self)
+    }
+}
+
+impl ToCell for &'static str {
+    fn cell(&self) -> Cell<'_> {
+        Cell::Text(self)
+    }
+}
+
+macro_rules! int_cells {
+    ($($t:ty),+) => {$(
+        impl ToCell for $t {
+            fn cell(&self) -> Cell<'_> {
+                Cell::Int(i64::from(*self))
+            }
+        }
+        impl ToCell for Option<$t> {
+            fn cell(&self) -> Cell<'_> {
+                self.map_or(Cell::Null, |v| Cell::Int(i64::from(v)))
+            }
+        }
+    )+};
+}
+int_cells!(i16, i32, i64);
+
+/// Declares the row struct of `daily_ticks` with one documented field per column, in the
+/// table's column order, plus [`NewTick::COLUMNS`] and [`NewTick::cells`] from the same list, so
+/// the bulk paths can never disagree with Diesel about the columns.
+macro_rules! tick_row {
+    ($(#[$meta:meta])* pub struct $name:ident { $($field:ident: $ty:ty,)+ }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $(
+                #[doc = concat!("`", stringify!($field), "`.")]
+                pub $field: $ty,
+            )+
+        }
+
+        impl $name {
+            /// The column names, in the table's order.
+            pub const COLUMNS: [&'static str; tick_row!(@count $($field)+)] =
+                [$(stringify!($field)),+];
+
+            /// The row's values, in [`Self::COLUMNS`] order.
+            pub fn cells(&self) -> [Cell<'_>; tick_row!(@count $($field)+)] {
+                [$(self.$field.cell()),+]
+            }
+        }
+    };
+    (@count $($field:ident)+) => { 0 $(+ tick_row!(@one $field))+ };
+    (@one $field:ident) => { 1 };
+}
+
+tick_row! {
+    /// A tick as a row of `daily_ticks`.
+    #[derive(Debug, Clone, PartialEq, Insertable)]
+    #[diesel(table_name = daily_ticks, treat_none_as_null = true)]
+    pub struct NewTick {
+        trade_date: NaiveDate,
+        socket: i16,
+        seq: i64,
+        instrument_token: i64,
+        recv_time_us: i64,
+        exchange_time: Option<i64>,
+        last_trade_time: Option<i64>,
+        mode: &'static str,
+        price_divisor: i32,
+        last_price: i64,
+        last_quantity: Option<i64>,
+        average_price: Option<i64>,
+        volume: Option<i64>,
+        buy_quantity: Option<i64>,
+        sell_quantity: Option<i64>,
+        open: Option<i64>,
+        high: Option<i64>,
+        low: Option<i64>,
+        close: Option<i64>,
+        net_change: Option<i64>,
+        oi: Option<i64>,
+        oi_day_high: Option<i64>,
+        oi_day_low: Option<i64>,
+        bid1_quantity: Option<i64>,
+        bid1_price: Option<i64>,
+        bid1_orders: Option<i32>,
+        bid2_quantity: Option<i64>,
+        bid2_price: Option<i64>,
+        bid2_orders: Option<i32>,
+        bid3_quantity: Option<i64>,
+        bid3_price: Option<i64>,
+        bid3_orders: Option<i32>,
+        bid4_quantity: Option<i64>,
+        bid4_price: Option<i64>,
+        bid4_orders: Option<i32>,
+        bid5_quantity: Option<i64>,
+        bid5_price: Option<i64>,
+        bid5_orders: Option<i32>,
+        ask1_quantity: Option<i64>,
+        ask1_price: Option<i64>,
+        ask1_orders: Option<i32>,
+        ask2_quantity: Option<i64>,
+        ask2_price: Option<i64>,
+        ask2_orders: Option<i32>,
+        ask3_quantity: Option<i64>,
+        ask3_price: Option<i64>,
+        ask3_orders: Option<i32>,
+        ask4_quantity: Option<i64>,
+        ask4_price: Option<i64>,
+        ask4_orders: Option<i32>,
+        ask5_quantity: Option<i64>,
+        ask5_price: Option<i64>,
+        ask5_orders: Option<i32>,
+    }
 }
 
 fn opt(v: u32) -> Option<i64> {

@@ -14,34 +14,10 @@ use tickvault::storage::models::{NewGap, NewInstrument, NewTick};
 use tickvault::storage::schema::{daily_ticks, ticks};
 use tickvault::storage::{self, StorageUrl, Store};
 
-use crate::helpers::{Backend, TestMysql, fixture, run, stderr, tickvault};
+use crate::helpers::{Backend, fixture, run, stderr, test_store, tickvault};
 
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
-}
-
-/// A store on `backend` (its files or database live as long as the guard).
-struct TestStore {
-    store: Store,
-    url: String,
-    dir: tempfile::TempDir,
-    _mysql: Option<TestMysql>,
-}
-
-fn test_store(backend: Backend) -> TestStore {
-    let dir = tempfile::tempdir().unwrap();
-    let mysql = (backend == Backend::Mysql).then(TestMysql::create);
-    let url = match &mysql {
-        Some(db) => db.url.clone(),
-        None => format!("sqlite://{}", dir.path().join("t.db").display()),
-    };
-    let store = Store::open(&StorageUrl::parse(&url).unwrap()).unwrap();
-    TestStore {
-        store,
-        url,
-        dir,
-        _mysql: mysql,
-    }
 }
 
 fn full(token: u32, exchange_time: u32, price: u32, volume: u32) -> Tick {
@@ -102,7 +78,7 @@ fn sample_rows() -> Vec<NewTick> {
 }
 
 fn load(store: &mut Store, rows: &[NewTick]) {
-    storage::commit_batch(store.conn(), rows, &[]).unwrap();
+    storage::commit_batch(store, rows, &[]).unwrap();
     let instrument = |token: i64, symbol: &str| NewInstrument {
         trade_date: day(),
         instrument_token: token,

@@ -386,11 +386,17 @@ pub struct OwnMariadb {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<std::process::Child>,
+    options: Vec<String>,
 }
 
 impl OwnMariadb {
     /// Initialises a data directory and starts the server on a free port, with database `tv`.
     pub fn start() -> OwnMariadb {
+        OwnMariadb::start_with(&[])
+    }
+
+    /// [`OwnMariadb::start`] with more server options (`--local-infile=0`, …).
+    pub fn start_with(options: &[&str]) -> OwnMariadb {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let out = Command::new("mariadb-install-db")
@@ -409,6 +415,7 @@ impl OwnMariadb {
             port,
             dir,
             child: None,
+            options: options.iter().map(|o| o.to_string()).collect(),
         };
         server.restart();
         use diesel::connection::SimpleConnection;
@@ -437,6 +444,7 @@ impl OwnMariadb {
                 "--innodb-buffer-pool-size=32M",
                 "--skip-log-bin",
             ])
+            .args(&self.options)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -527,6 +535,35 @@ impl Drop for TestMysql {
         )) {
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
         }
+    }
+}
+
+/// A store on `backend` (its files or database live as long as the guard).
+pub struct TestStore {
+    /// The store.
+    pub store: Store,
+    /// Its URL (with the password).
+    pub url: String,
+    /// The test's directory.
+    pub dir: tempfile::TempDir,
+    _mysql: Option<TestMysql>,
+}
+
+pub fn test_store(backend: Backend) -> TestStore {
+    let dir = tempfile::tempdir().unwrap();
+    let mysql = (backend == Backend::Mysql).then(TestMysql::create);
+    let url = match &mysql {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("t.db").display()),
+    };
+    let store =
+        tickvault::storage::Store::open(&tickvault::storage::StorageUrl::parse(&url).unwrap())
+            .unwrap();
+    TestStore {
+        store,
+        url,
+        dir,
+        _mysql: mysql,
     }
 }
 

@@ -14,3 +14,4 @@ mod sim_cli;
 mod sim_feed;
 mod sim_login;
 mod sim_rest;
+mod storage;

@@ -287,6 +287,7 @@ fn steps(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(EodReport, String), EodError> {
     let db = store.conn();
+    sql::index_daily(db)?;
     let chunks = sql::plan_chunks(db, date, opts.chunk_rows)?;
     let rows_total: u64 = chunks.iter().map(|c| c.rows).sum();
     let instruments: usize = chunks.iter().map(|c| c.instruments).sum();
@@ -344,6 +345,7 @@ fn steps(
         report_progress(Step::Clear, i + 1, moved);
         check(opts.fail, Step::Clear, i + 1)?;
     }
+    sql::unindex_daily(db)?;
     check(opts.fail, Step::Clear, usize::MAX)?;
 
     let per_token = sql::master_rows_per_token(db, date)?;

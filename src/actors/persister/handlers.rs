@@ -86,7 +86,7 @@ impl Handler<Recover> for Persister {
 
     fn handle(&mut self, msg: Recover, _ctx: &mut Self::Context) -> Self::Result {
         let done = recovery::recover(
-            self.store.conn(),
+            &mut self.store,
             &self.data_dir,
             self.date,
             msg.skip_corrupt,

@@ -208,7 +208,7 @@ impl Persister {
             })
             .collect();
         let started = Instant::now();
-        match storage::commit_batch(self.store.conn(), &self.pending, &positions) {
+        match storage::commit_batch(&mut self.store, &self.pending, &positions) {
             Ok(_) => {
                 self.last_commit_ms = started.elapsed().as_millis() as u64;
                 self.committed_rows += self.pending.len() as u64;
@@ -259,6 +259,7 @@ impl Persister {
             ("latency_p50_ms", json!(self.latency_ms(50.0))),
             ("latency_p99_ms", json!(self.latency_ms(99.0))),
             ("latency_max_ms", json!(self.latency_ms(100.0))),
+            ("write_path", json!(self.store.write_path())),
         ]);
     }
 

@@ -1,0 +1,6 @@
+-- The daily table is the write path: the token index made every batch touch pages all over the
+-- file (one insert point per instrument) and cut the insert rate to a fifth. Rows are appended
+-- in (trade_date, socket, seq) order now; the end of day builds its own index for its run
+-- (daily_ticks_eod) and drops it afterwards. Per-instrument reads during the day belong to the
+-- master table (clustered by token) and the live feed.
+DROP INDEX IF EXISTS daily_ticks_token;

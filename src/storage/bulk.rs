@@ -1,0 +1,338 @@
+//! The batch insert, each backend's fastest path (measured in `benches/storage.rs`, figures in
+//! `docs/performance.md`). Everything else goes through Diesel; here Diesel's per-value
+//! machinery (an AST walk and a bind buffer per row, a statement prepared per multi-row insert)
+//! cost more than the database itself.
+//!
+//! - **SQLite**: a second connection to the same file through `rusqlite` (the same
+//!   `libsqlite3-sys`), one prepared `INSERT OR IGNORE` kept for the connection's life, values
+//!   bound straight from [`NewTick::cells`], one `BEGIN IMMEDIATE` transaction per batch.
+//! - **MySQL/MariaDB**: the batch written as tab-separated text to a temporary file and sent with
+//!   `LOAD DATA LOCAL INFILE … IGNORE` (the server's bulk loader: no SQL to parse per value).
+//!   A server that refuses local files (`local_infile=OFF`) gets multi-row `INSERT IGNORE`
+//!   statements instead, with one warning.
+//!
+//! Both keep the contract of [`super::commit_batch`]: rows already stored are skipped (replays
+//! are idempotent), journal positions move in the same transaction, the count of rows inserted
+//! is returned.
+
+use std::io::{Seek, Write};
+use std::path::Path;
+
+use chrono::NaiveDate;
+use diesel::connection::SimpleConnection;
+use diesel::mysql::MysqlConnection;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use rusqlite::TransactionBehavior;
+
+use super::models::{Cell, NewTick, Position, quoted};
+use super::schema::{daily_ticks, journal_positions};
+
+/// Rows per multi-row INSERT on MySQL when local files are refused: 53 columns × 1,000 rows stay
+/// under its 65,535 placeholders.
+const MYSQL_ROWS_PER_STATEMENT: usize = 1_000;
+
+/// The bulk side of a store.
+pub(super) enum Bulk {
+    /// SQLite's own connection.
+    Sqlite(SqliteBulk),
+    /// State of MySQL's loader (the connection is the store's).
+    Mysql(MysqlBulk),
+}
+
+/// The daily table's columns, backtick-quoted (`mode`, `open`, `close` are keywords).
+impl Bulk {
+    /// How batches go in: `bound_insert` (SQLite), `load_data` or `insert_statements` (MySQL).
+    pub(super) fn path(&self) -> &'static str {
+        match self {
+            Bulk::Sqlite(_) => "bound_insert",
+            Bulk::Mysql(m) if m.local_infile => "load_data",
+            Bulk::Mysql(_) => "insert_statements",
+        }
+    }
+}
+
+fn column_list() -> String {
+    quoted(&NewTick::COLUMNS)
+}
+
+/// A diesel error carrying `what` (so callers keep one error type).
+fn db_error(what: String) -> DieselError {
+    DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(what))
+}
+
+fn sqlite_error(e: rusqlite::Error) -> DieselError {
+    match e {
+        rusqlite::Error::SqliteFailure(code, _)
+            if code.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            db_error(format!(
+                "SQLite is busy (another writer holds the lock): {e}"
+            ))
+        }
+        e => db_error(format!("SQLite: {e}")),
+    }
+}
+
+/// SQLite's batch connection.
+pub(super) struct SqliteBulk {
+    conn: rusqlite::Connection,
+    insert: String,
+}
+
+impl SqliteBulk {
+    /// A connection to the (already migrated) file at `path`, with the store's settings.
+    pub(super) fn open(path: &Path) -> Result<SqliteBulk, String> {
+        let conn = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+        conn.execute_batch(super::SQLITE_PRAGMAS)
+            .map_err(|e| e.to_string())?;
+        conn.set_prepared_statement_cache_capacity(4);
+        let placeholders = (1..=NewTick::COLUMNS.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(SqliteBulk {
+            conn,
+            insert: format!(
+                "INSERT OR IGNORE INTO daily_ticks ({}) VALUES ({placeholders})",
+                column_list()
+            ),
+        })
+    }
+
+    /// See [`super::commit_batch`].
+    pub(super) fn commit(
+        &mut self,
+        rows: &[NewTick],
+        positions: &[Position],
+    ) -> Result<usize, DieselError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite_error)?;
+        let mut dates = DateText::default();
+        let mut inserted = 0;
+        {
+            let mut insert = tx.prepare_cached(&self.insert).map_err(sqlite_error)?;
+            for row in rows {
+                for (i, cell) in row.cells().iter().enumerate() {
+                    let at = i + 1;
+                    match *cell {
+                        Cell::Null => insert.raw_bind_parameter(at, rusqlite::types::Null),
+                        Cell::Int(v) => insert.raw_bind_parameter(at, v),
+                        Cell::Text(s) => insert.raw_bind_parameter(at, s),
+                        Cell::Date(d) => insert.raw_bind_parameter(at, dates.get(d)),
+                    }
+                    .map_err(sqlite_error)?;
+                }
+                inserted += insert.raw_execute().map_err(sqlite_error)?;
+            }
+            let mut position = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO journal_positions (trade_date, socket, committed_offset) \
+                     VALUES (?1, ?2, ?3)",
+                )
+                .map_err(sqlite_error)?;
+            for p in positions {
+                position
+                    .execute((dates.get(p.trade_date), p.socket, p.committed_offset))
+                    .map_err(sqlite_error)?;
+            }
+        }
+        tx.commit().map_err(sqlite_error)?;
+        Ok(inserted)
+    }
+}
+
+/// A date as SQLite stores it (`YYYY-MM-DD`, as Diesel writes it), formatted once per batch.
+#[derive(Default)]
+struct DateText {
+    date: Option<NaiveDate>,
+    text: String,
+}
+
+impl DateText {
+    fn get(&mut self, date: NaiveDate) -> &str {
+        if self.date != Some(date) {
+            self.text = date.format("%Y-%m-%d").to_string();
+            self.date = Some(date);
+        }
+        &self.text
+    }
+}
+
+/// MySQL's loader: a reusable temporary file, and whether the server takes local files.
+pub(super) struct MysqlBulk {
+    file: Option<tempfile::NamedTempFile>,
+    text: Vec<u8>,
+    local_infile: bool,
+}
+
+impl MysqlBulk {
+    pub(super) fn new() -> MysqlBulk {
+        MysqlBulk {
+            file: None,
+            text: Vec::new(),
+            local_infile: true,
+        }
+    }
+
+    /// See [`super::commit_batch`].
+    pub(super) fn commit(
+        &mut self,
+        c: &mut MysqlConnection,
+        rows: &[NewTick],
+        positions: &[Position],
+    ) -> Result<usize, DieselError> {
+        c.transaction(|c| {
+            let inserted = self.insert(c, rows)?;
+            for position in positions {
+                diesel::replace_into(journal_positions::table)
+                    .values(position)
+                    .execute(c)?;
+            }
+            Ok(inserted)
+        })
+    }
+
+    fn insert(&mut self, c: &mut MysqlConnection, rows: &[NewTick]) -> Result<usize, DieselError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        if self.local_infile {
+            let statement = match self.write_file(rows) {
+                Ok(statement) => statement,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot write the LOAD DATA file; this batch goes in INSERT statements");
+                    return insert_statements(c, rows);
+                }
+            };
+            // ROW_COUNT() is read in the same text batch: a prepared statement in between
+            // would reset it.
+            match c.batch_execute(&format!("{statement}; SET @tickvault_loaded = ROW_COUNT()")) {
+                Ok(()) => {
+                    let n: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                        "CAST(@tickvault_loaded AS SIGNED)",
+                    ))
+                    .get_result(c)?;
+                    return Ok(n.max(0) as usize);
+                }
+                Err(e) if refused(&e) => {
+                    tracing::warn!(
+                        error = %e,
+                        "the server refuses LOAD DATA LOCAL INFILE (local_infile=OFF?); batches go in multi-row INSERT statements, which are slower"
+                    );
+                    self.local_infile = false;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        insert_statements(c, rows)
+    }
+
+    /// Writes `rows` as the loader's text into the temporary file; returns the statement.
+    fn write_file(&mut self, rows: &[NewTick]) -> std::io::Result<String> {
+        self.text.clear();
+        for row in rows {
+            for (i, cell) in row.cells().iter().enumerate() {
+                if i > 0 {
+                    self.text.push(b'\t');
+                }
+                write_cell(&mut self.text, cell);
+            }
+            self.text.push(b'\n');
+        }
+        if self.file.is_none() {
+            self.file = Some(
+                tempfile::Builder::new()
+                    .prefix("tickvault-load-")
+                    .suffix(".tsv")
+                    .tempfile()?,
+            );
+        }
+        let file = self.file.as_mut().expect("created above");
+        let f = file.as_file_mut();
+        f.set_len(0)?;
+        f.rewind()?;
+        f.write_all(&self.text)?;
+        f.flush()?;
+        let path = file
+            .path()
+            .to_string_lossy()
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'");
+        Ok(format!(
+            "LOAD DATA LOCAL INFILE '{path}' IGNORE INTO TABLE daily_ticks CHARACTER SET utf8mb4 \
+             FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
+            column_list()
+        ))
+    }
+}
+
+/// The loader's text for one value: `\N` for NULL, tabs, newlines and backslashes escaped.
+fn write_cell(out: &mut Vec<u8>, cell: &Cell<'_>) {
+    match *cell {
+        Cell::Null => out.extend_from_slice(b"\\N"),
+        Cell::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+        Cell::Date(d) => {
+            let _ = write!(out, "{}", d.format("%Y-%m-%d"));
+        }
+        Cell::Text(s) => {
+            for b in s.bytes() {
+                match b {
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b => out.push(b),
+                }
+            }
+        }
+    }
+}
+
+/// Whether `e` says local files are not allowed (rather than the server or the data failing).
+fn refused(e: &DieselError) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("not allowed")
+        || text.contains("local data is disabled")
+        || text.contains("local_infile")
+}
+
+/// The fallback: multi-row `INSERT IGNORE`, one round trip per thousand rows.
+fn insert_statements(c: &mut MysqlConnection, rows: &[NewTick]) -> Result<usize, DieselError> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(MYSQL_ROWS_PER_STATEMENT) {
+        inserted += diesel::insert_or_ignore_into(daily_ticks::table)
+            .values(chunk)
+            .execute(c)?;
+    }
+    Ok(inserted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loader_text_escapes_and_marks_nulls() {
+        let mut out = Vec::new();
+        for cell in [
+            Cell::Null,
+            Cell::Int(-42),
+            Cell::Text("a\tb\nc\\d"),
+            Cell::Date(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()),
+        ] {
+            write_cell(&mut out, &cell);
+            out.push(b'|');
+        }
+        assert_eq!(out, b"\\N|-42|a\\tb\\nc\\\\d|2026-01-02|");
+    }
+
+    #[test]
+    fn the_column_list_is_the_tables() {
+        use diesel::Column;
+        assert_eq!(NewTick::COLUMNS.len(), 53);
+        assert_eq!(NewTick::COLUMNS[0], daily_ticks::trade_date::NAME);
+        assert_eq!(NewTick::COLUMNS[52], daily_ticks::ask5_orders::NAME);
+    }
+}
