@@ -27,6 +27,8 @@ use crate::actors::journal::Journal;
 use crate::actors::journal::handlers::FlushJournal;
 use crate::actors::persister::Persister;
 use crate::actors::persister::handlers::{FlushPersister, Recover, SaveInstruments};
+use crate::actors::publisher::Publisher;
+use crate::actors::publisher::handlers::SetSymbols;
 use crate::actors::socket::Socket;
 use crate::clock::SharedClock;
 use crate::recovery::RecoveryError;
@@ -169,11 +171,27 @@ pub async fn start_with(
         })
     };
 
+    // The live view, on its own thread: JSON and Redis I/O never share the sockets' loop.
+    let publisher = settings.redis.enabled.then(|| {
+        let (redis, status) = (settings.redis.clone(), board.handle("publisher"));
+        Publisher::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            Publisher::new(redis, date, status)
+        })
+    });
+
     let journal_status = board.handle("journal");
     let journal_settings = settings.journal.clone();
     let (jdir, catchup) = (data_dir.clone(), persister.clone().recipient());
+    let to_publisher = publisher.clone().map(Addr::recipient);
     let journal = Journal::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-        Journal::new(jdir, date, &journal_settings, catchup, journal_status)
+        Journal::new(
+            jdir,
+            date,
+            &journal_settings,
+            catchup,
+            to_publisher,
+            journal_status,
+        )
     });
 
     let auth = Auth::from_settings(settings, clock, board.handle("auth")).start();
@@ -201,6 +219,14 @@ pub async fn start_with(
         unknown = plan.unknown.len(),
         "subscription plan ready"
     );
+    if let Some(publisher) = &publisher {
+        publisher.do_send(SetSymbols(
+            plan.instruments
+                .iter()
+                .map(|p| (p.row.instrument_token, p.row.tradingsymbol.clone()))
+                .collect(),
+        ));
+    }
     let rows: Vec<NewInstrument> = plan
         .instruments
         .iter()

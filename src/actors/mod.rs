@@ -8,4 +8,5 @@ pub mod eod;
 pub mod instruments;
 pub mod journal;
 pub mod persister;
+pub mod publisher;
 pub mod socket;

@@ -214,6 +214,7 @@ fn write_ticks(
             let json = TickJson {
                 tick: &tick,
                 recv_time_us: Some(header.recv_time_us),
+                tradingsymbol: None,
             };
             serde_json::to_writer(&mut *out, &json).map_err(|e| TickError::Io(e.into()))?;
             out.write_all(b"\n").map_err(TickError::Io)?;

@@ -38,6 +38,8 @@ pub struct TickJson<'a> {
     pub tick: &'a Tick,
     /// When the frame carrying it was received, if known; printed as `recv_time`.
     pub recv_time_us: Option<u64>,
+    /// The instrument's trading symbol, if known; printed as `tradingsymbol` (the Redis view).
+    pub tradingsymbol: Option<&'a str>,
 }
 
 impl<'a> TickJson<'a> {
@@ -46,6 +48,7 @@ impl<'a> TickJson<'a> {
         TickJson {
             tick,
             recv_time_us: None,
+            tradingsymbol: None,
         }
     }
 }
@@ -90,6 +93,11 @@ impl Serialize for LevelJson<'_> {
 }
 
 struct DepthJson<'a>(&'a Tick);
+
+/// A full tick's depth as JSON (`{"buy": [...], "sell": [...]}`, as in the tick's JSON).
+pub fn depth_value(tick: &Tick) -> serde_json::Value {
+    serde_json::to_value(DepthJson(tick)).unwrap_or(serde_json::Value::Null)
+}
 
 impl Serialize for DepthJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -137,6 +145,9 @@ impl Serialize for TickJson<'_> {
         if let Some(us) = self.recv_time_us {
             m.serialize_entry("recv_time", &epoch_micros_ist(us))?;
         }
+        if let Some(symbol) = self.tradingsymbol {
+            m.serialize_entry("tradingsymbol", symbol)?;
+        }
         m.end()
     }
 }
@@ -180,6 +191,7 @@ mod tests {
         let v: Value = serde_json::to_value(TickJson {
             tick: &t,
             recv_time_us: Some(1),
+            tradingsymbol: None,
         })
         .unwrap();
         assert_eq!(v["change"], json!(100.0));

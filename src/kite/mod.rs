@@ -22,8 +22,8 @@ pub mod text;
 pub mod tick;
 
 pub use codec::{
-    DecodeError, EncodeError, HEARTBEAT, Message, Packets, decode_into, encode_message,
-    parse_message,
+    DecodeError, EncodeError, HEARTBEAT, Message, Packets, decode_into, decode_packet,
+    encode_message, encode_packet, parse_message,
 };
 pub use json::TickJson;
 pub use text::{ClientRequest, ServerText, TextError};

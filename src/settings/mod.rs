@@ -9,6 +9,7 @@
 //! here reads the process environment, so tests can load settings side by side.
 
 pub mod pipeline;
+pub mod redis;
 pub mod secret;
 
 use std::collections::{BTreeMap, HashMap};
@@ -130,6 +131,8 @@ pub struct Settings {
     pub universe: pipeline::Universe,
     /// `[eod]`.
     pub eod: pipeline::EodSettings,
+    /// `[redis]`.
+    pub redis: self::redis::RedisSettings,
 }
 
 /// Inputs to [`Settings::load`] besides the compiled-in defaults.
@@ -157,6 +160,7 @@ struct RawSettings {
     sockets: pipeline::SocketSettings,
     universe: pipeline::RawUniverse,
     eod: pipeline::RawEodSettings,
+    redis: self::redis::RawRedis,
     #[serde(default)]
     apps: BTreeMap<String, RawApp>,
 }
@@ -239,6 +243,7 @@ impl RawSettings {
             sim: self.sim.validate()?,
             universe: self.universe.validate()?,
             eod: self.eod.validate()?,
+            redis: self.redis.validate(credentials_dir)?,
             paths: self.paths,
             kite: self.kite,
             storage: self.storage,

@@ -6,6 +6,7 @@ mod decode;
 mod eod;
 mod helpers;
 mod pipeline;
+mod publisher;
 mod python_compat;
 mod recovery;
 mod run_cli;

@@ -24,6 +24,7 @@ impl Journal {
             ("bytes", json!(self.bytes)),
             ("records", json!(self.records)),
             ("failed_appends", json!(self.failed_appends)),
+            ("publish_dropped", json!(self.publish_dropped)),
         ]);
         if self.catchup_in_flight
             || ends

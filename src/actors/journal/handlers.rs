@@ -6,6 +6,7 @@ use actix::prelude::*;
 use actix_web::web::Bytes;
 
 use super::Journal;
+use crate::actors::publisher::handlers::Publish;
 use crate::capture::RecordKind;
 use crate::status::State;
 
@@ -35,13 +36,32 @@ impl Handler<Append> for Journal {
         // Handed to the OS at once (one write per frame): a killed or aborted process loses
         // nothing the journal received; only a power cut can, back to the last fsync.
         let appended = self.writer(msg.socket).and_then(|w| {
-            w.append(msg.recv_time_us, msg.kind, &msg.payload)?;
-            w.flush()
+            let offset = w.append(msg.recv_time_us, msg.kind, &msg.payload)?;
+            w.flush()?;
+            Ok(offset)
         });
         match appended {
-            Ok(_) => {
+            Ok(offset) => {
                 self.records += 1;
                 self.bytes += msg.payload.len() as u64 + 17;
+                if let (Some(publisher), RecordKind::Binary) = (&self.publisher, msg.kind) {
+                    let publish = Publish {
+                        socket: msg.socket,
+                        offset,
+                        recv_time_us: msg.recv_time_us,
+                        payload: msg.payload,
+                    };
+                    // Never wait on the live view: a full mailbox costs the view a frame.
+                    if publisher.try_send(publish).is_err() {
+                        self.publish_dropped += 1;
+                        if self.publish_dropped.is_power_of_two() {
+                            tracing::warn!(
+                                dropped = self.publish_dropped,
+                                "the publisher is behind; frames left out of the live view"
+                            );
+                        }
+                    }
+                }
             }
             Err(e) => {
                 // Data at risk: the frame is not in the record of truth. Reopen next time.

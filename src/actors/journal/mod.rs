@@ -18,6 +18,7 @@ use actix::Recipient;
 use chrono::NaiveDate;
 
 use crate::actors::persister::handlers::Catchup;
+use crate::actors::publisher::handlers::Publish;
 use crate::capture::{CaptureWriter, SyncPolicy};
 use crate::settings::pipeline::JournalSettings;
 use crate::status::StatusHandle;
@@ -49,6 +50,10 @@ pub struct Journal {
     bytes: u64,
     /// Appends that failed (disk full, …): data at risk, reported as errors.
     failed_appends: u64,
+    /// Where journaled binary frames go next (the Redis publisher), if anywhere.
+    publisher: Option<Recipient<Publish>>,
+    /// Frames the publisher's mailbox had no room for (the live view misses them).
+    publish_dropped: u64,
 }
 
 impl Journal {
@@ -58,6 +63,7 @@ impl Journal {
         date: NaiveDate,
         settings: &JournalSettings,
         persister: Recipient<Catchup>,
+        publisher: Option<Recipient<Publish>>,
         status: StatusHandle,
     ) -> Journal {
         Journal {
@@ -73,6 +79,8 @@ impl Journal {
             records: 0,
             bytes: 0,
             failed_appends: 0,
+            publisher,
+            publish_dropped: 0,
         }
     }
 

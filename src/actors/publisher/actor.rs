@@ -1,0 +1,170 @@
+//! The publisher's lifecycle: connect (with backoff), flush batches one at a time, watch the
+//! consumer groups' lag.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::{Publisher, views};
+use crate::status::State;
+
+/// How often the consumer groups' lag is read.
+const LAG_EVERY: Duration = Duration::from_secs(5);
+/// A batch that takes longer than this is an error (Redis stalled): retried, counted.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Actor for Publisher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Frames queue in the mailbox only while this thread is busy; the buffer takes the rest.
+        ctx.set_mailbox_capacity(4096);
+        self.status.set_state(State::Starting);
+        self.connect(ctx);
+        ctx.run_interval(LAG_EVERY, |act, ctx| act.check_lag(ctx));
+        ctx.run_interval(Duration::from_secs(1), |act, _| act.publish_status());
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if !self.buffer.is_empty() {
+            tracing::warn!(
+                unpublished = self.buffer.len(),
+                "stopping with ticks not yet in Redis (the journal and the database have them)"
+            );
+        }
+        self.status.set_state(State::Stopped);
+        self.publish_status();
+    }
+}
+
+impl Publisher {
+    /// Opens the connection manager; on failure retries after the backoff.
+    pub(super) fn connect(&mut self, ctx: &mut Context<Self>) {
+        let info = match self.settings.connection_info() {
+            Ok(info) => info,
+            Err(e) => {
+                self.status.fail(State::Failed, &e.to_string());
+                return;
+            }
+        };
+        self.busy = true;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1);
+        let fut = async move {
+            let client = redis::Client::open(info)?;
+            client.get_connection_manager_with_config(config).await
+        };
+        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| match res {
+            Ok(conn) => {
+                tracing::info!(url = %act.settings.url, stream = %act.settings.stream_key(), "connected to Redis");
+                act.conn = Some(conn);
+                act.busy = false;
+                act.backoff = Duration::from_millis(100);
+                act.status.set_state(State::Running);
+                act.flush(ctx);
+            }
+            Err(e) => act.retry_later(ctx, &e.to_string()),
+        }));
+    }
+
+    /// Sends the next batch if none is in flight.
+    pub(super) fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.busy || self.buffer.is_empty() {
+            return;
+        }
+        let Some(mut conn) = self.conn.clone() else {
+            return;
+        };
+        self.busy = true;
+        let n = self.buffer.len().min(self.settings.batch_ticks);
+        let batch: Vec<_> = self.buffer.drain(..n).collect();
+        let date = self.date.format("%Y-%m-%d").to_string();
+        let pipe = views::pipeline(
+            &self.settings,
+            &date,
+            &self.symbols,
+            &batch,
+            &mut self.expiries,
+            Instant::now(),
+        );
+        let fut = async move { pipe.query_async::<()>(&mut conn).await };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(()) => {
+                act.counters.published += batch.len() as u64;
+                act.counters.batches += 1;
+                act.record_latency(&batch);
+                act.busy = false;
+                if act.backoff > Duration::from_millis(100) {
+                    tracing::info!("Redis answers again; publishing");
+                    act.status.set_state(State::Running);
+                }
+                act.backoff = Duration::from_millis(100);
+                act.flush(ctx);
+            }
+            Err(e) => {
+                // Back to the front, in order; the bound still holds (oldest dropped first).
+                let room = act.settings.buffer_ticks.saturating_sub(act.buffer.len());
+                let keep = batch.len().min(room);
+                act.note_dropped((batch.len() - keep) as u64);
+                for p in batch.into_iter().rev().take(keep) {
+                    act.buffer.push_front(p);
+                }
+                // A lost server loses the TTLs with the keys: set them again.
+                act.expiries.clear();
+                act.retry_later(ctx, &e.to_string());
+            }
+        }));
+    }
+
+    fn retry_later(&mut self, ctx: &mut Context<Self>, error: &str) {
+        self.counters.errors += 1;
+        self.busy = true;
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(Duration::from_millis(self.settings.backoff_max_ms));
+        tracing::warn!(
+            error,
+            retry_in_ms = wait.as_millis() as u64,
+            buffered = self.buffer.len(),
+            "Redis unavailable; ticks wait in the buffer"
+        );
+        self.status.fail(State::Backoff, error);
+        ctx.run_later(wait, |act, ctx| {
+            act.busy = false;
+            if act.conn.is_none() {
+                act.counters.reconnects += 1;
+                act.connect(ctx);
+            } else {
+                act.flush(ctx);
+            }
+        });
+    }
+
+    /// Reads `XINFO GROUPS` and warns when a group's unread entries approach `MAXLEN`.
+    fn check_lag(&mut self, ctx: &mut Context<Self>) {
+        let Some(mut conn) = self.conn.clone() else {
+            return;
+        };
+        let stream = self.settings.stream_key();
+        let fut = async move {
+            redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(&stream)
+                .query_async::<Vec<redis::Value>>(&mut conn)
+                .await
+        };
+        ctx.spawn(fut.into_actor(self).map(|res, act, _| {
+            let Ok(groups) = res else {
+                return; // no stream yet, or Redis away: the flush path reports that
+            };
+            act.group_lag = super::handlers::group_lags(&groups);
+            let limit = (act.settings.stream_maxlen as f64 * act.settings.lag_warn_ratio) as u64;
+            for (group, lag) in &act.group_lag {
+                if *lag > limit {
+                    tracing::warn!(group, lag, maxlen = act.settings.stream_maxlen, "a store group is falling behind: entries past MAXLEN are trimmed unread (see docs/redis.md for sizing)");
+                }
+            }
+        }));
+    }
+}

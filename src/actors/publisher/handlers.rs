@@ -1,0 +1,91 @@
+//! The publisher's messages.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_web::web::Bytes;
+
+use super::{Pending, Publisher};
+use crate::kite::parse_message;
+
+/// A binary frame the journal has just stored at `offset` of `socket`'s file.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct Publish {
+    /// The socket.
+    pub socket: i16,
+    /// The journal record's offset (rows are keyed by it).
+    pub offset: u64,
+    /// When it was received (µs, UTC).
+    pub recv_time_us: u64,
+    /// The frame.
+    pub payload: Bytes,
+}
+
+/// The day's token → trading symbol map (from the subscription plan).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct SetSymbols(pub HashMap<u32, String>);
+
+impl Handler<Publish> for Publisher {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
+        // A malformed frame stays in the journal; there is nothing to publish.
+        let Ok(message) = parse_message(&msg.payload) else {
+            return;
+        };
+        let base = (msg.offset as i64) << 16;
+        let ticks = message
+            .packets()
+            .enumerate()
+            .map(|(i, tick)| Pending {
+                socket: msg.socket,
+                seq: base + i as i64,
+                recv_time_us: msg.recv_time_us,
+                tick,
+            })
+            .collect::<Vec<_>>();
+        self.enqueue(ticks);
+        self.flush(ctx);
+    }
+}
+
+impl Handler<SetSymbols> for Publisher {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetSymbols, _ctx: &mut Self::Context) {
+        self.symbols = msg
+            .0
+            .into_iter()
+            .map(|(token, symbol)| (token, Arc::from(symbol.as_str())))
+            .collect();
+    }
+}
+
+/// `XINFO GROUPS` → unread entries per group (`lag`, Redis 7; else `pending` is the floor).
+pub fn group_lags(groups: &[redis::Value]) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    for g in groups {
+        let fields: HashMap<String, redis::Value> = match redis::from_redis_value_ref(g) {
+            Ok(f) => f,
+            Err(_) => continue,
+        };
+        let Some(name) = fields
+            .get("name")
+            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+        else {
+            continue;
+        };
+        let num = |k: &str| {
+            fields
+                .get(k)
+                .and_then(|v| redis::from_redis_value_ref::<u64>(v).ok())
+        };
+        if let Some(lag) = num("lag").or_else(|| num("pending")) {
+            out.insert(name, lag);
+        }
+    }
+    out
+}

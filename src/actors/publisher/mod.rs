@@ -1,0 +1,152 @@
+//! The publisher: every tick to Redis, the live view (`docs/redis.md`).
+//!
+//! Fed by the journal after each frame is journaled ([`handlers::Publish`], a bounded
+//! `try_send`: neither the journal nor the sockets ever wait on Redis). For every tick, one
+//! pipelined batch carries `XADD <stream> MAXLEN ~ N * …` (the tick as `tickvault decode` prints
+//! it plus its trading symbol, and what a store process needs to rebuild the exact row: socket,
+//! seq, receive time, date and the raw packet), `HSET latest:{symbol}`, `SADD symbols:{date}`,
+//! and, when enabled, the `ticks:` / `depth:` history zsets. TTLs are refreshed once per key per
+//! quarter of the TTL.
+//!
+//! When Redis is slow or down, ticks wait in a bounded buffer (`redis.buffer_ticks`); beyond it
+//! the oldest are dropped and counted (Redis is the live view, the database is the record). The
+//! connection is retried with exponential backoff up to `redis.backoff_max_ms`. Every few
+//! seconds it reads `XINFO GROUPS` and warns when a consumer group's unread entries approach the
+//! stream's `MAXLEN` (the trim would drop entries the group has not read).
+//!
+//! Messages: [`handlers::Publish`], [`handlers::SetSymbols`]. Talks to: Redis only.
+
+pub mod actor;
+pub mod handlers;
+pub mod views;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+use crate::kite::Tick;
+use crate::settings::redis::RedisSettings;
+use crate::status::StatusHandle;
+
+/// A tick waiting to be published.
+#[derive(Debug, Clone, Copy)]
+pub struct Pending {
+    /// The socket that received it.
+    pub socket: i16,
+    /// Its row key: journal record offset × 65536 + packet index.
+    pub seq: i64,
+    /// When its frame was received (µs, UTC).
+    pub recv_time_us: u64,
+    /// The tick.
+    pub tick: Tick,
+}
+
+/// Counters shown in the status.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    published: u64,
+    dropped: u64,
+    batches: u64,
+    errors: u64,
+    reconnects: u64,
+}
+
+/// The publisher actor.
+pub struct Publisher {
+    settings: RedisSettings,
+    date: NaiveDate,
+    symbols: HashMap<u32, Arc<str>>,
+    buffer: VecDeque<Pending>,
+    conn: Option<redis::aio::ConnectionManager>,
+    /// A batch is in flight, or a retry is scheduled: do not start another.
+    busy: bool,
+    backoff: Duration,
+    /// When each view key's TTL was last set.
+    expiries: HashMap<String, Instant>,
+    counters: Counters,
+    /// Frame received → XADD acknowledged, microseconds.
+    latency: Histogram<u64>,
+    /// Unread entries per consumer group, from the last `XINFO GROUPS`.
+    group_lag: HashMap<String, u64>,
+    status: StatusHandle,
+}
+
+impl Publisher {
+    /// A publisher for `date`'s ticks.
+    pub fn new(settings: RedisSettings, date: NaiveDate, status: StatusHandle) -> Publisher {
+        Publisher {
+            settings,
+            date,
+            symbols: HashMap::new(),
+            buffer: VecDeque::new(),
+            conn: None,
+            busy: false,
+            backoff: Duration::from_millis(100),
+            expiries: HashMap::new(),
+            counters: Counters::default(),
+            latency: Histogram::new_with_bounds(1, 60_000_000, 2).expect("valid bounds"),
+            group_lag: HashMap::new(),
+            status,
+        }
+    }
+
+    /// Buffers `ticks`, dropping the oldest beyond the bound.
+    fn enqueue(&mut self, ticks: impl IntoIterator<Item = Pending>) {
+        for p in ticks {
+            if self.buffer.len() >= self.settings.buffer_ticks {
+                self.buffer.pop_front();
+                self.note_dropped(1);
+            }
+            self.buffer.push_back(p);
+        }
+    }
+
+    fn note_dropped(&mut self, n: u64) {
+        let before = self.counters.dropped;
+        self.counters.dropped += n;
+        // Log at 1, 2, 4, 8, … drops: visible, never a flood.
+        if (before + 1..=self.counters.dropped).any(u64::is_power_of_two) {
+            tracing::warn!(
+                dropped = self.counters.dropped,
+                buffered = self.buffer.len(),
+                "Redis is behind: ticks dropped from the live view (the database keeps them)"
+            );
+        }
+    }
+
+    fn record_latency(&mut self, sent: &[Pending]) {
+        let now = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
+        for p in sent {
+            let _ = self
+                .latency
+                .record(now.saturating_sub(p.recv_time_us).max(1));
+        }
+    }
+
+    fn latency_ms(&self, q: f64) -> Option<f64> {
+        if self.latency.is_empty() {
+            return None;
+        }
+        Some((self.latency.value_at_percentile(q) as f64 / 100.0).round() / 10.0)
+    }
+
+    fn publish_status(&self) {
+        self.status.set_all([
+            ("connected", json!(self.conn.is_some())),
+            ("buffered", json!(self.buffer.len())),
+            ("published", json!(self.counters.published)),
+            ("dropped", json!(self.counters.dropped)),
+            ("batches", json!(self.counters.batches)),
+            ("errors", json!(self.counters.errors)),
+            ("reconnects", json!(self.counters.reconnects)),
+            ("latency_p50_ms", json!(self.latency_ms(50.0))),
+            ("latency_p99_ms", json!(self.latency_ms(99.0))),
+            ("stream", json!(self.settings.stream_key())),
+            ("group_lag", json!(self.group_lag)),
+        ]);
+    }
+}
