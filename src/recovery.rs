@@ -86,6 +86,12 @@ pub struct FileReplay {
     pub malformed: u64,
 }
 
+/// The row key of packet `index` of the journal record at `offset`: offset × 65536 + index
+/// (unique per date and socket; the publisher's stream entries carry the same).
+pub fn row_seq(offset: u64, index: usize) -> i64 {
+    ((offset as i64) << 16) | index as i64
+}
+
 /// Appends the rows of one journal record to `rows`: one per packet of a binary message,
 /// `seq` = record offset × 65536 + packet index. Returns false when the message does not parse.
 pub fn push_rows(
@@ -101,7 +107,7 @@ pub fn push_rows(
     match parse_message(payload) {
         Ok(message) => {
             for (i, tick) in message.packets().enumerate() {
-                let seq = ((header.offset as i64) << 16) | i as i64;
+                let seq = row_seq(header.offset, i);
                 rows.push(NewTick::new(
                     date,
                     socket,

@@ -250,7 +250,9 @@ impl MysqlBulk {
                     .tempfile()?,
             );
         }
-        let file = self.file.as_mut().expect("created above");
+        let Some(file) = self.file.as_mut() else {
+            return Err(std::io::Error::other("no temporary file"));
+        };
         let f = file.as_file_mut();
         f.set_len(0)?;
         f.rewind()?;

@@ -61,11 +61,12 @@ fn all_columns() -> String {
 /// The columns that make two ticks of one instrument the same market event: the instrument and
 /// everything after the receive time (exchange time, prices, quantities, depth).
 fn market_columns() -> String {
-    let first = NewTick::COLUMNS
+    let market: Vec<&str> = NewTick::COLUMNS
         .iter()
-        .position(|c| *c == "exchange_time")
-        .expect("exchange_time is a column");
-    format!("`instrument_token`, {}", quoted(&NewTick::COLUMNS[first..]))
+        .copied()
+        .skip_while(|c| *c != "exchange_time")
+        .collect();
+    format!("`instrument_token`, {}", quoted(&market))
 }
 
 /// Backtick-quoted identifiers are MySQL's; SQLite accepts them too.

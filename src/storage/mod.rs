@@ -248,7 +248,11 @@ pub fn commit_batch(
     match (&mut store.bulk, &mut store.db) {
         (bulk::Bulk::Sqlite(b), Db::Sqlite(_)) => b.commit(rows, positions),
         (bulk::Bulk::Mysql(b), Db::Mysql(c)) => b.commit(c, rows, positions),
-        _ => unreachable!("a store's bulk side has its connection's backend"),
+        // Both are built from the same URL in `Store::open`; say so rather than panic.
+        _ => Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new("the store's batch path and connection disagree on the backend".to_string()),
+        )),
     }
 }
 

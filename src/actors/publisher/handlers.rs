@@ -8,6 +8,7 @@ use actix_web::web::Bytes;
 
 use super::{Pending, Publisher};
 use crate::kite::parse_message;
+use crate::recovery::row_seq;
 
 /// A binary frame the journal has just stored at `offset` of `socket`'s file.
 #[derive(Message, Debug, Clone)]
@@ -36,18 +37,12 @@ impl Handler<Publish> for Publisher {
         let Ok(message) = parse_message(&msg.payload) else {
             return;
         };
-        let base = (msg.offset as i64) << 16;
-        let ticks = message
-            .packets()
-            .enumerate()
-            .map(|(i, tick)| Pending {
-                socket: msg.socket,
-                seq: base + i as i64,
-                recv_time_us: msg.recv_time_us,
-                tick,
-            })
-            .collect::<Vec<_>>();
-        self.enqueue(ticks);
+        self.enqueue(message.packets().enumerate().map(|(i, tick)| Pending {
+            socket: msg.socket,
+            seq: row_seq(msg.offset, i),
+            recv_time_us: msg.recv_time_us,
+            tick,
+        }));
         self.flush(ctx);
     }
 }

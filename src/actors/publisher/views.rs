@@ -55,7 +55,11 @@ pub fn pipeline(
             recv_time_us: Some(p.recv_time_us),
             tradingsymbol: Some(symbol),
         };
-        serde_json::to_writer(&mut json, &view).expect("a tick always serialises");
+        if let Err(e) = serde_json::to_writer(&mut json, &view) {
+            // Cannot happen for a decoded tick; if it did, the view skips it, the record has it.
+            tracing::warn!(error = %e, token = t.instrument_token, "cannot serialise a tick for Redis");
+            continue;
+        }
         packet.clear();
         encode_packet(t, &mut packet);
         pipe.cmd("XADD")
