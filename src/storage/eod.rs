@@ -1,9 +1,11 @@
 //! The end of day's SQL: dedupe the daily table, move a date's rows into the master table
 //! (`ticks`), verify, clear, and keep the run's record. Every function works on one chunk of
-//! instruments (a token range, [`Chunk`]) of one date in one transaction, so a run killed at any
-//! point can simply be run again: the dedupe finds nothing more to remove, the move inserts
-//! nothing twice (`INSERT IGNORE` on the master's key), and the removal count lives in
-//! `eod_days`, added to in the same transaction as the removal.
+//! instruments (a token range, [`Chunk`]; the clear: a stretch of one socket's row keys,
+//! [`ClearPart`]) of one date in one transaction, so a run killed at any point can simply be
+//! run again: the dedupe finds nothing more to remove, the move inserts nothing twice
+//! (`INSERT IGNORE` on the master's key), the removal count lives in `eod_days`, added to in
+//! the same transaction as the removal, and the verified master counts live in `eod_verified`,
+//! so a rerun after a partial clear (or a second run of a date) verifies against them.
 //!
 //! The move is `INSERT … SELECT` inside the database (no row travels through tickvault), one
 //! chunk of about [`CHUNK_ROWS`] rows per statement, so no statement holds the server for long.
@@ -16,7 +18,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date};
 
 use super::models::{NewTick, quoted};
-use super::schema::{daily_ticks, eod_days, eod_runs, ticks};
+use super::schema::{daily_ticks, eod_days, eod_runs, eod_verified, ticks};
 use super::{Db, on_backend};
 
 /// What the end of day removes before the move.
@@ -235,13 +237,26 @@ pub fn move_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk) -> QueryResult<u64
     .map(|n| n as u64)
 }
 
-/// The chunk's instruments whose master rows do not match their daily rows: (token, daily
-/// rows, master rows, daily rows missing from the master). Empty when the move is verified.
-pub fn compare_chunk(
-    db: &mut Db,
-    date: NaiveDate,
-    chunk: Chunk,
-) -> QueryResult<Vec<(i64, i64, i64, i64)>> {
+/// An instrument whose master rows do not match its daily rows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mismatch {
+    /// The instrument.
+    pub token: i64,
+    /// Its daily rows.
+    pub daily: i64,
+    /// Its master rows.
+    pub master: i64,
+    /// Its master rows an earlier run of the date verified.
+    pub verified: i64,
+    /// Daily rows not in the master.
+    pub missing: i64,
+}
+
+/// Checks the chunk's move: every daily row is in the master (same key), and per instrument
+/// the master holds no more rows than an earlier run verified plus the daily rows, and no fewer
+/// than that run verified (on a first run: exactly the daily rows). Returns the instruments
+/// that fail; when none does, records the master counts as verified, in the same transaction.
+pub fn verify_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk) -> QueryResult<Vec<Mismatch>> {
     use diesel::dsl::count_star;
     #[derive(QueryableByName)]
     struct Missing {
@@ -255,23 +270,25 @@ pub fn compare_chunk(
                (SELECT 1 FROM ticks m WHERE m.trade_date = d.trade_date AND \
                m.instrument_token = d.instrument_token AND m.socket = d.socket AND m.seq = d.seq) \
                GROUP BY d.instrument_token";
-    on_backend!(db, c => {
-        let daily: HashMap<i64, i64> = daily_ticks::table
+    on_backend!(db, c => c.transaction(|c| {
+        let counts = |rows: Vec<(i64, i64)>| rows.into_iter().collect::<HashMap<i64, i64>>();
+        let daily = counts(daily_ticks::table
             .filter(daily_ticks::trade_date.eq(date))
             .filter(daily_ticks::instrument_token.between(chunk.first, chunk.last))
             .group_by(daily_ticks::instrument_token)
             .select((daily_ticks::instrument_token, count_star()))
-            .load::<(i64, i64)>(c)?
-            .into_iter()
-            .collect();
-        let master: HashMap<i64, i64> = ticks::table
+            .load::<(i64, i64)>(c)?);
+        let master = counts(ticks::table
             .filter(ticks::trade_date.eq(date))
             .filter(ticks::instrument_token.between(chunk.first, chunk.last))
             .group_by(ticks::instrument_token)
             .select((ticks::instrument_token, count_star()))
-            .load::<(i64, i64)>(c)?
-            .into_iter()
-            .collect();
+            .load::<(i64, i64)>(c)?);
+        let verified = counts(eod_verified::table
+            .filter(eod_verified::trade_date.eq(date))
+            .filter(eod_verified::instrument_token.between(chunk.first, chunk.last))
+            .select((eod_verified::instrument_token, eod_verified::master_rows))
+            .load::<(i64, i64)>(c)?);
         let missing: HashMap<i64, i64> = diesel::sql_query(sql)
             .bind::<Date, _>(date)
             .bind::<BigInt, _>(chunk.first)
@@ -280,26 +297,104 @@ pub fn compare_chunk(
             .into_iter()
             .map(|m| (m.instrument_token, m.n))
             .collect();
-        let mut bad: Vec<(i64, i64, i64, i64)> = daily
+        let get = |m: &HashMap<i64, i64>, t: &i64| m.get(t).copied().unwrap_or(0);
+        let mut bad: Vec<Mismatch> = daily
             .iter()
-            .map(|(t, d)| (*t, *d, master.get(t).copied().unwrap_or(0), missing.get(t).copied().unwrap_or(0)))
-            .filter(|(_, d, m, miss)| *miss > 0 || d != m)
+            .map(|(t, d)| Mismatch {
+                token: *t,
+                daily: *d,
+                master: get(&master, t),
+                verified: get(&verified, t),
+                missing: get(&missing, t),
+            })
+            .filter(|m| m.missing > 0 || m.master > m.verified + m.daily || m.master < m.verified)
             .collect();
-        bad.sort_unstable();
+        if bad.is_empty() {
+            let rows: Vec<_> = daily
+                .keys()
+                .map(|t| (
+                    eod_verified::trade_date.eq(date),
+                    eod_verified::instrument_token.eq(*t),
+                    eod_verified::master_rows.eq(get(&master, t)),
+                ))
+                .collect();
+            diesel::replace_into(eod_verified::table).values(&rows).execute(c)?;
+        }
+        bad.sort_unstable_by_key(|m| m.token);
         Ok(bad)
-    })
+    }))
 }
 
-/// Deletes the chunk's daily rows. Returns the rows deleted.
-pub fn clear_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk) -> QueryResult<u64> {
-    use daily_ticks::dsl;
-    on_backend!(db, c => diesel::delete(
-        dsl::daily_ticks
-            .filter(dsl::trade_date.eq(date))
-            .filter(dsl::instrument_token.between(chunk.first, chunk.last)),
-    )
-    .execute(c))
+/// A stretch of one socket's daily rows of a date (in the table's key order), cleared together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClearPart {
+    /// The socket.
+    pub socket: i16,
+    /// First row key.
+    pub first_seq: i64,
+    /// Last row key.
+    pub last_seq: i64,
+}
+
+/// Splits `date`'s daily rows into [`ClearPart`]s of about `chunk_rows` rows: evenly over each
+/// socket's row keys, which follow the journal's bytes.
+pub fn plan_clear(db: &mut Db, date: NaiveDate, chunk_rows: u64) -> QueryResult<Vec<ClearPart>> {
+    use diesel::dsl::{count_star, max, min};
+    let spans: Vec<(i16, Option<i64>, Option<i64>, i64)> = on_backend!(db, c => daily_ticks::table
+        .filter(daily_ticks::trade_date.eq(date))
+        .group_by(daily_ticks::socket)
+        .select((daily_ticks::socket, min(daily_ticks::seq), max(daily_ticks::seq), count_star()))
+        .order(daily_ticks::socket)
+        .load(c))?;
+    let mut parts = Vec::new();
+    for (socket, lo, hi, rows) in spans {
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            continue;
+        };
+        let n = (rows as u64).div_ceil(chunk_rows.max(1)).max(1) as i64;
+        let width = ((hi - lo) / n).max(1);
+        let mut first = lo;
+        while first <= hi {
+            let last = if first.saturating_add(width) > hi {
+                hi
+            } else {
+                first + width - 1
+            };
+            parts.push(ClearPart {
+                socket,
+                first_seq: first,
+                last_seq: last,
+            });
+            first = last + 1;
+        }
+    }
+    Ok(parts)
+}
+
+/// Deletes the part's daily rows that are in the master (a row that reached the daily table
+/// after the verification is kept for the next run). Walks the table's own key, so no index
+/// is kept up to date on the way. Returns the rows deleted.
+pub fn clear_part(db: &mut Db, date: NaiveDate, part: ClearPart) -> QueryResult<u64> {
+    let sql = "DELETE FROM daily_ticks WHERE trade_date = ? AND socket = ? AND seq BETWEEN ? AND ? \
+               AND EXISTS (SELECT 1 FROM ticks m WHERE m.trade_date = daily_ticks.trade_date AND \
+               m.instrument_token = daily_ticks.instrument_token AND \
+               m.socket = daily_ticks.socket AND m.seq = daily_ticks.seq)";
+    on_backend!(db, c => diesel::sql_query(sql)
+        .bind::<Date, _>(date)
+        .bind::<diesel::sql_types::SmallInt, _>(part.socket)
+        .bind::<BigInt, _>(part.first_seq)
+        .bind::<BigInt, _>(part.last_seq)
+        .execute(c))
     .map(|n| n as u64)
+}
+
+/// Daily rows of `date` (after a clear: the ones that arrived after the verification).
+pub fn daily_rows(db: &mut Db, date: NaiveDate) -> QueryResult<u64> {
+    let n: i64 = on_backend!(db, c => daily_ticks::table
+        .filter(daily_ticks::trade_date.eq(date))
+        .count()
+        .get_result(c))?;
+    Ok(n.max(0) as u64)
 }
 
 /// Master rows per instrument on `date`.

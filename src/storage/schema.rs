@@ -143,6 +143,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Per date and instrument: the master rows the end of day last verified.
+    eod_verified (trade_date, instrument_token) {
+        trade_date -> Date,
+        instrument_token -> BigInt,
+        master_rows -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     daily_ticks,
     ticks,
@@ -150,5 +159,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     instruments,
     gaps,
     eod_days,
-    eod_runs
+    eod_runs,
+    eod_verified
 );

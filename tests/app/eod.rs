@@ -453,3 +453,136 @@ fn a_master_that_does_not_match_the_daily_rows_stops_the_eod_before_anything_is_
     assert_eq!(daily_count(&mut t.store), before, "nothing cleared");
     assert_eq!(run_statuses(t.store.conn(), day()).unwrap(), ["failed"]);
 }
+
+/// Runs the end of day once on `rows[..split]`, then again after `rows[split..]` arrived late
+/// (a journal replayed after the first run), then once more after every row was replayed.
+fn second_run_on(backend: Backend) {
+    let rows = sample_rows();
+    let (early, late) = rows.split_at(7);
+    let mut t = test_store(backend);
+    load(&mut t.store, early);
+    let eod = |t: &mut crate::helpers::TestStore| {
+        run_eod(
+            &mut t.store,
+            t.dir.path(),
+            day(),
+            options(Dedupe::None, None),
+            &mut |_| {},
+        )
+    };
+    let first = eod(&mut t).unwrap();
+    assert_eq!(first.master_rows, 7);
+    storage::commit_batch(&mut t.store, late, &[]).unwrap();
+    let second = eod(&mut t).unwrap_or_else(|e| panic!("second run on {backend:?}: {e}"));
+    assert_eq!(second.master_rows as usize, rows.len());
+    assert_eq!(second.moved_by_this_run as usize, late.len());
+    assert_eq!(daily_count(&mut t.store), 0);
+    // Every row again (`tickvault replay` of the whole day): nothing new, nothing doubled.
+    storage::commit_batch(&mut t.store, &rows, &[]).unwrap();
+    let third = eod(&mut t).unwrap_or_else(|e| panic!("third run on {backend:?}: {e}"));
+    assert_eq!(
+        (third.master_rows as usize, third.moved_by_this_run),
+        (rows.len(), 0)
+    );
+    assert_eq!(master(&mut t.store).len(), rows.len());
+    assert_eq!(daily_count(&mut t.store), 0);
+    assert_eq!(
+        run_statuses(t.store.conn(), day()).unwrap(),
+        ["done", "done", "done"]
+    );
+}
+
+#[test]
+fn a_second_eod_of_a_date_moves_rows_that_arrived_after_the_first_on_sqlite() {
+    second_run_on(Backend::Sqlite);
+}
+
+#[test]
+fn a_second_eod_of_a_date_moves_rows_that_arrived_after_the_first_on_mariadb() {
+    second_run_on(Backend::Mysql);
+}
+
+#[test]
+fn a_stray_master_row_after_a_finished_run_stops_the_next_one() {
+    let mut t = test_store(Backend::Sqlite);
+    let rows = sample_rows();
+    let (early, late) = rows.split_at(7);
+    load(&mut t.store, early);
+    run_eod(
+        &mut t.store,
+        t.dir.path(),
+        day(),
+        options(Dedupe::None, None),
+        &mut |_| {},
+    )
+    .unwrap();
+    // A master row of the date that no daily row accounts for (a copy under another key).
+    let columns = NewTick::COLUMNS.join(", ");
+    let copy = columns.replace("seq", &format!("seq + {}", 999_i64 << 16));
+    let seq = early[0].seq;
+    on_backend!(t.store.conn(), c => diesel::sql_query(format!(
+        "INSERT INTO ticks ({columns}) SELECT {copy} FROM ticks WHERE seq = {seq}"
+    ))
+    .execute(c))
+    .unwrap();
+    storage::commit_batch(&mut t.store, late, &[]).unwrap();
+    let err = run_eod(
+        &mut t.store,
+        t.dir.path(),
+        day(),
+        options(Dedupe::None, None),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, EodError::Verify(m) if m.iter().any(|m| m.token == 408_065 && m.master == m.verified + m.daily + 1)),
+        "{err}"
+    );
+    assert_eq!(
+        daily_count(&mut t.store),
+        late.len() as i64,
+        "nothing cleared"
+    );
+}
+
+fn exact_dedupe_keeps_instruments_apart_on(backend: Backend) {
+    // Two instruments with the very same market fields at the same exchange second, each sent
+    // twice: exact dedupe removes each one's copy, never one instrument's tick for the other's.
+    let mut rows = Vec::new();
+    for (i, token) in [408_065, 738_561, 408_065, 738_561].into_iter().enumerate() {
+        let t = full(token, 100, 1000, 7);
+        rows.push(NewTick::new(
+            day(),
+            1,
+            (i as i64 + 1) << 16,
+            100_000_000 + i as i64,
+            &t,
+        ));
+    }
+    let mut t = test_store(backend);
+    load(&mut t.store, &rows);
+    let report = run_eod(
+        &mut t.store,
+        t.dir.path(),
+        day(),
+        options(Dedupe::Exact, None),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        report.rows_per_instrument,
+        BTreeMap::from([(408_065, 1), (738_561, 1)]),
+        "{backend:?}"
+    );
+    assert_eq!(report.removed_rows, 2);
+}
+
+#[test]
+fn exact_dedupe_never_merges_two_instruments_on_sqlite() {
+    exact_dedupe_keeps_instruments_apart_on(Backend::Sqlite);
+}
+
+#[test]
+fn exact_dedupe_never_merges_two_instruments_on_mariadb() {
+    exact_dedupe_keeps_instruments_apart_on(Backend::Mysql);
+}
