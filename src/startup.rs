@@ -1,10 +1,13 @@
 //! The composition root: wires the whole actor graph from [`Settings`] and returns an [`App`]
 //! handle exposing what callers need (the plan, the status board, a stop trigger).
 //!
-//! Start order: storage (fail fast), persister (own thread) and crash recovery from the
-//! journals, the end-of-day actor (own thread), journal (own arbiter), auth,
-//! instruments (resolve the plan; save the snapshot), coordinator, then one supervised socket per
-//! planned connection. Stop order: see [`crate::actors::coordinator`].
+//! Start order ([`Role::All`]): storage (fail fast), persister (own thread), the end-of-day
+//! actor (own thread), crash recovery from the journals, publisher (own arbiter, when Redis is
+//! on), journal (own arbiter), auth, instruments (resolve the plan; save the snapshot),
+//! coordinator, then one supervised socket per planned connection. [`Role::Ingest`] puts the
+//! ledger where the persister was (no database) and always publishes; [`Role::Store`] starts
+//! the persister, the end-of-day actor, the stream consumer (own arbiter) and the coordinator
+//! only. Stop order: see [`crate::actors::coordinator`].
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -16,6 +19,7 @@ use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 use crate::actors::auth::Auth;
+use crate::actors::consumer::Consumer;
 use crate::actors::coordinator::Coordinator;
 use crate::actors::coordinator::handlers::{Attach, DumpStatus, Shutdown};
 use crate::actors::eod::handlers::RunEod;
@@ -25,8 +29,11 @@ use crate::actors::instruments::actor::Instruments;
 use crate::actors::instruments::handlers::{Resolve, ResolveError};
 use crate::actors::journal::Journal;
 use crate::actors::journal::handlers::FlushJournal;
+use crate::actors::ledger::Ledger;
 use crate::actors::persister::Persister;
-use crate::actors::persister::handlers::{FlushPersister, Recover, SaveInstruments};
+use crate::actors::persister::handlers::{
+    Catchup, FlushPersister, RecordGap, Recover, SaveInstruments,
+};
 use crate::actors::publisher::Publisher;
 use crate::actors::publisher::handlers::SetSymbols;
 use crate::actors::socket::Socket;
@@ -76,11 +83,38 @@ pub struct App {
     pub date: NaiveDate,
     /// Where data goes.
     pub data_dir: PathBuf,
+    /// What this process does.
+    pub role: Role,
     coordinator: Addr<Coordinator>,
-    persister: Addr<Persister>,
-    journal: Addr<Journal>,
-    eod: Addr<Eod>,
+    /// The persister, or the ledger in the ingest role.
+    flush: Recipient<FlushPersister>,
+    journal: Option<Addr<Journal>>,
+    /// None in the ingest role (no database).
+    eod: Option<Addr<Eod>>,
     escalations: mpsc::UnboundedReceiver<String>,
+}
+
+/// What a process does (`tickvault run --role`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Sockets → journal → database (and Redis when `redis.enabled`).
+    #[default]
+    All,
+    /// Sockets → journal → Redis stream; no database (the journal is this host's record).
+    Ingest,
+    /// Redis stream (consumer group) → database; no sockets.
+    Store,
+}
+
+impl Role {
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Ingest => "ingest",
+            Role::Store => "store",
+        }
+    }
 }
 
 /// Choices made on the command line rather than in settings.
@@ -88,6 +122,11 @@ pub struct App {
 pub struct StartOptions {
     /// Crash recovery skips damaged journal records instead of stopping.
     pub skip_corrupt: bool,
+    /// What this process does.
+    pub role: Role,
+    /// Tests: the store role's consumer stops after its first commit without acknowledging
+    /// it (a store killed between the two).
+    pub stop_before_ack: bool,
 }
 
 /// Starts everything with default [`StartOptions`]; call inside an actix system.
@@ -99,22 +138,26 @@ pub async fn start(
     start_with(settings, date, clock, StartOptions::default()).await
 }
 
-/// Starts everything; call inside an actix system. Before any socket connects, the persister
-/// replays what the journals hold beyond its committed positions (crash recovery).
-pub async fn start_with(
+/// Where the pipeline's rows go: the persister (roles `all`, `store`) or the ledger (`ingest`).
+struct Sink {
+    catchup: Recipient<Catchup>,
+    gaps: Recipient<RecordGap>,
+    instruments: Recipient<SaveInstruments>,
+    flush: Recipient<FlushPersister>,
+}
+
+/// The database side: the persister on its own thread and the end-of-day actor on another.
+fn start_database(
     settings: &Settings,
     date: NaiveDate,
-    clock: SharedClock,
-    options: StartOptions,
-) -> Result<App, StartError> {
-    let board = StatusBoard::new();
+    board: &Arc<StatusBoard>,
+) -> Result<(Addr<Persister>, Addr<Eod>), StartError> {
     let data_dir = settings.paths.data_dir.clone();
     let url = settings
         .storage
         .parsed_url()
         .map_err(|e| StartError::Internal(e.to_string()))?;
     let store = Store::open(&url)?;
-
     let persister_status = board.handle("persister");
     let cell = Arc::new(Mutex::new(Some(store)));
     let (batch_rows, batch_every) = (
@@ -140,39 +183,134 @@ pub async fn start_with(
         )
     });
 
-    let replayed = persister
-        .send(Recover {
-            skip_corrupt: options.skip_corrupt,
-        })
-        .await
-        .map_err(|e| StartError::Internal(e.to_string()))??;
-    for file in &replayed {
-        if file.to > file.from || file.torn_bytes > 0 {
-            tracing::info!(socket = file.socket, path = %file.path.display(), from = file.from, to = file.to, rows = file.inserted, torn_bytes = file.torn_bytes, corrupt_skipped = file.corrupt_skipped, "recovered from the journal");
+    let eod_store = Store::open(&url)?;
+    let cell = Arc::new(Mutex::new(Some(eod_store)));
+    let (eod_settings, retention) = (settings.eod, settings.journal.retention_days);
+    let status = board.handle("eod");
+    let eod = SyncArbiter::start(1, move || {
+        let store = cell
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let store = store.unwrap_or_else(|| panic!("the end-of-day store was already taken"));
+        Eod::new(
+            store,
+            data_dir.clone(),
+            eod_settings,
+            retention,
+            status.clone(),
+        )
+    });
+    Ok((persister, eod))
+}
+
+/// Starts everything the role needs; call inside an actix system. Before any socket connects,
+/// the persister replays what the journals hold beyond its committed positions (crash
+/// recovery).
+pub async fn start_with(
+    settings: &Settings,
+    date: NaiveDate,
+    clock: SharedClock,
+    options: StartOptions,
+) -> Result<App, StartError> {
+    let board = StatusBoard::new();
+    let data_dir = settings.paths.data_dir.clone();
+    let role = options.role;
+    let (escalate, escalations) = mpsc::unbounded_channel();
+    let status_path = data_dir.join("status.json");
+    let (restart_limit, restart_period) = (
+        settings.sockets.restart_limit,
+        Duration::from_secs(settings.sockets.restart_period_secs),
+    );
+
+    let (sink, eod, persister) = match role {
+        Role::All | Role::Store => {
+            let (persister, eod) = start_database(settings, date, &board)?;
+            let sink = Sink {
+                catchup: persister.clone().recipient(),
+                gaps: persister.clone().recipient(),
+                instruments: persister.clone().recipient(),
+                flush: persister.clone().recipient(),
+            };
+            (sink, Some(eod), Some(persister))
+        }
+        Role::Ingest => {
+            let ledger = Ledger::new(data_dir.clone(), date, board.handle("ledger")).start();
+            let sink = Sink {
+                catchup: ledger.clone().recipient(),
+                gaps: ledger.clone().recipient(),
+                instruments: ledger.clone().recipient(),
+                flush: ledger.recipient(),
+            };
+            (sink, None, None)
+        }
+    };
+
+    if role == Role::Store {
+        let Some(persister) = persister else {
+            return Err(StartError::Internal(
+                "the store role has no persister".into(),
+            ));
+        };
+        let (redis, status) = (settings.redis.clone(), board.handle("consumer"));
+        let rows = persister.recipient();
+        let stop_before_ack = options.stop_before_ack;
+        let consumer = Consumer::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            let c = Consumer::new(redis, rows, status);
+            if stop_before_ack {
+                c.stopping_before_the_first_ack()
+            } else {
+                c
+            }
+        });
+        let coordinator = Coordinator::new(
+            board.clone(),
+            status_path,
+            None,
+            Some(consumer),
+            sink.flush.clone(),
+            restart_limit,
+            restart_period,
+            escalate,
+        )
+        .start();
+        listen_for_sigusr1(coordinator.clone());
+        return Ok(App {
+            role,
+            plan: SubscriptionPlan {
+                date,
+                instruments: Vec::new(),
+                sockets: Vec::new(),
+                unknown: Vec::new(),
+            },
+            board,
+            date,
+            data_dir,
+            coordinator,
+            flush: sink.flush,
+            journal: None,
+            eod,
+            escalations,
+        });
+    }
+
+    if let Some(persister) = &persister {
+        let replayed = persister
+            .send(Recover {
+                skip_corrupt: options.skip_corrupt,
+            })
+            .await
+            .map_err(|e| StartError::Internal(e.to_string()))??;
+        for file in &replayed {
+            if file.to > file.from || file.torn_bytes > 0 {
+                tracing::info!(socket = file.socket, path = %file.path.display(), from = file.from, to = file.to, rows = file.inserted, torn_bytes = file.torn_bytes, corrupt_skipped = file.corrupt_skipped, "recovered from the journal");
+            }
         }
     }
 
-    let eod_store = Store::open(&url)?;
-    let eod = {
-        let cell = Arc::new(Mutex::new(Some(eod_store)));
-        let (dir, eod_settings, retention) = (
-            data_dir.clone(),
-            settings.eod,
-            settings.journal.retention_days,
-        );
-        let status = board.handle("eod");
-        SyncArbiter::start(1, move || {
-            let store = cell
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            let store = store.unwrap_or_else(|| panic!("the end-of-day store was already taken"));
-            Eod::new(store, dir.clone(), eod_settings, retention, status.clone())
-        })
-    };
-
-    // The live view, on its own thread: JSON and Redis I/O never share the sockets' loop.
-    let publisher = settings.redis.enabled.then(|| {
+    // The live view, on its own thread: JSON and Redis I/O never share the sockets' loop. The
+    // ingest role publishes whatever `redis.enabled` says: the stream is its only output.
+    let publisher = (settings.redis.enabled || role == Role::Ingest).then(|| {
         let (redis, status) = (settings.redis.clone(), board.handle("publisher"));
         Publisher::start_in_arbiter(&Arbiter::new().handle(), move |_| {
             Publisher::new(redis, date, status)
@@ -181,7 +319,7 @@ pub async fn start_with(
 
     let journal_status = board.handle("journal");
     let journal_settings = settings.journal.clone();
-    let (jdir, catchup) = (data_dir.clone(), persister.clone().recipient());
+    let (jdir, catchup) = (data_dir.clone(), sink.catchup.clone());
     let to_publisher = publisher.clone().map(Addr::recipient);
     let journal = Journal::start_in_arbiter(&Arbiter::new().handle(), move |_| {
         Journal::new(
@@ -214,6 +352,7 @@ pub async fn start_with(
         .map_err(|e| StartError::Internal(e.to_string()))?
         .map_err(StartError::Plan)?;
     tracing::info!(
+        role = role.as_str(),
         instruments = plan.instruments.len(),
         sockets = plan.sockets.len(),
         unknown = plan.unknown.len(),
@@ -246,7 +385,8 @@ pub async fn start_with(
             mode: Some(p.mode.as_str().to_string()),
         })
         .collect();
-    if let Err(e) = persister
+    if let Err(e) = sink
+        .instruments
         .send(SaveInstruments(rows))
         .await
         .map_err(|e| e.to_string())
@@ -255,14 +395,14 @@ pub async fn start_with(
         tracing::error!(error = %e, "cannot save the instrument snapshot");
     }
 
-    let (escalate, escalations) = mpsc::unbounded_channel();
     let coordinator = Coordinator::new(
         board.clone(),
-        data_dir.join("status.json"),
-        journal.clone(),
-        persister.clone(),
-        settings.sockets.restart_limit,
-        Duration::from_secs(settings.sockets.restart_period_secs),
+        status_path,
+        Some(journal.clone()),
+        None,
+        sink.flush.clone(),
+        restart_limit,
+        restart_period,
         escalate,
     )
     .start();
@@ -276,7 +416,7 @@ pub async fn start_with(
             date,
             auth.clone(),
             journal.clone().recipient(),
-            persister.clone().recipient(),
+            sink.gaps.clone(),
             coordinator.clone().recipient(),
             board.handle(&socket_plan.name()),
         );
@@ -285,13 +425,14 @@ pub async fn start_with(
     coordinator.do_send(Attach { sockets });
     listen_for_sigusr1(coordinator.clone());
     Ok(App {
+        role,
         plan,
         board,
         date,
         data_dir,
         coordinator,
-        persister,
-        journal,
+        flush: sink.flush,
+        journal: Some(journal),
         eod,
         escalations,
     })
@@ -344,20 +485,24 @@ impl App {
     /// arrive later stay in the daily table, and a second run for the same date then fails its
     /// verification (the master holds more rows of those instruments than the daily table).
     pub async fn run_eod(&self, date: NaiveDate) -> Result<EodReport, String> {
-        let ends = self
-            .journal
-            .send(FlushJournal)
-            .await
-            .map_err(|e| e.to_string())?;
-        let sockets: Vec<i16> = ends.keys().copied().collect();
-        self.persister
+        let Some(eod) = &self.eod else {
+            return Err("the ingest role has no database: run the end of day on the store".into());
+        };
+        let sockets: Vec<i16> = match &self.journal {
+            Some(journal) => journal
+                .send(FlushJournal)
+                .await
+                .map_err(|e| e.to_string())?
+                .keys()
+                .copied()
+                .collect(),
+            None => Vec::new(),
+        };
+        self.flush
             .send(FlushPersister { sockets })
             .await
             .map_err(|e| e.to_string())??;
-        self.eod
-            .send(RunEod { date })
-            .await
-            .map_err(|e| e.to_string())?
+        eod.send(RunEod { date }).await.map_err(|e| e.to_string())?
     }
 
     /// Writes the status report now (what SIGUSR1 does).

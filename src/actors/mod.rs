@@ -3,10 +3,12 @@
 //! the actor that receives them). See `docs/architecture.md` for the graph.
 
 pub mod auth;
+pub mod consumer;
 pub mod coordinator;
 pub mod eod;
 pub mod instruments;
 pub mod journal;
+pub mod ledger;
 pub mod persister;
 pub mod publisher;
 pub mod socket;

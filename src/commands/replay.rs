@@ -1,6 +1,8 @@
 //! `tickvault replay --date D [--from-journal DIR]`: rebuilds a day's daily table from journal
 //! files (the date's own by default, or captures recorded elsewhere). Rows already stored are
-//! skipped, so replaying twice inserts nothing the second time.
+//! skipped, so replaying twice inserts nothing the second time. The gap ledger and the
+//! instrument snapshot an ingest process keeps beside its journal (`gaps.jsonl`,
+//! `instruments.json`) are loaded too.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,9 +13,11 @@ use chrono::NaiveDate;
 
 use super::{Failure, recovery_failure};
 use crate::actors::journal::journal_dir;
+use crate::actors::ledger;
 use crate::recovery::{self, FIRST_RECORD, ReplayOptions};
 use crate::settings::Settings;
-use crate::storage::Store;
+use crate::storage::models::NewInstrument;
+use crate::storage::{self, Store};
 
 /// Arguments of `tickvault replay`.
 #[derive(Debug, clap::Args)]
@@ -83,6 +87,36 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> Result<ExitCode, Failure> 
         ));
         ticks += done.ticks;
         inserted += done.inserted;
+    }
+    // What an ingest process keeps beside its journal (crate::actors::ledger).
+    let gaps = ledger::read_gaps(&dir.join("gaps.jsonl"))
+        .map_err(|e| Failure::NoInput(anyhow!("cannot read the gaps file: {e}")))?;
+    let mut added = 0;
+    for gap in gaps.iter().filter(|g| g.trade_date == args.date) {
+        if storage::record_gap_once(store.conn(), gap)
+            .map_err(|e| Failure::Unavailable(anyhow!("{e}")))?
+        {
+            added += 1;
+        }
+    }
+    if !gaps.is_empty() {
+        out.push_str(&format!(
+            "gaps.jsonl: {added} of {} gaps recorded\n",
+            gaps.len()
+        ));
+    }
+    if let Ok(text) = std::fs::read(dir.join("instruments.json")) {
+        match serde_json::from_slice::<Vec<NewInstrument>>(&text) {
+            Ok(rows) => {
+                storage::save_instruments(store.conn(), args.date, &rows)
+                    .map_err(|e| Failure::Unavailable(anyhow!("{e}")))?;
+                out.push_str(&format!(
+                    "instruments.json: {} instruments saved\n",
+                    rows.len()
+                ));
+            }
+            Err(e) => out.push_str(&format!("instruments.json skipped: {e}\n")),
+        }
     }
     out.push_str(&format!(
         "replayed {ticks} ticks into {} for {}: {inserted} rows inserted, {} already stored\n",

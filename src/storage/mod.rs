@@ -287,6 +287,22 @@ pub fn record_gap(db: &mut Db, gap: &NewGap) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// Records `gap` unless the ledger already has one of its socket starting at the same time
+/// (replaying a gap file twice adds nothing). Returns whether it was added.
+pub fn record_gap_once(db: &mut Db, gap: &NewGap) -> QueryResult<bool> {
+    use schema::gaps::dsl;
+    let known: i64 = on_backend!(db, c => dsl::gaps
+        .filter(dsl::trade_date.eq(gap.trade_date))
+        .filter(dsl::socket.eq(gap.socket))
+        .filter(dsl::start_us.eq(gap.start_us))
+        .count()
+        .get_result(c))?;
+    if known > 0 {
+        return Ok(false);
+    }
+    record_gap(db, gap).map(|()| true)
+}
+
 /// The gap ledger of `date`.
 pub fn gaps(db: &mut Db, date: NaiveDate) -> QueryResult<Vec<Gap>> {
     use schema::gaps::dsl;

@@ -261,7 +261,9 @@ pub struct Position {
 }
 
 /// A row of `instruments`.
-#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable)]
+#[derive(
+    Debug, Clone, PartialEq, Insertable, Queryable, Selectable, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = instruments, treat_none_as_null = true)]
 pub struct NewInstrument {
     /// Trading date.
@@ -293,7 +295,7 @@ pub struct NewInstrument {
 }
 
 /// A row of the gap ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = gaps)]
 pub struct NewGap {
     /// Trading date.

@@ -9,6 +9,7 @@ mod pipeline;
 mod publisher;
 mod python_compat;
 mod recovery;
+mod roles;
 mod run_cli;
 mod settings;
 mod sim_cli;

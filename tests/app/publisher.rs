@@ -9,37 +9,12 @@ use redis::Commands;
 use tickvault::kite::{decode_packet, exact_price};
 use tickvault::storage::models::NewTick;
 
-use crate::helpers::{detail, spawn_app, today};
-
-/// Deletes every key under `prefix` when dropped.
-struct Keys {
-    conn: redis::Connection,
-    prefix: String,
-}
-
-impl Drop for Keys {
-    fn drop(&mut self) {
-        let keys: Vec<String> = self
-            .conn
-            .scan_match(format!("{}*", self.prefix))
-            .map(|it| it.filter_map(Result::ok).collect())
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> = self.conn.del(keys);
-        }
-    }
-}
+use crate::helpers::{RedisKeys, detail, spawn_app, today};
 
 #[actix_rt::test]
 async fn every_journaled_tick_reaches_the_stream_and_the_key_views() {
-    let prefix = format!("tickvault_test:{:016x}:", fastrand::u64(..));
-    let client = redis::Client::open("redis://127.0.0.1:6379/0").unwrap();
-    let mut keys = Keys {
-        conn: client
-            .get_connection()
-            .expect("Redis on 127.0.0.1:6379 (tests/run starts it)"),
-        prefix: prefix.clone(),
-    };
+    let mut keys = RedisKeys::new();
+    let prefix = keys.prefix.clone();
     let p = prefix.clone();
     let t = spawn_app(5.0, move |s| {
         s.redis.enabled = true;

@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::Coordinator;
+use crate::actors::consumer::handlers::StopConsumer;
 use crate::actors::journal::handlers::FlushJournal;
 use crate::actors::persister::handlers::FlushPersister;
 use crate::actors::socket::Socket;
@@ -86,6 +87,7 @@ impl Handler<Shutdown> for Coordinator {
         tracing::info!("shutting down: sockets first, then the journal, then the persister");
         let sockets = self.sockets.clone();
         let journal = self.journal.clone();
+        let consumer = self.consumer.clone();
         let persister = self.persister.clone();
         let work = async move {
             let closing: Vec<_> = sockets
@@ -99,10 +101,16 @@ impl Handler<Shutdown> for Coordinator {
             for c in closing {
                 let _ = c.await;
             }
-            let ends = journal
-                .send(FlushJournal)
-                .await
-                .map_err(|e| e.to_string())?;
+            if let Some(consumer) = consumer {
+                let _ = consumer.send(StopConsumer).await;
+            }
+            let ends = match journal {
+                Some(journal) => journal
+                    .send(FlushJournal)
+                    .await
+                    .map_err(|e| e.to_string())?,
+                None => Default::default(),
+            };
             let mut socket_ids: Vec<i16> = ends.keys().copied().collect();
             socket_ids.sort_unstable();
             persister

@@ -1,8 +1,9 @@
 //! The coordinator: the top of the actor graph. It watches the children's restarts and
 //! escalates a restart storm (more than `restart_limit` restarts of one child within
 //! `restart_period_secs`: log an error, drain, exit non-zero so systemd restarts the process),
-//! writes the status report on SIGUSR1, and runs the shutdown in order: sockets close first,
-//! then the journal syncs, then the persister commits everything.
+//! writes the status report on SIGUSR1, and runs the shutdown in order: sockets close first
+//! (in the store role: the stream consumer stops after its batch in flight), then the journal
+//! syncs, then the persister (in the ingest role: the ledger) commits everything.
 //!
 //! Messages: [`handlers::Attach`], [`handlers::ChildRestarted`], [`handlers::DumpStatus`],
 //! [`handlers::Shutdown`].
@@ -15,11 +16,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::Addr;
+use actix::{Addr, Recipient};
 use tokio::sync::mpsc;
 
+use crate::actors::consumer::Consumer;
 use crate::actors::journal::Journal;
-use crate::actors::persister::Persister;
+use crate::actors::persister::handlers::FlushPersister;
 use crate::actors::socket::Socket;
 use crate::status::{StatusBoard, StatusHandle};
 
@@ -29,8 +31,12 @@ pub struct Coordinator {
     pub(crate) status: StatusHandle,
     pub(crate) status_path: PathBuf,
     pub(crate) sockets: Vec<Addr<Socket>>,
-    pub(crate) journal: Addr<Journal>,
-    pub(crate) persister: Addr<Persister>,
+    /// None in the store role (no sockets, no journal).
+    pub(crate) journal: Option<Addr<Journal>>,
+    /// The store role's stream consumer.
+    pub(crate) consumer: Option<Addr<Consumer>>,
+    /// The persister (or, in the ingest role, the ledger): flushed last.
+    pub(crate) persister: Recipient<FlushPersister>,
     pub(crate) restart_limit: u32,
     pub(crate) restart_period: Duration,
     pub(crate) restarts: HashMap<String, VecDeque<Instant>>,
@@ -45,8 +51,9 @@ impl Coordinator {
     pub fn new(
         board: Arc<StatusBoard>,
         status_path: PathBuf,
-        journal: Addr<Journal>,
-        persister: Addr<Persister>,
+        journal: Option<Addr<Journal>>,
+        consumer: Option<Addr<Consumer>>,
+        persister: Recipient<FlushPersister>,
         restart_limit: u32,
         restart_period: Duration,
         escalate: mpsc::UnboundedSender<String>,
@@ -57,6 +64,7 @@ impl Coordinator {
             status_path,
             sockets: Vec::new(),
             journal,
+            consumer,
             persister,
             restart_limit,
             restart_period,

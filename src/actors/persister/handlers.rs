@@ -6,7 +6,7 @@ use actix::prelude::*;
 
 use super::Persister;
 use crate::recovery::{self, FileReplay, RecoveryError};
-use crate::storage::models::{NewGap, NewInstrument};
+use crate::storage::models::{NewGap, NewInstrument, NewTick};
 use crate::storage::{self};
 
 /// The journal grew: each socket's file now reaches this offset.
@@ -34,6 +34,13 @@ pub struct Recover {
     /// Skip damaged records instead of stopping.
     pub skip_corrupt: bool,
 }
+
+/// Rows from the Redis stream (the `store` role): answered `Ok(rows)` once they are committed,
+/// `Err` when the database refused (nothing is kept: the sender still holds the entries and
+/// sends them again).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<u64, String>")]
+pub struct StoreRows(pub Vec<NewTick>);
 
 /// An interval in which a socket was not delivering.
 #[derive(Debug, Message)]
@@ -77,6 +84,18 @@ impl Handler<FlushPersister> for Persister {
                 "{} rows could not be committed; they are in the journal",
                 self.pending.len()
             ))
+        }
+    }
+}
+
+impl Handler<StoreRows> for Persister {
+    type Result = Result<u64, String>;
+
+    fn handle(&mut self, msg: StoreRows, _ctx: &mut Self::Context) -> Self::Result {
+        if self.write(&msg.0, &[]) {
+            Ok(msg.0.len() as u64)
+        } else {
+            Err("the database refused; the entries stay pending".into())
         }
     }
 }

@@ -8,8 +8,13 @@
 //! (at most one batch is held), ticks wait in the journal and the persister catches up from it.
 //! Replaying a journal inserts nothing twice (rows are keyed by journal position).
 //!
+//! In the `store` role (`run --role store`) the rows come from the Redis stream instead
+//! ([`handlers::StoreRows`], answered once they are committed, so the consumer acknowledges
+//! only committed entries); the batch path, retries and status are the same.
+//!
 //! Messages: [`handlers::Catchup`] (the journal grew), [`handlers::FlushPersister`] (commit
-//! everything now), [`handlers::RecordGap`], [`handlers::SaveInstruments`].
+//! everything now), [`handlers::StoreRows`], [`handlers::RecordGap`],
+//! [`handlers::SaveInstruments`].
 
 pub mod actor;
 pub mod handlers;
@@ -184,6 +189,30 @@ impl Persister {
         if self.pending_to.is_empty() {
             return true;
         }
+        let positions: Vec<Position> = self
+            .pending_to
+            .iter()
+            .map(|(s, o)| Position {
+                trade_date: self.date,
+                socket: *s,
+                committed_offset: *o as i64,
+            })
+            .collect();
+        let rows = std::mem::take(&mut self.pending);
+        let ok = self.write(&rows, &positions);
+        if ok {
+            for (s, o) in self.pending_to.drain() {
+                self.committed.insert(s, o);
+            }
+        } else {
+            self.pending = rows;
+        }
+        ok
+    }
+
+    /// Commits `rows` (and `positions`) in one batch, or says the database refused; while it
+    /// refuses, attempts are spaced out (doubling up to 10 s), each after a reconnect.
+    pub(crate) fn write(&mut self, rows: &[NewTick], positions: &[Position]) -> bool {
         if self.failing {
             let now = Instant::now();
             if now < self.retry_at {
@@ -198,36 +227,23 @@ impl Persister {
                 return false;
             }
         }
-        let positions: Vec<Position> = self
-            .pending_to
-            .iter()
-            .map(|(s, o)| Position {
-                trade_date: self.date,
-                socket: *s,
-                committed_offset: *o as i64,
-            })
-            .collect();
         let started = Instant::now();
-        match storage::commit_batch(&mut self.store, &self.pending, &positions) {
+        match storage::commit_batch(&mut self.store, rows, positions) {
             Ok(_) => {
                 self.last_commit_ms = started.elapsed().as_millis() as u64;
-                self.committed_rows += self.pending.len() as u64;
+                self.committed_rows += rows.len() as u64;
                 let now_us = chrono::Utc::now().timestamp_micros();
                 if let Some(latency) = &mut self.latency {
-                    for row in &self.pending {
+                    for row in rows {
                         latency.saturating_record((now_us - row.recv_time_us).max(1) as u64);
                     }
                 }
-                if let Some(last) = self.pending.iter().map(|r| r.recv_time_us).max() {
+                if let Some(last) = rows.iter().map(|r| r.recv_time_us).max() {
                     self.lag_ms = (now_us - last) / 1000;
                 }
-                for (s, o) in self.pending_to.drain() {
-                    self.committed.insert(s, o);
-                }
-                self.pending.clear();
                 self.last_commit = Instant::now();
                 if self.failing {
-                    tracing::info!("the database is back; catching up from the journal");
+                    tracing::info!("the database is back; catching up");
                     self.failing = false;
                     self.retry_after = FIRST_RETRY;
                     self.status.set_state(State::Running);
@@ -237,7 +253,7 @@ impl Persister {
             }
             Err(e) => {
                 if !self.failing {
-                    tracing::error!(error = %e, rows = self.pending.len(), "cannot commit; the ticks wait in the journal");
+                    tracing::error!(error = %e, rows = rows.len(), "cannot commit; the ticks wait in the journal (or the stream)");
                     self.retry_at = Instant::now() + self.retry_after;
                 }
                 self.failing = true;

@@ -1,0 +1,35 @@
+//! The consumer's lifecycle: the read loop runs as one future on the actor's arbiter; the
+//! status is refreshed every second.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::{Consumer, Loop};
+use crate::status::State;
+
+impl Actor for Consumer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.status.set_state(State::Starting);
+        self.publish_status();
+        let run = Loop {
+            stream: self.settings.stream_key(),
+            settings: self.settings.clone(),
+            name: self.name.clone(),
+            persister: self.persister.clone(),
+            status: self.status.clone(),
+            counters: self.counters.clone(),
+            stop: self.stop.subscribe(),
+            stop_before_ack: self.stop_before_ack,
+        }
+        .run();
+        ctx.spawn(run.into_actor(self).map(|(), act, _| {
+            act.status.set_state(State::Stopped);
+            act.publish_status();
+            act.done.send_replace(true);
+        }));
+        ctx.run_interval(Duration::from_secs(1), |act, _| act.publish_status());
+    }
+}

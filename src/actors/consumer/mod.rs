@@ -1,0 +1,401 @@
+//! The stream consumer of the `store` role (`tickvault run --role store`): reads the ticks an
+//! ingest process published to the Redis stream, through a consumer group, and hands them to
+//! the persister; an entry is acknowledged (`XACK`) only once its row is committed.
+//!
+//! The loop, one batch at a time: first the entries this consumer name already holds (a
+//! restart under a fixed name), then every `claim_idle_ms / 2` the entries other consumers
+//! have held for longer than `claim_idle_ms` (`XAUTOCLAIM`: a store that died before acking),
+//! otherwise new entries (`XREADGROUP … BLOCK`). Several store processes share one group, each
+//! getting different entries. Rows are keyed by (date, socket, seq) from the entry, so an entry
+//! delivered twice (claimed after a commit whose ack was lost) inserts nothing twice.
+//!
+//! An entry that does not decode is logged with its id, counted and acknowledged (the ingest
+//! host's journal still holds the frame). When the database refuses, the batch is retried
+//! with backoff and nothing is acknowledged; when Redis fails, the consumer reconnects with
+//! backoff.
+//!
+//! Messages: [`handlers::StopConsumer`]. Talks to: Redis, the persister
+//! ([`crate::actors::persister::handlers::StoreRows`]).
+
+pub mod actor;
+pub mod handlers;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::NaiveDate;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::actors::persister::handlers::StoreRows;
+use crate::actors::publisher::views::fields;
+use crate::kite::decode_packet;
+use crate::settings::redis::RedisSettings;
+use crate::status::{State, StatusHandle};
+use crate::storage::models::NewTick;
+
+/// Why an entry cannot become a row.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EntryError {
+    /// A field the row needs is missing or not a number / date.
+    #[error("field `{0}` missing or malformed")]
+    Field(&'static str),
+    /// The packet does not decode.
+    #[error("the packet does not decode")]
+    Packet,
+}
+
+/// Rebuilds the row a stream entry stands for (the same row the ingest host's persister would
+/// write from its journal).
+pub fn entry_row(entry: &StreamId) -> Result<NewTick, EntryError> {
+    fn field<T: redis::FromRedisValue>(e: &StreamId, name: &'static str) -> Result<T, EntryError> {
+        e.get::<T>(name).ok_or(EntryError::Field(name))
+    }
+    let date: String = field(entry, fields::DATE)?;
+    let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+        .map_err(|_| EntryError::Field(fields::DATE))?;
+    let socket: i16 = field(entry, fields::SOCKET)?;
+    let seq: i64 = field(entry, fields::SEQ)?;
+    let recv_us: i64 = field(entry, fields::RECV_US)?;
+    let packet: Vec<u8> = field(entry, fields::PACKET)?;
+    let tick = decode_packet(&packet).ok_or(EntryError::Packet)?;
+    Ok(NewTick::new(date, socket, seq, recv_us, &tick))
+}
+
+/// Counters shown in the status (shared with the loop).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Entries whose rows are committed and acknowledged.
+    pub acked: AtomicU64,
+    /// Entries claimed from other (dead) consumers.
+    pub claimed: AtomicU64,
+    /// Entries that did not decode (acknowledged, logged).
+    pub malformed: AtomicU64,
+    /// Redis errors (each followed by a reconnect).
+    pub redis_errors: AtomicU64,
+    /// Batches the database refused (retried).
+    pub db_retries: AtomicU64,
+    /// Entries read but not acknowledged yet.
+    pub in_flight: AtomicU64,
+}
+
+/// A stop the loop can be told about mid-wait.
+type Stop = watch::Receiver<bool>;
+
+/// The consumer actor.
+pub struct Consumer {
+    settings: RedisSettings,
+    name: String,
+    persister: Recipient<StoreRows>,
+    status: StatusHandle,
+    counters: Arc<Counters>,
+    stop: watch::Sender<bool>,
+    /// Becomes true when the loop has ended (after its last ack).
+    done: watch::Sender<bool>,
+    /// Tests: end the loop after committing the first batch, without acknowledging it (what
+    /// a store killed between its commit and its ack leaves behind).
+    stop_before_ack: bool,
+}
+
+impl Consumer {
+    /// A consumer of `settings.stream` in `settings.group`, committing through `persister`.
+    pub fn new(
+        settings: RedisSettings,
+        persister: Recipient<StoreRows>,
+        status: StatusHandle,
+    ) -> Consumer {
+        let name = settings.consumer_name();
+        Consumer {
+            settings,
+            name,
+            persister,
+            status,
+            counters: Arc::new(Counters::default()),
+            stop: watch::channel(false).0,
+            done: watch::channel(false).0,
+            stop_before_ack: false,
+        }
+    }
+
+    /// Tests: see the field.
+    pub fn stopping_before_the_first_ack(mut self) -> Consumer {
+        self.stop_before_ack = true;
+        self
+    }
+
+    fn publish_status(&self) {
+        let c = &self.counters;
+        self.status.set_all([
+            ("consumer", json!(self.name)),
+            ("group", json!(self.settings.group)),
+            ("stream", json!(self.settings.stream_key())),
+            ("acked", json!(c.acked.load(Ordering::Relaxed))),
+            ("claimed", json!(c.claimed.load(Ordering::Relaxed))),
+            ("malformed", json!(c.malformed.load(Ordering::Relaxed))),
+            (
+                "redis_errors",
+                json!(c.redis_errors.load(Ordering::Relaxed)),
+            ),
+            ("db_retries", json!(c.db_retries.load(Ordering::Relaxed))),
+            ("in_flight", json!(c.in_flight.load(Ordering::Relaxed))),
+        ]);
+    }
+}
+
+/// What the loop needs, owned.
+struct Loop {
+    settings: RedisSettings,
+    name: String,
+    stream: String,
+    persister: Recipient<StoreRows>,
+    status: StatusHandle,
+    counters: Arc<Counters>,
+    stop: Stop,
+    stop_before_ack: bool,
+}
+
+/// Where the next batch comes from.
+enum Source {
+    /// Entries already delivered to this consumer name (from id `0`).
+    Own,
+    /// Entries idle with other consumers (`XAUTOCLAIM` from this cursor).
+    Claim(String),
+    /// New entries (`>`).
+    New,
+}
+
+impl Loop {
+    async fn run(mut self) {
+        let mut backoff = Duration::from_millis(100);
+        let max_backoff = Duration::from_millis(self.settings.backoff_max_ms);
+        'connect: loop {
+            if *self.stop.borrow() {
+                return;
+            }
+            let mut conn = match self.connect().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    self.status.fail(State::Backoff, &format!("redis: {e}"));
+                    if self.sleep(backoff).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(max_backoff);
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(100);
+            self.status.set_state(State::Running);
+            tracing::info!(stream = %self.stream, group = %self.settings.group, consumer = %self.name, "reading the stream");
+            let claim_every = Duration::from_millis((self.settings.claim_idle_ms / 2).max(100));
+            let mut next_claim = Instant::now();
+            let mut source = Source::Own;
+            loop {
+                if *self.stop.borrow() {
+                    return;
+                }
+                if matches!(source, Source::New) && Instant::now() >= next_claim {
+                    source = Source::Claim("0-0".into());
+                }
+                let read = match &source {
+                    Source::Own => self.read(&mut conn, "0", false).await,
+                    Source::New => self.read(&mut conn, ">", true).await,
+                    Source::Claim(cursor) => {
+                        self.claim(&mut conn, cursor).await.map(|(next, entries)| {
+                            source = if next == "0-0" {
+                                next_claim = Instant::now() + claim_every;
+                                Source::New
+                            } else {
+                                Source::Claim(next)
+                            };
+                            entries
+                        })
+                    }
+                };
+                let entries = match read {
+                    Ok(Some(entries)) => entries,
+                    // Stopped while blocked.
+                    Ok(None) => return,
+                    Err(e) => {
+                        self.counters.redis_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(error = %e, "the stream read failed; reconnecting");
+                        self.status.fail(State::Backoff, &format!("redis: {e}"));
+                        if self.sleep(backoff).await {
+                            return;
+                        }
+                        backoff = (backoff * 2).min(max_backoff);
+                        continue 'connect;
+                    }
+                };
+                if matches!(source, Source::Own) && entries.is_empty() {
+                    source = Source::New;
+                }
+                if entries.is_empty() {
+                    continue;
+                }
+                match self.store(&mut conn, entries).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        self.counters.redis_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(error = %e, "XACK failed; the entries stay pending and are claimed again (their rows are committed, nothing doubles)");
+                        continue 'connect;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn connect(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(self.settings.connection_info()?)?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            // A blocked read answers after block_ms at the latest.
+            .set_response_timeout(Some(
+                Duration::from_millis(self.settings.block_ms) + Duration::from_secs(5),
+            ));
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.stream)
+            .arg(&self.settings.group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match created {
+            Ok(()) => {
+                tracing::info!(group = %self.settings.group, "consumer group created (reads the stream from its start)")
+            }
+            Err(e) if e.code() == Some("BUSYGROUP") => {}
+            Err(e) => return Err(e),
+        }
+        Ok(conn)
+    }
+
+    /// `XREADGROUP` from `id`; `None` when stopped while blocked.
+    async fn read(
+        &mut self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        id: &str,
+        block: bool,
+    ) -> redis::RedisResult<Option<Vec<StreamId>>> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&self.settings.group)
+            .arg(&self.name)
+            .arg("COUNT")
+            .arg(self.settings.read_count);
+        if block {
+            cmd.arg("BLOCK").arg(self.settings.block_ms);
+        }
+        cmd.arg("STREAMS").arg(&self.stream).arg(id);
+        let query = cmd.query_async::<Option<StreamReadReply>>(conn);
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            reply = query => Ok(Some(reply?.map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect()).unwrap_or_default())),
+            _ = stop.wait_for(|s| *s) => Ok(None),
+        }
+    }
+
+    /// One `XAUTOCLAIM` step from `cursor`: (next cursor, entries claimed).
+    async fn claim(
+        &mut self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        cursor: &str,
+    ) -> redis::RedisResult<(String, Option<Vec<StreamId>>)> {
+        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(&self.stream)
+            .arg(&self.settings.group)
+            .arg(&self.name)
+            .arg(self.settings.claim_idle_ms)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(self.settings.read_count)
+            .query_async(conn)
+            .await?;
+        if !reply.claimed.is_empty() {
+            self.counters
+                .claimed
+                .fetch_add(reply.claimed.len() as u64, Ordering::Relaxed);
+            tracing::warn!(
+                entries = reply.claimed.len(),
+                "claimed entries another store left pending"
+            );
+        }
+        Ok((reply.next_stream_id, Some(reply.claimed)))
+    }
+
+    /// Commits the entries' rows (retrying while the database refuses), then acknowledges
+    /// them. `Ok(false)`: stopped before the rows were committed (nothing acknowledged).
+    async fn store(
+        &mut self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        entries: Vec<StreamId>,
+    ) -> redis::RedisResult<bool> {
+        let mut rows = Vec::with_capacity(entries.len());
+        for e in &entries {
+            match entry_row(e) {
+                Ok(row) => rows.push(row),
+                Err(err) => {
+                    self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(id = %e.id, error = %err, "a stream entry does not decode; acknowledged and skipped (the ingest host's journal has the frame)");
+                }
+            }
+        }
+        self.counters
+            .in_flight
+            .store(entries.len() as u64, Ordering::Relaxed);
+        let mut backoff = Duration::from_millis(200);
+        while !rows.is_empty() {
+            match self.persister.send(StoreRows(rows.clone())).await {
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => {
+                    self.counters.db_retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(error = %e, "the database refused a batch; retrying");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the persister is gone; stopping");
+                    return Ok(false);
+                }
+            }
+            if self.sleep(backoff).await {
+                return Ok(false);
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+        if self.stop_before_ack {
+            tracing::warn!(
+                entries = entries.len(),
+                "stopping before the ack, as asked (tests)"
+            );
+            return Ok(false);
+        }
+        let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        let _: u64 = redis::cmd("XACK")
+            .arg(&self.stream)
+            .arg(&self.settings.group)
+            .arg(&ids)
+            .query_async(conn)
+            .await?;
+        self.counters
+            .acked
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        self.counters.in_flight.store(0, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Waits `d`; true when told to stop meanwhile.
+    async fn sleep(&mut self, d: Duration) -> bool {
+        let mut stop = self.stop.clone();
+        let stopped = tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        stopped || *self.stop.borrow()
+    }
+}

@@ -1,0 +1,125 @@
+//! The ledger: what stands in for the persister in the `ingest` role (`run --role ingest`),
+//! which has no database. The journal is the ingest host's record (a store process gets the
+//! ticks through the Redis stream); the ledger follows the journal's growth for the status,
+//! and keeps what the persister would have written beside the ticks: socket gaps as JSON lines
+//! in `<data_dir>/journal/<date>/gaps.jsonl` (`tickvault replay` loads them with the journal)
+//! and the day's instrument snapshot in `<data_dir>/journal/<date>/instruments.json`.
+//!
+//! Messages: the persister's own [`Catchup`], [`FlushPersister`], [`RecordGap`] and
+//! [`SaveInstruments`], so the journal, the sockets and the coordinator talk to either.
+
+pub mod actor;
+pub mod handlers;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+#[allow(unused_imports)] // named in the module doc
+use crate::actors::persister::handlers::{Catchup, FlushPersister, RecordGap, SaveInstruments};
+use crate::status::StatusHandle;
+use crate::storage::models::{NewGap, NewInstrument};
+
+/// `<data_dir>/journal/<date>/gaps.jsonl`.
+pub fn gaps_path(data_dir: &Path, date: NaiveDate) -> PathBuf {
+    data_dir
+        .join("journal")
+        .join(date.to_string())
+        .join("gaps.jsonl")
+}
+
+/// `<data_dir>/journal/<date>/instruments.json`.
+pub fn instruments_path(data_dir: &Path, date: NaiveDate) -> PathBuf {
+    data_dir
+        .join("journal")
+        .join(date.to_string())
+        .join("instruments.json")
+}
+
+/// Reads a gaps file written by the ledger (missing file: none); lines that do not parse are
+/// skipped with a warning.
+pub fn read_gaps(path: &Path) -> std::io::Result<Vec<NewGap>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut gaps = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<NewGap>(line) {
+            Ok(g) => gaps.push(g),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), line = i + 1, error = %e, "skipped a gap line")
+            }
+        }
+    }
+    Ok(gaps)
+}
+
+/// The ledger's state.
+pub struct Ledger {
+    data_dir: PathBuf,
+    date: NaiveDate,
+    /// Journal end per socket, from the last catch-up.
+    ends: HashMap<i16, u64>,
+    gaps: u64,
+    status: StatusHandle,
+}
+
+impl Ledger {
+    /// A ledger for `date` under `data_dir`.
+    pub fn new(data_dir: PathBuf, date: NaiveDate, status: StatusHandle) -> Ledger {
+        Ledger {
+            data_dir,
+            date,
+            ends: HashMap::new(),
+            gaps: 0,
+            status,
+        }
+    }
+
+    fn append_gap(&mut self, gap: &NewGap) -> std::io::Result<()> {
+        let path = gaps_path(&self.data_dir, self.date);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut line = serde_json::to_vec(gap).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        f.write_all(&line)?;
+        f.sync_data()?;
+        self.gaps += 1;
+        Ok(())
+    }
+
+    fn save_instruments(&self, rows: &[NewInstrument]) -> std::io::Result<()> {
+        let path = instruments_path(&self.data_dir, self.date);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec(rows).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(&tmp, &path)
+    }
+
+    fn publish(&self) {
+        self.status.set_all([
+            ("journal_bytes", json!(self.ends.values().sum::<u64>())),
+            ("gaps", json!(self.gaps)),
+            ("database", json!("none (ingest role)")),
+        ]);
+    }
+}

@@ -1,0 +1,301 @@
+//! The roles over the real Redis server: an ingest process publishes, store processes read the
+//! stream through one consumer group into the database. Every tick the ingest journaled ends
+//! in the database exactly once: with two stores sharing the load, and when a store dies
+//! between its commit and its ack (another claims what it left pending). And the publisher
+//! rides out a Redis crash without touching the sockets.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use redis::Commands;
+use tickvault::actors::journal::journal_dir;
+use tickvault::settings::Settings;
+use tickvault::startup::{App, Role, StartOptions};
+use tickvault::status::State;
+use tickvault::storage::schema::daily_ticks::dsl;
+use tickvault::storage::{StorageUrl, Store};
+
+use crate::helpers::{
+    Backend, OwnRedis, RedisKeys, TestApp, TestMysql, detail, journal_ticks, spawn_app,
+    spawn_app_with, today,
+};
+
+/// An ingest process publishing under `prefix` until every socket has `ticks` ticks, then
+/// drained: returns it and the ticks its journal holds (everything is in the stream then).
+async fn ingest(prefix: &str, ticks: u64) -> (TestApp, u64) {
+    let p = prefix.to_string();
+    let options = StartOptions {
+        role: Role::Ingest,
+        ..Default::default()
+    };
+    let t = spawn_app_with(Backend::Sqlite, 20.0, options, move |s| {
+        s.redis.key_prefix = p;
+    })
+    .await;
+    t.wait_for_ticks(ticks).await;
+    t.app.shutdown().await.expect("drains");
+    let journaled = journal_ticks(&journal_dir(&t.settings.paths.data_dir, today()));
+    t.wait_for(
+        "every journaled tick published",
+        Duration::from_secs(20),
+        |b| detail(b, "publisher", "published") >= journaled,
+    )
+    .await;
+    assert_eq!(detail(&t.app.board, "publisher", "dropped"), 0);
+    (t, journaled)
+}
+
+/// A store process on `url` with consumer name `name`.
+async fn store(base: &Settings, url: &str, name: &str, tweak: impl FnOnce(&mut Settings)) -> App {
+    store_with(base, url, name, false, tweak).await
+}
+
+async fn store_with(
+    base: &Settings,
+    url: &str,
+    name: &str,
+    stop_before_ack: bool,
+    tweak: impl FnOnce(&mut Settings),
+) -> App {
+    let mut s = base.clone();
+    s.storage.url = url.to_string();
+    s.redis.consumer = name.to_string();
+    s.redis.read_count = 50;
+    s.redis.block_ms = 200;
+    tweak(&mut s);
+    let options = StartOptions {
+        role: Role::Store,
+        stop_before_ack,
+        ..Default::default()
+    };
+    tickvault::startup::start_with(&s, today(), tickvault::clock::system(), options)
+        .await
+        .expect("the store starts")
+}
+
+async fn wait_until(what: &str, apps: &[&App], cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        let boards: Vec<_> = apps
+            .iter()
+            .map(|a| a.board.to_json(chrono::Utc::now()))
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {boards:?}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The (socket, seq) keys in the database, and how many rows.
+fn stored(url: &str) -> (BTreeSet<(i16, i64)>, usize) {
+    let mut store = Store::open(&StorageUrl::parse(url).unwrap()).unwrap();
+    let rows: Vec<(i16, i64)> = tickvault::on_backend!(store.conn(), c => dsl::daily_ticks
+        .filter(dsl::trade_date.eq(today()))
+        .select((dsl::socket, dsl::seq))
+        .load(c))
+    .unwrap();
+    let n = rows.len();
+    (rows.into_iter().collect(), n)
+}
+
+/// The (socket, seq) keys the stream carries.
+fn streamed(keys: &mut RedisKeys) -> BTreeSet<(i16, i64)> {
+    let entries: redis::streams::StreamRangeReply = keys
+        .conn
+        .xrange_all(format!("{}ticks:raw", keys.prefix))
+        .unwrap();
+    entries
+        .ids
+        .iter()
+        .map(|e| (e.get("socket").unwrap(), e.get("seq").unwrap()))
+        .collect()
+}
+
+/// Entries the group has delivered but not had acknowledged.
+fn pending(keys: &mut RedisKeys) -> u64 {
+    let reply: redis::Value = redis::cmd("XPENDING")
+        .arg(format!("{}ticks:raw", keys.prefix))
+        .arg("tickvault_store")
+        .query(&mut keys.conn)
+        .unwrap();
+    match reply {
+        redis::Value::Array(v) => match v.first() {
+            Some(redis::Value::Int(n)) => *n as u64,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+#[actix_rt::test]
+async fn two_stores_in_one_group_share_the_stream_and_store_every_tick_once() {
+    let mut keys = RedisKeys::new();
+    let db = TestMysql::create();
+    // The stores start first and wait on the empty stream, so both get entries as they come.
+    let (t, journaled) = {
+        let prefix = keys.prefix.clone();
+        let mut base: Option<Settings> = None;
+        let p = prefix.clone();
+        let sim_for_settings = spawn_app_with(
+            Backend::Sqlite,
+            20.0,
+            StartOptions {
+                role: Role::Ingest,
+                ..Default::default()
+            },
+            |s| {
+                s.redis.key_prefix = p;
+                base = Some(s.clone());
+            },
+        )
+        .await;
+        let base = base.unwrap();
+        let a = store(&base, &db.url, "store-a", |_| {}).await;
+        let b = store(&base, &db.url, "store-b", |_| {}).await;
+        sim_for_settings.wait_for_ticks(30).await;
+        sim_for_settings.app.shutdown().await.expect("drains");
+        let journaled = journal_ticks(&journal_dir(&base.paths.data_dir, today()));
+        wait_until("both stores acked every tick", &[&a, &b], || {
+            detail(&a.board, "consumer", "acked") + detail(&b.board, "consumer", "acked")
+                >= journaled
+        })
+        .await;
+        let (acked_a, acked_b) = (
+            detail(&a.board, "consumer", "acked"),
+            detail(&b.board, "consumer", "acked"),
+        );
+        assert!(
+            acked_a > 0 && acked_b > 0,
+            "both share the load: a {acked_a}, b {acked_b}"
+        );
+        assert_eq!(acked_a + acked_b, journaled, "no entry acked twice");
+        a.shutdown().await.expect("store a drains");
+        b.shutdown().await.expect("store b drains");
+        (sim_for_settings, journaled)
+    };
+    assert_eq!(detail(&t.app.board, "publisher", "dropped"), 0);
+    let (rows, n) = stored(&db.url);
+    assert_eq!(n as u64, journaled, "every journaled tick stored once");
+    assert_eq!(rows, streamed(&mut keys), "exactly the stream's entries");
+    assert_eq!(pending(&mut keys), 0);
+    // The ingest process has no database.
+    assert!(!t.settings.paths.data_dir.join("../ticks.db").exists());
+    t.sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_store_killed_before_its_ack_leaves_entries_that_another_store_claims() {
+    let mut keys = RedisKeys::new();
+    let (t, journaled) = ingest(&keys.prefix, 10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+
+    // Store a commits its first batch and dies before acknowledging it.
+    let a = store_with(&t.settings, &url, "store-a", true, |_| {}).await;
+    wait_until("store a stopped after its commit", &[&a], || {
+        a.board.get("consumer").map(|s| s.state) == Some(State::Stopped)
+    })
+    .await;
+    let left = pending(&mut keys);
+    assert!(left > 0 && left <= 50, "a left its batch pending: {left}");
+    assert_eq!(stored(&url).1 as u64, left, "… after committing it");
+    a.shutdown().await.expect("store a drains");
+    drop(a);
+
+    // Store b reads the rest and, after the idle time, claims what a left.
+    let b = store(&t.settings, &url, "store-b", |s| {
+        s.redis.claim_idle_ms = 300
+    })
+    .await;
+    wait_until("store b acked every tick", &[&b], || {
+        detail(&b.board, "consumer", "acked") >= journaled
+    })
+    .await;
+    assert_eq!(detail(&b.board, "consumer", "claimed"), left);
+    assert_eq!(pending(&mut keys), 0);
+    b.shutdown().await.expect("store b drains");
+    let (rows, n) = stored(&url);
+    assert_eq!(n as u64, journaled, "every tick exactly once");
+    assert_eq!(rows, streamed(&mut keys));
+    t.sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn redis_crashing_mid_run_costs_counted_drops_only_and_the_publisher_recovers() {
+    let mut redis = OwnRedis::start();
+    let url = redis.url.clone();
+    let t = spawn_app(20.0, move |s| {
+        s.redis.enabled = true;
+        s.redis.url = url;
+        s.redis.buffer_ticks = 50;
+        s.redis.backoff_max_ms = 200;
+    })
+    .await;
+    t.wait_for("ticks published", Duration::from_secs(20), |b| {
+        detail(b, "publisher", "published") > 0
+    })
+    .await;
+    let sockets: Vec<String> = t.app.plan.sockets.iter().map(|s| s.name()).collect();
+    let reconnects = |b: &tickvault::status::StatusBoard| -> u64 {
+        sockets.iter().map(|s| detail(b, s, "reconnects")).sum()
+    };
+    let ticks = |b: &tickvault::status::StatusBoard| -> u64 {
+        sockets.iter().map(|s| detail(b, s, "ticks")).sum()
+    };
+    let (reconnects_before, ticks_before) = (reconnects(&t.app.board), ticks(&t.app.board));
+
+    redis.kill();
+    t.wait_for(
+        "drops counted while Redis is down",
+        Duration::from_secs(20),
+        |b| detail(b, "publisher", "dropped") > 0 && detail(b, "publisher", "errors") > 0,
+    )
+    .await;
+    assert!(
+        ticks(&t.app.board) > ticks_before,
+        "the sockets kept receiving"
+    );
+    let published_down = detail(&t.app.board, "publisher", "published");
+
+    redis.restart();
+    t.wait_for("publishing again", Duration::from_secs(20), |b| {
+        detail(b, "publisher", "published") > published_down + 20
+    })
+    .await;
+    assert_eq!(
+        reconnects(&t.app.board),
+        reconnects_before,
+        "no socket reconnected because of Redis"
+    );
+    t.app.shutdown().await.expect("drains");
+    let journaled = journal_ticks(&journal_dir(&t.settings.paths.data_dir, today()));
+    t.wait_for(
+        "every tick published or counted as dropped",
+        Duration::from_secs(20),
+        |b| detail(b, "publisher", "published") + detail(b, "publisher", "dropped") >= journaled,
+    )
+    .await;
+    let b = &t.app.board;
+    assert_eq!(
+        detail(b, "publisher", "published") + detail(b, "publisher", "dropped"),
+        journaled,
+        "each tick is published or counted as dropped, once"
+    );
+    assert_eq!(detail(b, "publisher", "buffered"), 0);
+    // The database, the record, has every tick.
+    let mut store = t.store();
+    let rows: i64 =
+        tickvault::on_backend!(store.conn(), c => dsl::daily_ticks.count().get_result(c)).unwrap();
+    assert_eq!(rows as u64, journaled);
+    // After the restart the stream holds what was published since.
+    let mut conn = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let len: u64 = conn.xlen("ticks:raw").unwrap();
+    assert!(len > 20 && len < journaled, "stream length {len}");
+    t.sim.stop().await;
+}
