@@ -255,8 +255,13 @@ pub struct Mismatch {
 /// Checks the chunk's move: every daily row is in the master (same key), and per instrument
 /// the master holds no more rows than an earlier run verified plus the daily rows, and no fewer
 /// than that run verified (on a first run: exactly the daily rows). Returns the instruments
-/// that fail; when none does, records the master counts as verified, in the same transaction.
-pub fn verify_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk) -> QueryResult<Vec<Mismatch>> {
+/// that fail and the daily rows checked; when none fails, records the master counts as
+/// verified, in the same transaction.
+pub fn verify_chunk(
+    db: &mut Db,
+    date: NaiveDate,
+    chunk: Chunk,
+) -> QueryResult<(Vec<Mismatch>, u64)> {
     use diesel::dsl::count_star;
     #[derive(QueryableByName)]
     struct Missing {
@@ -321,7 +326,7 @@ pub fn verify_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk) -> QueryResult<V
             diesel::replace_into(eod_verified::table).values(&rows).execute(c)?;
         }
         bad.sort_unstable_by_key(|m| m.token);
-        Ok(bad)
+        Ok((bad, daily.values().sum::<i64>().max(0) as u64))
     }))
 }
 
@@ -336,9 +341,15 @@ pub struct ClearPart {
     pub last_seq: i64,
 }
 
-/// Splits `date`'s daily rows into [`ClearPart`]s of about `chunk_rows` rows: evenly over each
-/// socket's row keys, which follow the journal's bytes.
-pub fn plan_clear(db: &mut Db, date: NaiveDate, chunk_rows: u64) -> QueryResult<Vec<ClearPart>> {
+/// Splits `date`'s daily rows up to each socket's `high_water` key into [`ClearPart`]s of about
+/// `chunk_rows` rows: evenly over each socket's row keys, which follow the journal's bytes.
+/// Sockets without a mark (rows that arrived after the run began) are left out.
+pub fn plan_clear(
+    db: &mut Db,
+    date: NaiveDate,
+    chunk_rows: u64,
+    high_water: &HashMap<i16, i64>,
+) -> QueryResult<Vec<ClearPart>> {
     use diesel::dsl::{count_star, max, min};
     let spans: Vec<(i16, Option<i64>, Option<i64>, i64)> = on_backend!(db, c => daily_ticks::table
         .filter(daily_ticks::trade_date.eq(date))
@@ -348,9 +359,13 @@ pub fn plan_clear(db: &mut Db, date: NaiveDate, chunk_rows: u64) -> QueryResult<
         .load(c))?;
     let mut parts = Vec::new();
     for (socket, lo, hi, rows) in spans {
-        let (Some(lo), Some(hi)) = (lo, hi) else {
+        let (Some(lo), Some(hi), Some(mark)) = (lo, hi, high_water.get(&socket)) else {
             continue;
         };
+        let hi = hi.min(*mark);
+        if hi < lo {
+            continue;
+        }
         let n = (rows as u64).div_ceil(chunk_rows.max(1)).max(1) as i64;
         let width = ((hi - lo) / n).max(1);
         let mut first = lo;
@@ -371,15 +386,52 @@ pub fn plan_clear(db: &mut Db, date: NaiveDate, chunk_rows: u64) -> QueryResult<
     Ok(parts)
 }
 
-/// Deletes the part's daily rows that are in the master (a row that reached the daily table
-/// after the verification is kept for the next run). Walks the table's own key, so no index
-/// is kept up to date on the way. Returns the rows deleted.
-pub fn clear_part(db: &mut Db, date: NaiveDate, part: ClearPart) -> QueryResult<u64> {
-    let sql = "DELETE FROM daily_ticks WHERE trade_date = ? AND socket = ? AND seq BETWEEN ? AND ? \
-               AND EXISTS (SELECT 1 FROM ticks m WHERE m.trade_date = daily_ticks.trade_date AND \
-               m.instrument_token = daily_ticks.instrument_token AND \
-               m.socket = daily_ticks.socket AND m.seq = daily_ticks.seq)";
-    on_backend!(db, c => diesel::sql_query(sql)
+/// The highest row key per socket among `date`'s daily rows (a primary-key lookup per socket).
+/// Rows the live pipeline adds later have higher keys (journal offsets only grow).
+pub fn high_water(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<i16, i64>> {
+    use diesel::dsl::max;
+    let rows: Vec<(i16, Option<i64>)> = on_backend!(db, c => daily_ticks::table
+        .filter(daily_ticks::trade_date.eq(date))
+        .group_by(daily_ticks::socket)
+        .select((daily_ticks::socket, max(daily_ticks::seq)))
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(s, m)| Some((s, m?)))
+        .collect())
+}
+
+/// How the clear makes sure it deletes only moved rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClearGuard {
+    /// Every row up to the run's high-water marks was verified (the daily count did not change
+    /// since): delete the key range, nothing else to check.
+    Range,
+    /// Rows arrived while the run was verifying: delete only rows the master holds (a lookup
+    /// per row).
+    InMaster,
+}
+
+/// Deletes the part's daily rows (see [`ClearGuard`]), walking the table's own key, so no
+/// index is kept up to date on the way. Returns the rows deleted.
+pub fn clear_part(
+    db: &mut Db,
+    date: NaiveDate,
+    part: ClearPart,
+    guard: ClearGuard,
+) -> QueryResult<u64> {
+    let check = match guard {
+        ClearGuard::Range => "",
+        ClearGuard::InMaster => {
+            " AND EXISTS (SELECT 1 FROM ticks m WHERE m.trade_date = daily_ticks.trade_date AND \
+             m.instrument_token = daily_ticks.instrument_token AND \
+             m.socket = daily_ticks.socket AND m.seq = daily_ticks.seq)"
+        }
+    };
+    let sql = format!(
+        "DELETE FROM daily_ticks WHERE trade_date = ? AND socket = ? AND seq BETWEEN ? AND ?{check}"
+    );
+    on_backend!(db, c => diesel::sql_query(sql.as_str())
         .bind::<Date, _>(date)
         .bind::<diesel::sql_types::SmallInt, _>(part.socket)
         .bind::<BigInt, _>(part.first_seq)

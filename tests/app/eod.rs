@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use tickvault::actors::eod::{EodError, EodOptions, FailPoint, Step, run_eod};
+use tickvault::actors::eod::{EodError, EodOptions, EodReport, FailPoint, Step, run_eod};
 use tickvault::kite::{Level, PacketKind, Tick};
 use tickvault::on_backend;
 use tickvault::settings::pipeline::EodSettings;
@@ -14,7 +14,7 @@ use tickvault::storage::models::{NewGap, NewInstrument, NewTick};
 use tickvault::storage::schema::{daily_ticks, ticks};
 use tickvault::storage::{self, StorageUrl, Store};
 
-use crate::helpers::{Backend, fixture, run, stderr, test_store, tickvault};
+use crate::helpers::{Backend, TestStore, fixture, run, stderr, test_store, tickvault};
 
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
@@ -119,6 +119,17 @@ fn load(store: &mut Store, rows: &[NewTick]) {
     .unwrap();
 }
 
+/// The end of day of `day()` on `t`, with `dedupe`, no fail point.
+fn eod_of(t: &mut TestStore, dedupe: Dedupe) -> Result<EodReport, EodError> {
+    run_eod(
+        &mut t.store,
+        t.dir.path(),
+        day(),
+        options(dedupe, None),
+        &mut |_| {},
+    )
+}
+
 fn options(dedupe: Dedupe, fail: Option<FailPoint>) -> EodOptions {
     EodOptions {
         settings: EodSettings {
@@ -167,14 +178,7 @@ fn dedupe_modes_on(backend: Backend) {
     for (mode, counts, removed) in expected {
         let mut t = test_store(backend);
         load(&mut t.store, &sample_rows());
-        let report = run_eod(
-            &mut t.store,
-            t.dir.path(),
-            day(),
-            options(mode, None),
-            &mut |_| {},
-        )
-        .unwrap();
+        let report = eod_of(&mut t, mode).unwrap();
         let rows = master(&mut t.store);
         assert_eq!(
             per_token(&rows),
@@ -235,14 +239,7 @@ fn killed_at_every_step_on(backend: Backend) {
     let rows = sample_rows();
     let mut reference = test_store(backend);
     load(&mut reference.store, &rows);
-    let want_report = run_eod(
-        &mut reference.store,
-        reference.dir.path(),
-        day(),
-        options(Dedupe::Exact, None),
-        &mut |_| {},
-    )
-    .unwrap();
+    let want_report = eod_of(&mut reference, Dedupe::Exact).unwrap();
     let want = master(&mut reference.store);
     drop(reference);
 
@@ -275,14 +272,8 @@ fn killed_at_every_step_on(backend: Backend) {
             matches!(killed, Err(EodError::Injected(s)) if s == point.step),
             "{point:?}: {killed:?}"
         );
-        let report = run_eod(
-            &mut t.store,
-            t.dir.path(),
-            day(),
-            options(Dedupe::Exact, None),
-            &mut |_| {},
-        )
-        .unwrap_or_else(|e| panic!("rerun after {point:?}: {e}"));
+        let report =
+            eod_of(&mut t, Dedupe::Exact).unwrap_or_else(|e| panic!("rerun after {point:?}: {e}"));
         assert_eq!(
             master(&mut t.store),
             want,
@@ -307,14 +298,7 @@ fn killed_at_every_step_on(backend: Backend) {
             ["interrupted", "done"]
         );
         // And once more after it finished: nothing changes.
-        run_eod(
-            &mut t.store,
-            t.dir.path(),
-            day(),
-            options(Dedupe::Exact, None),
-            &mut |_| {},
-        )
-        .unwrap();
+        eod_of(&mut t, Dedupe::Exact).unwrap();
         assert_eq!(master(&mut t.store), want);
     }
 }
@@ -438,14 +422,7 @@ fn a_master_that_does_not_match_the_daily_rows_stops_the_eod_before_anything_is_
     })
     .unwrap();
     let before = daily_count(&mut t.store);
-    let err = run_eod(
-        &mut t.store,
-        t.dir.path(),
-        day(),
-        options(Dedupe::None, None),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let err = eod_of(&mut t, Dedupe::None).unwrap_err();
     assert!(
         matches!(&err, EodError::Verify(m) if m.len() == 1 && m[0].token == 408_065 && m[0].master == m[0].daily + 1),
         "{err}"
@@ -461,15 +438,7 @@ fn second_run_on(backend: Backend) {
     let (early, late) = rows.split_at(7);
     let mut t = test_store(backend);
     load(&mut t.store, early);
-    let eod = |t: &mut crate::helpers::TestStore| {
-        run_eod(
-            &mut t.store,
-            t.dir.path(),
-            day(),
-            options(Dedupe::None, None),
-            &mut |_| {},
-        )
-    };
+    let eod = |t: &mut TestStore| eod_of(t, Dedupe::None);
     let first = eod(&mut t).unwrap();
     assert_eq!(first.master_rows, 7);
     storage::commit_batch(&mut t.store, late, &[]).unwrap();
@@ -508,14 +477,7 @@ fn a_stray_master_row_after_a_finished_run_stops_the_next_one() {
     let rows = sample_rows();
     let (early, late) = rows.split_at(7);
     load(&mut t.store, early);
-    run_eod(
-        &mut t.store,
-        t.dir.path(),
-        day(),
-        options(Dedupe::None, None),
-        &mut |_| {},
-    )
-    .unwrap();
+    eod_of(&mut t, Dedupe::None).unwrap();
     // A master row of the date that no daily row accounts for (a copy under another key).
     let columns = NewTick::COLUMNS.join(", ");
     let copy = columns.replace("seq", &format!("seq + {}", 999_i64 << 16));
@@ -526,14 +488,7 @@ fn a_stray_master_row_after_a_finished_run_stops_the_next_one() {
     .execute(c))
     .unwrap();
     storage::commit_batch(&mut t.store, late, &[]).unwrap();
-    let err = run_eod(
-        &mut t.store,
-        t.dir.path(),
-        day(),
-        options(Dedupe::None, None),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let err = eod_of(&mut t, Dedupe::None).unwrap_err();
     assert!(
         matches!(&err, EodError::Verify(m) if m.iter().any(|m| m.token == 408_065 && m.master == m.verified + m.daily + 1)),
         "{err}"
@@ -561,14 +516,7 @@ fn exact_dedupe_keeps_instruments_apart_on(backend: Backend) {
     }
     let mut t = test_store(backend);
     load(&mut t.store, &rows);
-    let report = run_eod(
-        &mut t.store,
-        t.dir.path(),
-        day(),
-        options(Dedupe::Exact, None),
-        &mut |_| {},
-    )
-    .unwrap();
+    let report = eod_of(&mut t, Dedupe::Exact).unwrap();
     assert_eq!(
         report.rows_per_instrument,
         BTreeMap::from([(408_065, 1), (738_561, 1)]),
@@ -585,4 +533,43 @@ fn exact_dedupe_never_merges_two_instruments_on_sqlite() {
 #[test]
 fn exact_dedupe_never_merges_two_instruments_on_mariadb() {
     exact_dedupe_keeps_instruments_apart_on(Backend::Mysql);
+}
+
+#[test]
+fn rows_arriving_during_the_run_are_kept_for_the_next_one() {
+    let mut t = test_store(Backend::Sqlite);
+    let rows = sample_rows();
+    let (early, late) = rows.split_at(7);
+    load(&mut t.store, early);
+    // A second writer (a replay of older journal records) adds rows while the run verifies:
+    // keys below the run's high-water mark, for an instrument already verified.
+    let mut writer = Store::open(&StorageUrl::parse(&t.url).unwrap()).unwrap();
+    let mut sent = false;
+    let report = run_eod(
+        &mut t.store,
+        t.dir.path(),
+        day(),
+        options(Dedupe::None, None),
+        &mut |p| {
+            if p.step == Step::Verify && p.done == 1 && !sent {
+                let mut stray: Vec<NewTick> = late.to_vec();
+                for r in &mut stray {
+                    r.seq = -r.seq; // below every key of the day
+                }
+                storage::commit_batch(&mut writer, &stray, &[]).unwrap();
+                sent = true;
+            }
+        },
+    )
+    .unwrap();
+    assert!(sent);
+    assert_eq!(report.master_rows, 7, "the run moved what it verified");
+    assert_eq!(
+        daily_count(&mut t.store),
+        late.len() as i64,
+        "the late rows were not cleared"
+    );
+    let second = eod_of(&mut t, Dedupe::None).unwrap();
+    assert_eq!(second.master_rows as usize, rows.len());
+    assert_eq!(daily_count(&mut t.store), 0);
 }

@@ -797,6 +797,29 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no simulator connection for socket-{n}: {conns}"))
     }
 
+    /// Ticks in the service's journal of today.
+    pub fn journaled(&self) -> u64 {
+        journal_ticks(&tickvault::actors::journal::journal_dir(
+            &self.settings.paths.data_dir,
+            today(),
+        ))
+    }
+
+    /// Drains the service, then waits until the publisher has published every journaled tick
+    /// with none dropped; returns how many.
+    pub async fn drain_and_publish_all(&self) -> u64 {
+        self.app.shutdown().await.expect("drains");
+        let journaled = self.journaled();
+        self.wait_for(
+            "every journaled tick published",
+            Duration::from_secs(20),
+            |b| detail(b, "publisher", "published") >= journaled,
+        )
+        .await;
+        assert_eq!(detail(&self.app.board, "publisher", "dropped"), 0);
+        journaled
+    }
+
     /// Opens the service's database.
     pub fn store(&self) -> Store {
         Store::open(&StorageUrl::parse(&self.settings.storage.url).unwrap()).unwrap()

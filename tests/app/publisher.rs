@@ -3,13 +3,12 @@
 //! the key views hold the latest values.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use redis::Commands;
 use tickvault::kite::{decode_packet, exact_price};
 use tickvault::storage::models::NewTick;
 
-use crate::helpers::{RedisKeys, detail, spawn_app, today};
+use crate::helpers::{RedisKeys, spawn_app, today};
 
 #[actix_rt::test]
 async fn every_journaled_tick_reaches_the_stream_and_the_key_views() {
@@ -22,18 +21,7 @@ async fn every_journaled_tick_reaches_the_stream_and_the_key_views() {
     })
     .await;
     t.wait_for_ticks(20).await;
-    t.app.shutdown().await.expect("drains");
-    let journaled = crate::helpers::journal_ticks(&tickvault::actors::journal::journal_dir(
-        &t.settings.paths.data_dir,
-        today(),
-    ));
-    t.wait_for(
-        "every journaled tick published",
-        Duration::from_secs(20),
-        |b| detail(b, "publisher", "published") >= journaled,
-    )
-    .await;
-    assert_eq!(detail(&t.app.board, "publisher", "dropped"), 0);
+    let journaled = t.drain_and_publish_all().await;
 
     let stream = format!("{prefix}ticks:raw");
     let entries: redis::streams::StreamRangeReply = keys.conn.xrange_all(&stream).unwrap();

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use redis::Commands;
-use tickvault::actors::journal::journal_dir;
 use tickvault::settings::Settings;
 use tickvault::startup::{App, Role, StartOptions};
 use tickvault::status::State;
@@ -17,8 +16,7 @@ use tickvault::storage::schema::daily_ticks::dsl;
 use tickvault::storage::{StorageUrl, Store};
 
 use crate::helpers::{
-    Backend, OwnRedis, RedisKeys, TestApp, TestMysql, detail, journal_ticks, spawn_app,
-    spawn_app_with, today,
+    Backend, OwnRedis, RedisKeys, TestApp, TestMysql, detail, spawn_app, spawn_app_with, today,
 };
 
 /// An ingest process publishing under `prefix` until every socket has `ticks` ticks, then
@@ -35,7 +33,7 @@ async fn ingest(prefix: &str, ticks: u64) -> (TestApp, u64) {
     .await;
     t.wait_for_ticks(ticks).await;
     t.app.shutdown().await.expect("drains");
-    let journaled = journal_ticks(&journal_dir(&t.settings.paths.data_dir, today()));
+    let journaled = t.journaled();
     t.wait_for(
         "every journaled tick published",
         Duration::from_secs(20),
@@ -157,7 +155,7 @@ async fn two_stores_in_one_group_share_the_stream_and_store_every_tick_once() {
         let b = store(&base, &db.url, "store-b", |_| {}).await;
         sim_for_settings.wait_for_ticks(30).await;
         sim_for_settings.app.shutdown().await.expect("drains");
-        let journaled = journal_ticks(&journal_dir(&base.paths.data_dir, today()));
+        let journaled = sim_for_settings.journaled();
         wait_until("both stores acked every tick", &[&a, &b], || {
             detail(&a.board, "consumer", "acked") + detail(&b.board, "consumer", "acked")
                 >= journaled
@@ -271,7 +269,7 @@ async fn redis_crashing_mid_run_costs_counted_drops_only_and_the_publisher_recov
         "no socket reconnected because of Redis"
     );
     t.app.shutdown().await.expect("drains");
-    let journaled = journal_ticks(&journal_dir(&t.settings.paths.data_dir, today()));
+    let journaled = t.journaled();
     t.wait_for(
         "every tick published or counted as dropped",
         Duration::from_secs(20),

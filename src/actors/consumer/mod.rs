@@ -78,6 +78,9 @@ pub struct Counters {
     pub redis_errors: AtomicU64,
     /// Batches the database refused (retried).
     pub db_retries: AtomicU64,
+    /// Pending entries trimmed from the stream before they were stored (`XAUTOCLAIM`'s
+    /// deleted ids): data to replay from the ingest host's journal.
+    pub trimmed: AtomicU64,
     /// Entries read but not acknowledged yet.
     pub in_flight: AtomicU64,
 }
@@ -140,6 +143,7 @@ impl Consumer {
                 json!(c.redis_errors.load(Ordering::Relaxed)),
             ),
             ("db_retries", json!(c.db_retries.load(Ordering::Relaxed))),
+            ("trimmed", json!(c.trimmed.load(Ordering::Relaxed))),
             ("in_flight", json!(c.in_flight.load(Ordering::Relaxed))),
         ]);
     }
@@ -318,6 +322,15 @@ impl Loop {
             .arg(self.settings.read_count)
             .query_async(conn)
             .await?;
+        if !reply.deleted_ids.is_empty() {
+            self.counters
+                .trimmed
+                .fetch_add(reply.deleted_ids.len() as u64, Ordering::Relaxed);
+            tracing::error!(
+                entries = reply.deleted_ids.len(),
+                "pending entries were trimmed from the stream before any store committed them (MAXLEN too small for the lag, see docs/redis.md): replay them from the ingest host's journal"
+            );
+        }
         if !reply.claimed.is_empty() {
             self.counters
                 .claimed

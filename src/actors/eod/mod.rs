@@ -5,7 +5,8 @@
 //! each rerunnable (see [`crate::storage::eod`]):
 //! **dedupe** the daily rows, **move** them into the master, **verify** that every daily row is
 //! in the master and the counts agree, only then **clear** the daily rows (in the table's key
-//! order, only rows the master holds), and **report** (log,
+//! order, up to the run's high-water marks; row by row against the master when rows arrived
+//! during the run), and **report** (log,
 //! `<data_dir>/eod/YYYY-MM-DD.json`, the `eod_runs` table), then delete journals past their
 //! retention. Killed at any step and run again, it ends with the same master contents.
 //!
@@ -27,7 +28,7 @@ use serde::Serialize;
 use crate::calendar::IST;
 use crate::settings::pipeline::EodSettings;
 use crate::status::StatusHandle;
-use crate::storage::eod::{self as sql, Dedupe, RunRecord};
+use crate::storage::eod::{self as sql, ClearGuard, Dedupe, RunRecord};
 use crate::storage::{self, Store};
 
 /// A step of the end of day.
@@ -278,6 +279,7 @@ fn steps(
 ) -> Result<(EodReport, String), EodError> {
     let db = store.conn();
     sql::index_daily(db)?;
+    let high_water = sql::high_water(db, date)?;
     let chunks = sql::plan_chunks(db, date, opts.chunk_rows)?;
     let rows_total: u64 = chunks.iter().map(|c| c.rows).sum();
     let instruments: usize = chunks.iter().map(|c| c.instruments).sum();
@@ -313,8 +315,11 @@ fn steps(
     tracing::info!(%date, moved, "end of day: move done");
 
     let mut mismatches = Vec::new();
+    let mut verified_rows = 0;
     for (i, chunk) in chunks.iter().enumerate() {
-        mismatches.extend(sql::verify_chunk(db, date, *chunk)?);
+        let (bad, rows) = sql::verify_chunk(db, date, *chunk)?;
+        mismatches.extend(bad);
+        verified_rows += rows;
         report_progress(Step::Verify, i + 1, n, moved);
         check(opts.fail, Step::Verify, i + 1)?;
     }
@@ -323,11 +328,20 @@ fn steps(
     }
     check(opts.fail, Step::Verify, usize::MAX)?;
 
+    // Rows that arrived since the run began (a replay, a late batch) were not verified: then
+    // each deleted row is looked up in the master first. Otherwise the clear deletes the key
+    // ranges up to the run's high-water marks, which hold exactly the verified rows.
+    let guard = if sql::daily_rows(db, date)? == verified_rows {
+        ClearGuard::Range
+    } else {
+        tracing::warn!(%date, "end of day: daily rows arrived during the run; the clear deletes only rows the master holds");
+        ClearGuard::InMaster
+    };
     // The clear walks the table's own key: the run's index would only slow every delete down.
     sql::unindex_daily(db)?;
-    let parts = sql::plan_clear(db, date, opts.chunk_rows)?;
+    let parts = sql::plan_clear(db, date, opts.chunk_rows, &high_water)?;
     for (i, part) in parts.iter().enumerate() {
-        sql::clear_part(db, date, *part)?;
+        sql::clear_part(db, date, *part, guard)?;
         report_progress(Step::Clear, i + 1, parts.len(), moved);
         check(opts.fail, Step::Clear, i + 1)?;
     }
