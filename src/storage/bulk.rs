@@ -7,9 +7,11 @@
 //!   `libsqlite3-sys`), one prepared `INSERT OR IGNORE` kept for the connection's life, values
 //!   bound straight from [`NewTick::cells`], one `BEGIN IMMEDIATE` transaction per batch.
 //! - **MySQL/MariaDB**: the batch written as tab-separated text to a temporary file and sent with
-//!   `LOAD DATA LOCAL INFILE … IGNORE` (the server's bulk loader: no SQL to parse per value).
-//!   A server that refuses local files (`local_infile=OFF`) gets multi-row `INSERT IGNORE`
-//!   statements instead, with one warning.
+//!   `LOAD DATA LOCAL INFILE … IGNORE` (the server's bulk loader: no SQL to parse per value);
+//!   a long batch loads in two halves at once over two connections (the server loads each on
+//!   its own thread), the positions committing only after both. A server that refuses local
+//!   files (`local_infile=OFF`) gets multi-row `INSERT IGNORE` statements instead, with one
+//!   warning.
 //!
 //! Both keep the contract of [`super::commit_batch`]: rows already stored are skipped (replays
 //! are idempotent), journal positions move in the same transaction, the count of rows inserted
@@ -161,38 +163,122 @@ impl DateText {
     }
 }
 
-/// MySQL's loader: a reusable temporary file, and whether the server takes local files.
-pub(super) struct MysqlBulk {
+/// Batches at least this long are split over two connections on MySQL.
+const MYSQL_SPLIT_ROWS: usize = 2_000;
+
+/// One `LOAD DATA` stream: a reusable temporary file and its text.
+#[derive(Default)]
+struct Loader {
     file: Option<tempfile::NamedTempFile>,
     text: Vec<u8>,
+}
+
+/// MySQL's loader: the main stream (on the store's connection, inside the batch's transaction),
+/// a second connection with its own stream for the other half of long batches, and whether the
+/// server takes local files.
+pub(super) struct MysqlBulk {
+    main: Loader,
+    /// The second connection and its stream (opened on the first long batch; dropped after an
+    /// error, reopened on the next).
+    side: Option<(MysqlConnection, Loader)>,
+    /// To open the second connection (password included: never shown).
+    url: String,
     local_infile: bool,
 }
 
 impl MysqlBulk {
-    pub(super) fn new() -> MysqlBulk {
+    pub(super) fn new(url: &str) -> MysqlBulk {
         MysqlBulk {
-            file: None,
-            text: Vec::new(),
+            main: Loader::default(),
+            side: None,
+            url: url.to_string(),
             local_infile: true,
         }
     }
 
-    /// See [`super::commit_batch`].
+    /// Forgets the second connection (the server restarted).
+    pub(super) fn reset(&mut self) {
+        self.side = None;
+    }
+
+    /// See [`super::commit_batch`]. A batch of [`MYSQL_SPLIT_ROWS`] or more loads in two halves
+    /// at once: the second half through the second connection (its own autocommitted
+    /// statement), the first half and the journal positions in the main transaction, which
+    /// commits only after the second half is in. A failure of either leaves the positions
+    /// where they were; the rows of a half that did go in are skipped when the batch is
+    /// retried, so nothing is lost or doubled.
     pub(super) fn commit(
         &mut self,
         c: &mut MysqlConnection,
         rows: &[NewTick],
         positions: &[Position],
     ) -> Result<usize, DieselError> {
-        c.transaction(|c| {
-            let inserted = self.insert(c, rows)?;
+        let split = self.local_infile && rows.len() >= MYSQL_SPLIT_ROWS && self.open_side();
+        let result = c.transaction(|c| {
+            let inserted = if split {
+                self.insert_split(c, rows)?
+            } else {
+                self.insert(c, rows)?
+            };
             for position in positions {
                 diesel::replace_into(journal_positions::table)
                     .values(position)
                     .execute(c)?;
             }
             Ok(inserted)
-        })
+        });
+        if result.is_err() {
+            self.side = None;
+        }
+        result
+    }
+
+    /// Opens the second connection if it is not open; false when it cannot be.
+    fn open_side(&mut self) -> bool {
+        if self.side.is_none() {
+            match MysqlConnection::establish(&self.url) {
+                Ok(conn) => self.side = Some((conn, Loader::default())),
+                Err(e) => {
+                    tracing::debug!(error = %super::redact(&e.to_string()), "no second loader connection; this batch goes in one stream");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Both halves at once (see [`MysqlBulk::commit`]).
+    fn insert_split(
+        &mut self,
+        c: &mut MysqlConnection,
+        rows: &[NewTick],
+    ) -> Result<usize, DieselError> {
+        let (first, second) = rows.split_at(rows.len() / 2);
+        let Some((side_conn, side_loader)) = self.side.as_mut() else {
+            return self.insert(c, rows);
+        };
+        let main = &mut self.main;
+        let (a, b) = std::thread::scope(|scope| {
+            let side = scope.spawn(|| side_loader.load(side_conn, second));
+            let a = main.load(c, first);
+            let b = side
+                .join()
+                .unwrap_or_else(|_| Err(db_error("the second loader stopped".into())));
+            (a, b)
+        });
+        match (a, b) {
+            (Ok(a), Ok(b)) => Ok(a + b),
+            (Err(e), _) | (_, Err(e)) if refused(&e) => {
+                tracing::warn!(
+                    error = %e,
+                    "the server refuses LOAD DATA LOCAL INFILE (local_infile=OFF?); batches go in multi-row INSERT statements, which are slower"
+                );
+                self.local_infile = false;
+                self.side = None;
+                insert_statements(c, rows)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
     }
 
     fn insert(&mut self, c: &mut MysqlConnection, rows: &[NewTick]) -> Result<usize, DieselError> {
@@ -200,23 +286,8 @@ impl MysqlBulk {
             return Ok(0);
         }
         if self.local_infile {
-            let statement = match self.write_file(rows) {
-                Ok(statement) => statement,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot write the LOAD DATA file; this batch goes in INSERT statements");
-                    return insert_statements(c, rows);
-                }
-            };
-            // ROW_COUNT() is read in the same text batch: a prepared statement in between
-            // would reset it.
-            match c.batch_execute(&format!("{statement}; SET @tickvault_loaded = ROW_COUNT()")) {
-                Ok(()) => {
-                    let n: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                        "CAST(@tickvault_loaded AS SIGNED)",
-                    ))
-                    .get_result(c)?;
-                    return Ok(n.max(0) as usize);
-                }
+            match self.main.load(c, rows) {
+                Ok(n) => return Ok(n),
                 Err(e) if refused(&e) => {
                     tracing::warn!(
                         error = %e,
@@ -228,6 +299,31 @@ impl MysqlBulk {
             }
         }
         insert_statements(c, rows)
+    }
+}
+
+impl Loader {
+    /// `LOAD DATA` of `rows` through `c`; returns the rows inserted. When the temporary file
+    /// cannot be written, the rows go in `INSERT` statements.
+    fn load(&mut self, c: &mut MysqlConnection, rows: &[NewTick]) -> Result<usize, DieselError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let statement = match self.write_file(rows) {
+            Ok(statement) => statement,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot write the LOAD DATA file; this batch goes in INSERT statements");
+                return insert_statements(c, rows);
+            }
+        };
+        // ROW_COUNT() is read in the same text batch: a prepared statement in between would
+        // reset it.
+        c.batch_execute(&format!("{statement}; SET @tickvault_loaded = ROW_COUNT()"))?;
+        let n: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "CAST(@tickvault_loaded AS SIGNED)",
+        ))
+        .get_result(c)?;
+        Ok(n.max(0) as usize)
     }
 
     /// Writes `rows` as the loader's text into the temporary file; returns the statement.

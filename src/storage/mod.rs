@@ -198,6 +198,9 @@ impl Store {
     pub fn reconnect(&mut self) -> Result<(), StorageError> {
         if let StorageUrl::Mysql(_) = self.url {
             self.db = connect(&self.url)?;
+            if let bulk::Bulk::Mysql(b) = &mut self.bulk {
+                b.reset();
+            }
         }
         Ok(())
     }
@@ -211,7 +214,7 @@ fn open_bulk(url: &StorageUrl) -> Result<bulk::Bulk, StorageError> {
             bulk::SqliteBulk::open(path)
                 .map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?,
         ),
-        StorageUrl::Mysql(_) => bulk::Bulk::Mysql(bulk::MysqlBulk::new()),
+        StorageUrl::Mysql(raw) => bulk::Bulk::Mysql(bulk::MysqlBulk::new(raw)),
     })
 }
 

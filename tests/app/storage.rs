@@ -59,8 +59,11 @@ fn mixed_rows(day: NaiveDate) -> Vec<NewTick> {
     let mut index_full = index_quote;
     index_full.kind = PacketKind::IndexFull;
     index_full.exchange_timestamp = 1_795_600_124;
+    // 2,500 rows: long enough for MySQL's two-stream path (2,000 rows and up).
     [full, quote, ltp, index_quote, index_full]
         .iter()
+        .cycle()
+        .take(2_500)
         .enumerate()
         .map(|(i, t)| {
             let socket = 1 + (i % 2) as i16;
@@ -112,10 +115,12 @@ fn stores_what_diesel_stores(backend: Backend) {
         "a second commit of the same rows inserts nothing"
     );
     let by_diesel = mixed_rows(diesel_day);
-    on_backend!(t.store.conn(), c => diesel::insert_into(daily_ticks::table)
-        .values(&by_diesel)
-        .execute(c))
-    .unwrap();
+    for chunk in by_diesel.chunks(500) {
+        on_backend!(t.store.conn(), c => diesel::insert_into(daily_ticks::table)
+            .values(chunk)
+            .execute(c))
+        .unwrap();
+    }
 
     // The date as Diesel writes and reads it, every other column the same both ways.
     let per_token = storage::rows_per_token(t.store.conn(), bulk_day).unwrap();
