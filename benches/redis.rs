@@ -5,14 +5,14 @@
 //!
 //! `cargo bench --bench redis`, against the Redis on 127.0.0.1:6379 (a key prefix of its own,
 //! deleted afterwards) and the test account's MariaDB. Environment: `PUBLISH_TICKS` (default
-//! 300,000), `PACED_SECS` (default 20).
+//! 300,000), `PACED_SECS` (default 20), `PACED_RATE` (a second paced run at this rate; default
+//! 18,000).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web::web::Bytes;
-use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use redis::Commands;
@@ -30,16 +30,9 @@ use tickvault::storage::{StorageUrl, Store};
 const INSTRUMENTS: u32 = 9_000;
 const PER_FRAME: usize = 100;
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
 
-fn day() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
-}
+use common::{day, env};
 
 fn now_us() -> u64 {
     chrono::Utc::now().timestamp_micros() as u64
@@ -170,12 +163,12 @@ async fn throughput(redis: &RedisSettings, frames: &[Bytes]) -> f64 {
     ticks / started.elapsed().as_secs_f64()
 }
 
-/// 18,000 ticks/s (a frame of 100 every 5.56 ms) for `secs`: (p50, p99 ms).
-async fn paced(redis: &RedisSettings, frames: &[Bytes], secs: u64) -> (f64, f64) {
+/// `rate` ticks/s (18,000: a frame of 100 every 5.56 ms) for `secs`: (p50, p99 ms).
+async fn paced(redis: &RedisSettings, frames: &[Bytes], secs: u64, rate: u64) -> (f64, f64) {
     let board = StatusBoard::new();
     let publisher = start_publisher(redis, &board);
     wait_connected(&board).await;
-    let every = Duration::from_secs_f64(PER_FRAME as f64 / 18_000.0);
+    let every = Duration::from_secs_f64(PER_FRAME as f64 / rate as f64);
     let total = (secs as f64 / every.as_secs_f64()) as u64;
     let started = Instant::now();
     for n in 0..total {
@@ -280,10 +273,12 @@ fn main() {
         let mysql = store_role(&s.redis, &mysql_url, "bench_mysql", len).await;
         println!("  store role into MariaDB: {mysql:.0} ticks/s");
 
-        let (p50, p99) = paced(&s.redis, &frames, secs).await;
-        println!(
-            "  latency at 18,000 ticks/s, frame received -> XADD acknowledged: p50 {p50} ms, p99 {p99} ms"
-        );
+        for rate in [18_000, env("PACED_RATE", 18_000)] {
+            let (p50, p99) = paced(&s.redis, &frames, secs, rate).await;
+            println!(
+                "  latency at {rate} ticks/s, frame received -> XADD acknowledged: p50 {p50} ms, p99 {p99} ms"
+            );
+        }
     });
 
     let keys: Vec<String> = conn

@@ -9,7 +9,6 @@
 
 use std::time::Instant;
 
-use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tickvault::actors::eod::{EodOptions, Step, run_eod};
@@ -20,16 +19,9 @@ use tickvault::storage::models::{NewTick, Position};
 use tickvault::storage::schema::daily_ticks;
 use tickvault::storage::{self, Db, StorageUrl, Store};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
 
-fn day() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
-}
+use common::{day, env};
 
 /// Rows `from..from + n` of a day of full-mode ticks over 9,000 instruments, prices and depth
 /// moving, as the feed brings them: messages of 50 packets, one journal record each.

@@ -1,4 +1,6 @@
-//! What the process benchmarks share: CPU and memory of a process, from /proc.
+//! What the benchmarks share: CPU and memory of a process, from /proc; settings from the
+//! environment; the trading date. Each bench is its own crate and uses a part of it.
+#![allow(dead_code)]
 
 /// CPU seconds (user + system) used so far by process `pid`.
 pub fn cpu_seconds(pid: u32) -> f64 {
@@ -80,4 +82,17 @@ pub async fn sim_login(
         .as_secs();
     let session = client.login(&creds, now).await.expect("login");
     (client, session)
+}
+
+/// The number in the environment variable `name`, or `default`.
+pub fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The storage and Redis benchmarks' trading date.
+pub fn day() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default()
 }
