@@ -1,11 +1,12 @@
-//! The publisher's lifecycle: connect (with backoff), flush batches one at a time, watch the
+//! The publisher's lifecycle: connect (with backoff), flush batches (up to [`IN_FLIGHT`] at
+//! once, in order on the one connection), watch the
 //! consumer groups' lag.
 
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::{Publisher, views};
+use super::{IN_FLIGHT, Publisher, views};
 use crate::status::State;
 
 /// How often the consumer groups' lag is read.
@@ -69,15 +70,20 @@ impl Publisher {
         }));
     }
 
-    /// Sends the next batch if none is in flight.
+    /// Sends batches while fewer than [`IN_FLIGHT`] are unanswered.
     pub(super) fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.busy || self.buffer.is_empty() {
-            return;
+        while !self.busy && self.in_flight < IN_FLIGHT && !self.buffer.is_empty() {
+            let Some(conn) = self.conn.clone() else {
+                return;
+            };
+            self.send_batch(conn, ctx);
         }
-        let Some(mut conn) = self.conn.clone() else {
-            return;
-        };
-        self.busy = true;
+    }
+
+    fn send_batch(&mut self, mut conn: redis::aio::ConnectionManager, ctx: &mut Context<Self>) {
+        self.in_flight += 1;
+        let number = self.next_batch;
+        self.next_batch += 1;
         let n = self.buffer.len().min(self.settings.batch_ticks);
         let batch: Vec<_> = self.buffer.drain(..n).collect();
         let date = self.date.format("%Y-%m-%d").to_string();
@@ -90,32 +96,56 @@ impl Publisher {
             Instant::now(),
         );
         let fut = async move { pipe.query_async::<()>(&mut conn).await };
-        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(()) => {
-                act.counters.published += batch.len() as u64;
-                act.counters.batches += 1;
-                act.record_latency(&batch);
-                act.busy = false;
-                if act.backoff > Duration::from_millis(100) {
-                    tracing::info!("Redis answers again; publishing");
-                    act.status.set_state(State::Running);
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            act.in_flight -= 1;
+            match res {
+                Ok(()) => {
+                    act.counters.published += batch.len() as u64;
+                    act.counters.batches += 1;
+                    act.record_latency(&batch);
+                    if act.backoff > Duration::from_millis(100) {
+                        tracing::info!("Redis answers again; publishing");
+                        act.status.set_state(State::Running);
+                    }
+                    act.backoff = Duration::from_millis(100);
                 }
-                act.backoff = Duration::from_millis(100);
-                act.flush(ctx);
+                Err(e) => {
+                    // No new batch until the ones in flight are answered; then the failed ones
+                    // go back to the front of the buffer in their order, and a retry waits.
+                    act.busy = true;
+                    act.failed.insert(number, batch);
+                    if act.in_flight == 0 {
+                        act.requeue_failed();
+                        // A lost server loses the TTLs with the keys: set them again.
+                        act.expiries.clear();
+                        act.retry_later(ctx, &e.to_string());
+                    }
+                    return;
+                }
             }
-            Err(e) => {
-                // Back to the front, in order; the bound still holds (oldest dropped first).
-                let room = act.settings.buffer_ticks.saturating_sub(act.buffer.len());
-                let keep = batch.len().min(room);
-                act.note_dropped((batch.len() - keep) as u64);
-                for p in batch.into_iter().rev().take(keep) {
-                    act.buffer.push_front(p);
-                }
-                // A lost server loses the TTLs with the keys: set them again.
+            if act.busy && act.in_flight == 0 && !act.failed.is_empty() {
+                // An earlier batch failed while this one succeeded.
+                act.requeue_failed();
                 act.expiries.clear();
-                act.retry_later(ctx, &e.to_string());
+                act.retry_later(ctx, "a batch failed");
+                return;
             }
+            act.flush(ctx);
         }));
+    }
+
+    /// Puts the failed batches back at the front of the buffer, oldest first; the bound still
+    /// holds (the oldest are dropped first).
+    fn requeue_failed(&mut self) {
+        let failed = std::mem::take(&mut self.failed);
+        for (_, batch) in failed.into_iter().rev() {
+            let room = self.settings.buffer_ticks.saturating_sub(self.buffer.len());
+            let keep = batch.len().min(room);
+            self.note_dropped((batch.len() - keep) as u64);
+            for p in batch.into_iter().rev().take(keep) {
+                self.buffer.push_front(p);
+            }
+        }
     }
 
     fn retry_later(&mut self, ctx: &mut Context<Self>, error: &str) {

@@ -8,6 +8,12 @@
 //! and, when enabled, the `ticks:` / `depth:` history zsets. TTLs are refreshed once per key per
 //! quarter of the TTL.
 //!
+//! Up to [`IN_FLIGHT`] batches are sent before the first is answered (Redis works on one while
+//! the next is built). When one fails, no new batch starts; once the others are answered, the
+//! failed ones go back to the front of the buffer in their order and are retried after the
+//! backoff (so after a failure the stream's order can differ from the journal's; rows are keyed
+//! by `seq`, and `latest:` catches up with the next tick of the symbol).
+//!
 //! When Redis is slow or down, ticks wait in a bounded buffer (`redis.buffer_ticks`); beyond it
 //! the oldest are dropped and counted (Redis is the live view, the database is the record). The
 //! connection is retried with exponential backoff up to `redis.backoff_max_ms`. Every few
@@ -31,6 +37,9 @@ use serde_json::json;
 use crate::kite::Tick;
 use crate::settings::redis::RedisSettings;
 use crate::status::StatusHandle;
+
+/// Batches in flight at once: Redis works on one while the next is built and sent.
+pub const IN_FLIGHT: usize = 3;
 
 /// A tick waiting to be published.
 #[derive(Debug, Clone, Copy)]
@@ -62,8 +71,15 @@ pub struct Publisher {
     symbols: HashMap<u32, Arc<str>>,
     buffer: VecDeque<Pending>,
     conn: Option<redis::aio::ConnectionManager>,
-    /// A batch is in flight, or a retry is scheduled: do not start another.
+    /// Connecting, waiting for a retry, or a batch failed with others in flight: start none.
     busy: bool,
+    /// Batches sent and not answered yet (at most [`IN_FLIGHT`]); the one connection keeps
+    /// them in order.
+    in_flight: usize,
+    /// Numbers the batches, so failed ones go back to the buffer in their order.
+    next_batch: u64,
+    /// Batches that failed while others were still in flight, by number.
+    failed: std::collections::BTreeMap<u64, Vec<Pending>>,
     backoff: Duration,
     /// When each view key's TTL was last set.
     expiries: HashMap<String, Instant>,
@@ -85,6 +101,9 @@ impl Publisher {
             buffer: VecDeque::new(),
             conn: None,
             busy: false,
+            in_flight: 0,
+            next_batch: 0,
+            failed: std::collections::BTreeMap::new(),
             backoff: Duration::from_millis(100),
             expiries: HashMap::new(),
             counters: Counters::default(),
