@@ -363,6 +363,8 @@ impl Loop {
         self.counters
             .in_flight
             .store(entries.len() as u64, Ordering::Relaxed);
+        // Shared with each attempt below: a retry sends the same rows without copying them.
+        let rows = Arc::new(rows);
         let mut backoff = Duration::from_millis(200);
         while !rows.is_empty() {
             match self.persister.send(StoreRows(rows.clone())).await {

@@ -5,8 +5,9 @@
 //! in `<data_dir>/journal/<date>/gaps.jsonl` (`tickvault replay` loads them with the journal)
 //! and the day's instrument snapshot in `<data_dir>/journal/<date>/instruments.json`.
 //!
-//! Messages: the persister's own [`Catchup`], [`FlushPersister`], [`RecordGap`] and
-//! [`SaveInstruments`], so the journal, the sockets and the coordinator talk to either.
+//! Messages: the persister's own ([`crate::actors::persister::handlers`]: `Catchup`,
+//! `FlushPersister`, `RecordGap`, `SaveInstruments`), so the journal, the sockets and the
+//! coordinator talk to either.
 
 pub mod actor;
 pub mod handlers;
@@ -18,25 +19,18 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::json;
 
-#[allow(unused_imports)] // named in the module doc
-use crate::actors::persister::handlers::{Catchup, FlushPersister, RecordGap, SaveInstruments};
+use crate::actors::journal::journal_dir;
 use crate::status::StatusHandle;
 use crate::storage::models::{NewGap, NewInstrument};
 
 /// `<data_dir>/journal/<date>/gaps.jsonl`.
 pub fn gaps_path(data_dir: &Path, date: NaiveDate) -> PathBuf {
-    data_dir
-        .join("journal")
-        .join(date.to_string())
-        .join("gaps.jsonl")
+    journal_dir(data_dir, date).join("gaps.jsonl")
 }
 
 /// `<data_dir>/journal/<date>/instruments.json`.
 pub fn instruments_path(data_dir: &Path, date: NaiveDate) -> PathBuf {
-    data_dir
-        .join("journal")
-        .join(date.to_string())
-        .join("instruments.json")
+    journal_dir(data_dir, date).join("instruments.json")
 }
 
 /// Reads a gaps file written by the ledger (missing file: none); lines that do not parse are

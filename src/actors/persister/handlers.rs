@@ -37,10 +37,10 @@ pub struct Recover {
 
 /// Rows from the Redis stream (the `store` role): answered `Ok(rows)` once they are committed,
 /// `Err` when the database refused (nothing is kept: the sender still holds the entries and
-/// sends them again).
+/// sends them again; shared, so a retry copies nothing).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<u64, String>")]
-pub struct StoreRows(pub Vec<NewTick>);
+pub struct StoreRows(pub std::sync::Arc<Vec<NewTick>>);
 
 /// An interval in which a socket was not delivering.
 #[derive(Debug, Message)]
