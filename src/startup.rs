@@ -482,8 +482,8 @@ impl App {
 
     /// The end of day for `date`: commits everything journaled so far, then moves the date to
     /// the master ([`crate::actors::eod`]). Call it after the sockets have stopped: rows that
-    /// arrive later stay in the daily table, and a second run for the same date then fails its
-    /// verification (the master holds more rows of those instruments than the daily table).
+    /// arrive during the run stay in the daily table for a second run of the date (which
+    /// verifies against the counts the first one recorded).
     pub async fn run_eod(&self, date: NaiveDate) -> Result<EodReport, String> {
         let Some(eod) = &self.eod else {
             return Err("the ingest role has no database: run the end of day on the store".into());

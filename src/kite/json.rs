@@ -4,31 +4,101 @@
 //! `tickvault decode` prints it, and the Redis publisher puts it in stream entries, so the two
 //! always agree.
 
-use chrono::{DateTime, SecondsFormat};
-
-use crate::calendar::IST;
+use chrono::{Datelike, NaiveDate};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::tick::{Level, PacketKind, Tick};
 
 /// Unix seconds as RFC 3339 in IST (`2021-07-05T10:41:27+05:30`); `None` for 0.
 pub fn epoch_seconds_ist(secs: u32) -> Option<String> {
-    if secs == 0 {
-        return None;
-    }
-    DateTime::from_timestamp(i64::from(secs), 0).map(|t| {
-        t.with_timezone(&IST)
-            .to_rfc3339_opts(SecondsFormat::Secs, false)
-    })
+    IstStamp::seconds(secs).map(|s| s.as_str().to_string())
 }
 
 /// Microseconds since the Unix epoch as RFC 3339 in IST with microseconds.
 pub fn epoch_micros_ist(micros: u64) -> Option<String> {
-    let micros = i64::try_from(micros).ok()?;
-    DateTime::from_timestamp_micros(micros).map(|t| {
-        t.with_timezone(&IST)
-            .to_rfc3339_opts(SecondsFormat::Micros, false)
-    })
+    IstStamp::micros(micros).map(|s| s.as_str().to_string())
+}
+
+/// An RFC 3339 IST timestamp written into a stack buffer: the JSON of every tick carries up to
+/// three, and the Redis publisher writes one JSON per tick, so no allocation per timestamp.
+#[derive(Debug, Clone, Copy)]
+struct IstStamp {
+    buf: [u8; 32],
+    len: usize,
+}
+
+/// IST is UTC+05:30 all year (no daylight saving).
+const IST_OFFSET_SECS: i64 = 19_800;
+
+impl IstStamp {
+    /// `None` for 0 (Kite's "no time").
+    fn seconds(secs: u32) -> Option<IstStamp> {
+        if secs == 0 {
+            return None;
+        }
+        IstStamp::write(i64::from(secs), None)
+    }
+
+    fn micros(micros: u64) -> Option<IstStamp> {
+        let micros = i64::try_from(micros).ok()?;
+        let fraction = u32::try_from(micros.rem_euclid(1_000_000)).ok()?;
+        IstStamp::write(micros.div_euclid(1_000_000), Some(fraction))
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.ffffff]+05:30`; `None` outside years 0–9999.
+    fn write(utc_secs: i64, micros: Option<u32>) -> Option<IstStamp> {
+        let local = utc_secs.checked_add(IST_OFFSET_SECS)?;
+        let days = i32::try_from(local.div_euclid(86_400)).ok()?;
+        let of_day = local.rem_euclid(86_400) as u32;
+        let date = NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?)?;
+        let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
+        let mut out = IstStamp {
+            buf: [0; 32],
+            len: 0,
+        };
+        out.digits(year, 4);
+        out.push(b'-');
+        out.digits(date.month(), 2);
+        out.push(b'-');
+        out.digits(date.day(), 2);
+        out.push(b'T');
+        out.digits(of_day / 3600, 2);
+        out.push(b':');
+        out.digits(of_day / 60 % 60, 2);
+        out.push(b':');
+        out.digits(of_day % 60, 2);
+        if let Some(f) = micros {
+            out.push(b'.');
+            out.digits(f, 6);
+        }
+        for c in *b"+05:30" {
+            out.push(c);
+        }
+        Some(out)
+    }
+
+    fn push(&mut self, c: u8) {
+        self.buf[self.len] = c;
+        self.len += 1;
+    }
+
+    /// `value` as exactly `width` decimal digits (zero-padded).
+    fn digits(&mut self, value: u32, width: u32) {
+        for i in (0..width).rev() {
+            self.push(b'0' + (value / 10u32.pow(i) % 10) as u8);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators were written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl Serialize for IstStamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// A tick ready to be serialised, with an optional receive time (µs since the epoch, UTC).
@@ -128,7 +198,7 @@ impl Serialize for TickJson<'_> {
             m.serialize_entry("change", &t.change_percent())?;
         }
         if t.kind == PacketKind::Full {
-            m.serialize_entry("last_trade_time", &epoch_seconds_ist(t.last_trade_time))?;
+            m.serialize_entry("last_trade_time", &IstStamp::seconds(t.last_trade_time))?;
             m.serialize_entry("oi", &t.oi)?;
             m.serialize_entry("oi_day_high", &t.oi_day_high)?;
             m.serialize_entry("oi_day_low", &t.oi_day_low)?;
@@ -136,14 +206,14 @@ impl Serialize for TickJson<'_> {
         if matches!(t.kind, PacketKind::Full | PacketKind::IndexFull) {
             m.serialize_entry(
                 "exchange_timestamp",
-                &epoch_seconds_ist(t.exchange_timestamp),
+                &IstStamp::seconds(t.exchange_timestamp),
             )?;
         }
         if t.kind == PacketKind::Full {
             m.serialize_entry("depth", &DepthJson(t))?;
         }
         if let Some(us) = self.recv_time_us {
-            m.serialize_entry("recv_time", &epoch_micros_ist(us))?;
+            m.serialize_entry("recv_time", &IstStamp::micros(us))?;
         }
         if let Some(symbol) = self.tradingsymbol {
             m.serialize_entry("tradingsymbol", symbol)?;
@@ -156,6 +226,39 @@ impl Serialize for TickJson<'_> {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    use chrono::{DateTime, SecondsFormat};
+    use proptest::prelude::*;
+
+    use crate::calendar::IST;
+
+    proptest! {
+        /// The hand-written formatter agrees with chrono's RFC 3339 in IST everywhere.
+        #[test]
+        fn stamps_agree_with_chrono(secs in 1u32.., micros in 0u64..253_402_200_000_000_000) {
+            let chrono_secs = DateTime::from_timestamp(i64::from(secs), 0)
+                .map(|t| t.with_timezone(&IST).to_rfc3339_opts(SecondsFormat::Secs, false));
+            prop_assert_eq!(epoch_seconds_ist(secs), chrono_secs);
+            let chrono_micros = DateTime::from_timestamp_micros(micros as i64)
+                .map(|t| t.with_timezone(&IST).to_rfc3339_opts(SecondsFormat::Micros, false));
+            prop_assert_eq!(epoch_micros_ist(micros), chrono_micros);
+        }
+    }
+
+    #[test]
+    fn stamps_at_the_edges() {
+        assert_eq!(
+            epoch_micros_ist(0).as_deref(),
+            Some("1970-01-01T05:30:00.000000+05:30")
+        );
+        assert_eq!(
+            epoch_seconds_ist(u32::MAX).as_deref(),
+            Some("2106-02-07T11:58:15+05:30")
+        );
+        // Past year 9999 in IST: no stamp rather than a wrong one.
+        assert_eq!(epoch_micros_ist(253_402_300_799_999_999), None);
+        assert_eq!(epoch_micros_ist(u64::MAX), None);
+    }
 
     #[test]
     fn timestamps_are_ist_and_null_when_zero() {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::{IN_FLIGHT, Publisher, views};
+use super::{IN_FLIGHT, Publisher};
 use crate::status::State;
 
 /// How often the consumer groups' lag is read.
@@ -86,15 +86,7 @@ impl Publisher {
         self.next_batch += 1;
         let n = self.buffer.len().min(self.settings.batch_ticks);
         let batch: Vec<_> = self.buffer.drain(..n).collect();
-        let date = self.date.format("%Y-%m-%d").to_string();
-        let pipe = views::pipeline(
-            &self.settings,
-            &date,
-            &self.symbols,
-            &batch,
-            &mut self.expiries,
-            Instant::now(),
-        );
+        let pipe = self.views.pipeline(&self.settings, &batch, Instant::now());
         let fut = async move { pipe.query_async::<()>(&mut conn).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.in_flight -= 1;
@@ -117,7 +109,7 @@ impl Publisher {
                     if act.in_flight == 0 {
                         act.requeue_failed();
                         // A lost server loses the TTLs with the keys: set them again.
-                        act.expiries.clear();
+                        act.views.forget_ttls();
                         act.retry_later(ctx, &e.to_string());
                     }
                     return;
@@ -126,7 +118,7 @@ impl Publisher {
             if act.busy && act.in_flight == 0 && !act.failed.is_empty() {
                 // An earlier batch failed while this one succeeded.
                 act.requeue_failed();
-                act.expiries.clear();
+                act.views.forget_ttls();
                 act.retry_later(ctx, "a batch failed");
                 return;
             }

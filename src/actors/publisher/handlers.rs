@@ -1,7 +1,6 @@
 //! The publisher's messages.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use actix::prelude::*;
 use actix_web::web::Bytes;
@@ -51,11 +50,7 @@ impl Handler<SetSymbols> for Publisher {
     type Result = ();
 
     fn handle(&mut self, msg: SetSymbols, _ctx: &mut Self::Context) {
-        self.symbols = msg
-            .0
-            .into_iter()
-            .map(|(token, symbol)| (token, Arc::from(symbol.as_str())))
-            .collect();
+        self.views.set_symbols(&self.settings, msg.0);
     }
 }
 

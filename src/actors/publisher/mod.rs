@@ -27,8 +27,7 @@ pub mod handlers;
 pub mod views;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use hdrhistogram::Histogram;
@@ -67,8 +66,8 @@ struct Counters {
 /// The publisher actor.
 pub struct Publisher {
     settings: RedisSettings,
-    date: NaiveDate,
-    symbols: HashMap<u32, Arc<str>>,
+    /// The day's key names, per-symbol keys built once, and when each TTL was set.
+    views: views::Views,
     buffer: VecDeque<Pending>,
     conn: Option<redis::aio::ConnectionManager>,
     /// Connecting, waiting for a retry, or a batch failed with others in flight: start none.
@@ -81,8 +80,6 @@ pub struct Publisher {
     /// Batches that failed while others were still in flight, by number.
     failed: std::collections::BTreeMap<u64, Vec<Pending>>,
     backoff: Duration,
-    /// When each view key's TTL was last set.
-    expiries: HashMap<String, Instant>,
     counters: Counters,
     /// Frame received → XADD acknowledged, microseconds.
     latency: Histogram<u64>,
@@ -95,9 +92,8 @@ impl Publisher {
     /// A publisher for `date`'s ticks.
     pub fn new(settings: RedisSettings, date: NaiveDate, status: StatusHandle) -> Publisher {
         Publisher {
+            views: views::Views::new(&settings, date),
             settings,
-            date,
-            symbols: HashMap::new(),
             buffer: VecDeque::new(),
             conn: None,
             busy: false,
@@ -105,7 +101,6 @@ impl Publisher {
             next_batch: 0,
             failed: std::collections::BTreeMap::new(),
             backoff: Duration::from_millis(100),
-            expiries: HashMap::new(),
             counters: Counters::default(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 2).expect("valid bounds"),
             group_lag: HashMap::new(),
