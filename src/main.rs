@@ -11,6 +11,8 @@ use tickvault::settings::{Settings, Sources};
 use tickvault::telemetry;
 
 fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process (Kite over https/wss, rediss://).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let env: HashMap<String, String> = std::env::vars().collect();
     let sources = Sources {

@@ -437,6 +437,36 @@ totp_secret = "gezd gnbv gy3t qojq gezd gnbv gy3t qojq"
     }
 
     #[test]
+    fn the_redis_ca_file_is_checked_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("ca.pem");
+        std::fs::write(
+            &pem,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let with = |url: &str, file: &std::path::Path| {
+            load(
+                &format!(
+                    "[redis]\nurl = \"{url}\"\nca_file = \"{}\"\n",
+                    file.display()
+                ),
+                &[],
+            )
+        };
+        let s = with("rediss://127.0.0.1:6380/0", &pem).unwrap();
+        assert!(s.redis.ca_pem.is_some());
+        let e = with("redis://127.0.0.1:6379/0", &pem).unwrap_err();
+        assert_eq!(e.key, "redis.ca_file", "{e}");
+        let e = with("rediss://127.0.0.1:6380/0", &dir.path().join("missing.pem")).unwrap_err();
+        assert_eq!(e.key, "redis.ca_file", "{e}");
+        std::fs::write(&pem, "not a certificate").unwrap();
+        let e = with("rediss://127.0.0.1:6380/0", &pem).unwrap_err();
+        assert_eq!(e.key, "redis.ca_file", "{e}");
+        assert!(e.problem.contains("no PEM certificate"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let e = load("[log]\nfliter = \"info\"\n", &[]).unwrap_err();
         assert_eq!(e.key, "log.fliter", "{e}");

@@ -17,6 +17,7 @@ pub struct RawRedis {
     url: String,
     password: Option<SecretString>,
     password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
     key_prefix: String,
     stream: String,
     stream_maxlen: u64,
@@ -43,6 +44,9 @@ pub struct RedisSettings {
     /// The server's password (`redis.password`, `redis.password_file` or the systemd
     /// credential `redis.password`).
     pub password: Option<SecretString>,
+    /// PEM certificates trusted for a `rediss://` server besides the public roots (a private
+    /// CA or a self-signed server), read from `redis.ca_file` at start-up.
+    pub ca_pem: Option<Vec<u8>>,
     /// Put before every key tickvault writes (several recorders can share one server).
     pub key_prefix: String,
     /// The stream every tick is added to.
@@ -108,6 +112,22 @@ impl RedisSettings {
         Ok(info.set_redis_settings(redis_settings))
     }
 
+    /// A client for the server: TLS for `rediss://` (the public roots, plus `ca_file`'s
+    /// certificates when set), the password from the settings.
+    pub fn client(&self) -> Result<redis::Client, redis::RedisError> {
+        let info = self.connection_info()?;
+        match &self.ca_pem {
+            Some(pem) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+            None => redis::Client::open(info),
+        }
+    }
+
     /// This process's consumer name.
     pub fn consumer_name(&self) -> String {
         if !self.consumer.is_empty() {
@@ -139,6 +159,23 @@ impl RawRedis {
                 return Err(bad("url", &e.to_string()));
             }
         }
+        let ca_pem = match &self.ca_file {
+            None => None,
+            Some(path) => {
+                if !self.url.starts_with("rediss://") {
+                    return Err(bad("ca_file", "is only used with a rediss:// url"));
+                }
+                let pem = std::fs::read(path)
+                    .map_err(|e| bad("ca_file", &format!("cannot read {}: {e}", path.display())))?;
+                if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                    return Err(bad(
+                        "ca_file",
+                        &format!("{} holds no PEM certificate", path.display()),
+                    ));
+                }
+                Some(pem)
+            }
+        };
         let password = secret::resolve(
             "redis.password",
             SecretSource {
@@ -171,6 +208,7 @@ impl RawRedis {
             enabled: self.enabled,
             url: self.url,
             password,
+            ca_pem,
             key_prefix: self.key_prefix,
             stream: self.stream,
             stream_maxlen: self.stream_maxlen,

@@ -17,3 +17,4 @@ mod sim_feed;
 mod sim_login;
 mod sim_rest;
 mod storage;
+mod tls;

@@ -253,7 +253,7 @@ impl Loop {
     }
 
     async fn connect(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
-        let client = redis::Client::open(self.settings.connection_info()?)?;
+        let client = self.settings.client()?;
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             // A blocked read answers after block_ms at the latest.

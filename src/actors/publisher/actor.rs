@@ -41,8 +41,8 @@ impl Actor for Publisher {
 impl Publisher {
     /// Opens the connection manager; on failure retries after the backoff.
     pub(super) fn connect(&mut self, ctx: &mut Context<Self>) {
-        let info = match self.settings.connection_info() {
-            Ok(info) => info,
+        let client = match self.settings.client() {
+            Ok(client) => client,
             Err(e) => {
                 self.status.fail(State::Failed, &e.to_string());
                 return;
@@ -53,10 +53,7 @@ impl Publisher {
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(1);
-        let fut = async move {
-            let client = redis::Client::open(info)?;
-            client.get_connection_manager_with_config(config).await
-        };
+        let fut = async move { client.get_connection_manager_with_config(config).await };
         ctx.spawn(fut.into_actor(self).map(|res, act, ctx| match res {
             Ok(conn) => {
                 tracing::info!(url = %act.settings.url, stream = %act.settings.stream_key(), "connected to Redis");
