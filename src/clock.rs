@@ -55,3 +55,29 @@ pub type SharedClock = Arc<dyn Clock>;
 pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
+
+/// A clock that moves with tokio's timers: it starts at a given instant and advances as
+/// `tokio::time` does, so with `tokio::time::pause()` a test runs days of timers in
+/// milliseconds and every actor sees the same, consistent "now".
+#[derive(Debug)]
+pub struct TokioClock {
+    origin: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock showing `origin` now and moving with tokio's time from here on.
+    pub fn starting_at(origin: DateTime<Utc>) -> Arc<TokioClock> {
+        Arc::new(TokioClock {
+            origin,
+            start: tokio::time::Instant::now(),
+        })
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = tokio::time::Instant::now().duration_since(self.start);
+        self.origin + chrono::TimeDelta::from_std(elapsed).unwrap_or_default()
+    }
+}

@@ -11,4 +11,5 @@ pub mod journal;
 pub mod ledger;
 pub mod persister;
 pub mod publisher;
+pub mod scheduler;
 pub mod socket;

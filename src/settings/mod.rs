@@ -10,6 +10,7 @@
 
 pub mod pipeline;
 pub mod redis;
+pub mod schedule;
 pub mod secret;
 
 use std::collections::{BTreeMap, HashMap};
@@ -133,6 +134,8 @@ pub struct Settings {
     pub eod: pipeline::EodSettings,
     /// `[redis]`.
     pub redis: self::redis::RedisSettings,
+    /// `[schedule]`.
+    pub schedule: schedule::ScheduleSettings,
 }
 
 /// Inputs to [`Settings::load`] besides the compiled-in defaults.
@@ -161,6 +164,7 @@ struct RawSettings {
     universe: pipeline::RawUniverse,
     eod: pipeline::RawEodSettings,
     redis: self::redis::RawRedis,
+    schedule: schedule::RawSchedule,
     #[serde(default)]
     apps: BTreeMap<String, RawApp>,
 }
@@ -244,6 +248,7 @@ impl RawSettings {
             universe: self.universe.validate()?,
             eod: self.eod.validate()?,
             redis: self.redis.validate(credentials_dir)?,
+            schedule: self.schedule.validate()?,
             paths: self.paths,
             kite: self.kite,
             storage: self.storage,

@@ -11,6 +11,7 @@ mod python_compat;
 mod recovery;
 mod roles;
 mod run_cli;
+mod scheduler;
 mod settings;
 mod sim_cli;
 mod sim_feed;
