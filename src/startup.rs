@@ -91,7 +91,9 @@ pub struct App {
     journal: Option<Addr<Journal>>,
     /// None in the ingest role (no database).
     eod: Option<Addr<Eod>>,
-    escalations: mpsc::UnboundedReceiver<String>,
+    escalations: Option<mpsc::UnboundedReceiver<String>>,
+    /// The threads of the journal, the publisher and the consumer (stopped by [`App::close`]).
+    arbiters: Vec<Arbiter>,
 }
 
 /// What a process does (`tickvault run --role`).
@@ -213,7 +215,31 @@ pub async fn start_with(
     clock: SharedClock,
     options: StartOptions,
 ) -> Result<App, StartError> {
-    let board = StatusBoard::new();
+    start_inner(settings, date, clock, options, StatusBoard::new(), true).await
+}
+
+/// Starts one trading day's pipeline on the service's status board (the calendar-driven
+/// service, which owns SIGUSR1 and keeps the board across days). Stop it with
+/// [`App::shutdown`] then [`App::close`].
+pub async fn start_on_board(
+    settings: &Settings,
+    date: NaiveDate,
+    clock: SharedClock,
+    options: StartOptions,
+    board: Arc<StatusBoard>,
+) -> Result<App, StartError> {
+    start_inner(settings, date, clock, options, board, false).await
+}
+
+async fn start_inner(
+    settings: &Settings,
+    date: NaiveDate,
+    clock: SharedClock,
+    options: StartOptions,
+    board: Arc<StatusBoard>,
+    sigusr1: bool,
+) -> Result<App, StartError> {
+    let mut arbiters = Vec::new();
     let data_dir = settings.paths.data_dir.clone();
     let role = options.role;
     let (escalate, escalations) = mpsc::unbounded_channel();
@@ -255,7 +281,8 @@ pub async fn start_with(
         let (redis, status) = (settings.redis.clone(), board.handle("consumer"));
         let rows = persister.recipient();
         let stop_before_ack = options.stop_before_ack;
-        let consumer = Consumer::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+        let arbiter = Arbiter::new();
+        let consumer = Consumer::start_in_arbiter(&arbiter.handle(), move |_| {
             let c = Consumer::new(redis, rows, status);
             if stop_before_ack {
                 c.stopping_before_the_first_ack()
@@ -274,7 +301,10 @@ pub async fn start_with(
             escalate,
         )
         .start();
-        listen_for_sigusr1(coordinator.clone());
+        arbiters.push(arbiter);
+        if sigusr1 {
+            listen_for_sigusr1(coordinator.clone());
+        }
         return Ok(App {
             role,
             plan: SubscriptionPlan {
@@ -290,7 +320,8 @@ pub async fn start_with(
             flush: sink.flush,
             journal: None,
             eod,
-            escalations,
+            escalations: Some(escalations),
+            arbiters,
         });
     }
 
@@ -312,16 +343,20 @@ pub async fn start_with(
     // ingest role publishes whatever `redis.enabled` says: the stream is its only output.
     let publisher = (settings.redis.enabled || role == Role::Ingest).then(|| {
         let (redis, status) = (settings.redis.clone(), board.handle("publisher"));
-        Publisher::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+        let arbiter = Arbiter::new();
+        let publisher = Publisher::start_in_arbiter(&arbiter.handle(), move |_| {
             Publisher::new(redis, date, status)
-        })
+        });
+        arbiters.push(arbiter);
+        publisher
     });
 
     let journal_status = board.handle("journal");
     let journal_settings = settings.journal.clone();
     let (jdir, catchup) = (data_dir.clone(), sink.catchup.clone());
     let to_publisher = publisher.clone().map(Addr::recipient);
-    let journal = Journal::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+    let journal_arbiter = Arbiter::new();
+    let journal = Journal::start_in_arbiter(&journal_arbiter.handle(), move |_| {
         Journal::new(
             jdir,
             date,
@@ -423,7 +458,10 @@ pub async fn start_with(
         sockets.push(Supervisor::start(move |_| socket));
     }
     coordinator.do_send(Attach { sockets });
-    listen_for_sigusr1(coordinator.clone());
+    arbiters.push(journal_arbiter);
+    if sigusr1 {
+        listen_for_sigusr1(coordinator.clone());
+    }
     Ok(App {
         role,
         plan,
@@ -434,7 +472,8 @@ pub async fn start_with(
         flush: sink.flush,
         journal: Some(journal),
         eod,
-        escalations,
+        escalations: Some(escalations),
+        arbiters,
     })
 }
 
@@ -456,9 +495,16 @@ fn listen_for_sigusr1(coordinator: Addr<Coordinator>) {
 impl App {
     /// Runs until `stop` resolves or a child escalates, then drains in order.
     pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<Ending, String> {
+        let mut escalations = self.escalations.take();
+        let escalation = async {
+            match escalations.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         let escalated = tokio::select! {
             _ = stop => None,
-            why = self.escalations.recv() => why,
+            why = escalation => why,
         };
         let drained = self.shutdown().await;
         match escalated {
@@ -503,6 +549,20 @@ impl App {
             .await
             .map_err(|e| e.to_string())??;
         eod.send(RunEod { date }).await.map_err(|e| e.to_string())?
+    }
+
+    /// The channel of the children's escalations (restart storms), for a caller that runs
+    /// the app itself rather than through [`App::run_until`]. Once only; `None` after.
+    pub fn take_escalations(&mut self) -> Option<mpsc::UnboundedReceiver<String>> {
+        self.escalations.take()
+    }
+
+    /// Stops the threads this day's app started (after [`App::shutdown`]); the persister's
+    /// and the end of day's threads end when the last address to them goes with `self`.
+    pub fn close(self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
     }
 
     /// Writes the status report now (what SIGUSR1 does).

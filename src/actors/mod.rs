@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod consumer;
 pub mod coordinator;
+pub mod day;
 pub mod eod;
 pub mod instruments;
 pub mod journal;

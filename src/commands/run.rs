@@ -1,5 +1,9 @@
-//! `tickvault run --now [--role all|ingest|store]`: record until SIGINT or SIGTERM, then drain
-//! and exit 0.
+//! `tickvault run [--now] [--role all|ingest|store]`.
+//!
+//! Without `--now`, the service follows the NSE calendar (the scheduler): each trading day it
+//! logs in, resolves the instruments, connects, closes and runs the end of day, and sleeps
+//! through holidays and weekends, until SIGINT or SIGTERM; then it drains and exits 0. With
+//! `--now` it records today at once until stopped (ad-hoc runs, the demo).
 
 use std::process::ExitCode;
 
@@ -15,9 +19,9 @@ use crate::startup::{self, Ending, Role};
 /// Arguments of `tickvault run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Connect at once and record until stopped (the calendar-driven run, which logs in, connects
-    /// and stops by the NSE timetable, arrives with the scheduler).
-    #[arg(long, required = true)]
+    /// Connect at once and record today until stopped, ignoring the calendar. Without it, the
+    /// service follows the NSE calendar and the `[schedule]` times (docs/operations.md).
+    #[arg(long)]
     pub now: bool,
     /// Crash recovery skips damaged journal records (each is logged) instead of stopping with
     /// an error naming the file and offset.
@@ -35,6 +39,9 @@ pub struct RunArgs {
 pub fn run(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     if args.role != Role::Store {
         require_apps(settings)?;
+    }
+    if !args.now {
+        return run_scheduled(args, settings);
     }
     let date = ist_date(Utc::now());
     let settings = settings.clone();
@@ -62,4 +69,91 @@ pub fn run(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failure> {
             Err(e) => Err(Failure::Unavailable(anyhow!("could not drain: {e}"))),
         }
     })
+}
+
+/// The calendar-driven service: the scheduler and the day runner on one status board.
+fn run_scheduled(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failure> {
+    use std::time::Duration;
+
+    use actix::Actor;
+
+    use crate::actors::day::DayRunner;
+    use crate::actors::day::handlers::StopDay;
+    use crate::actors::scheduler::handlers::StopScheduler;
+    use crate::actors::scheduler::{Scheduler, Timetable};
+    use crate::status::StatusBoard;
+
+    let settings = settings.clone();
+    let (role, skip_corrupt) = (args.role, args.skip_corrupt);
+    actix_rt::System::new().block_on(async move {
+        let board = StatusBoard::new();
+        let clock = crate::clock::system();
+        let status_path = settings.paths.data_dir.join("status.json");
+        let (escalate, mut escalations) = tokio::sync::mpsc::unbounded_channel();
+        let runner = DayRunner::new(
+            settings.clone(),
+            clock.clone(),
+            board.clone(),
+            role,
+            skip_corrupt,
+            escalate,
+        )
+        .start();
+        let schedule = &settings.schedule;
+        tracing::info!(role = role.as_str(), calendar = %schedule.holidays_origin, "following the trading calendar");
+        let scheduler = Scheduler::new(
+            Timetable {
+                calendar: schedule.calendar.clone(),
+                times: schedule.times,
+            },
+            schedule.holidays_file.clone(),
+            clock,
+            runner.clone().recipient(),
+            Duration::from_secs(schedule.recheck_secs),
+            board.handle("scheduler"),
+        )
+        .start();
+        listen_for_sigusr1(board.clone(), status_path.clone());
+        let escalated = tokio::select! {
+            stopped = wait_for_stop() => {
+                if let Err(e) = stopped {
+                    tracing::error!(error = %e, "cannot listen for signals; stopping");
+                }
+                None
+            }
+            why = escalations.recv() => why,
+        };
+        let _ = scheduler.send(StopScheduler).await;
+        let drained = runner.send(StopDay).await.map_err(|e| e.to_string()).and_then(|r| r);
+        board.log();
+        if let Err(e) = board.write_json(&status_path, Utc::now()) {
+            tracing::error!(error = %e, "cannot write the status report");
+        }
+        match (escalated, drained) {
+            (Some(why), _) => Err(Failure::Software(anyhow!("escalated: {why}"))),
+            (None, Ok(rows)) => {
+                tracing::info!(rows, "stopped cleanly");
+                Ok(ExitCode::SUCCESS)
+            }
+            (None, Err(e)) => Err(Failure::Unavailable(anyhow!("could not drain: {e}"))),
+        }
+    })
+}
+
+/// SIGUSR1 → the status report (log and `status.json`) from the service's board.
+fn listen_for_sigusr1(board: std::sync::Arc<crate::status::StatusBoard>, path: std::path::PathBuf) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::user_defined1()) {
+        Ok(mut usr1) => {
+            actix_rt::spawn(async move {
+                while usr1.recv().await.is_some() {
+                    board.log();
+                    if let Err(e) = board.write_json(&path, Utc::now()) {
+                        tracing::error!(path = %path.display(), error = %e, "cannot write the status report");
+                    }
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot listen for SIGUSR1; status dumps are off"),
+    }
 }

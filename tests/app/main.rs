@@ -2,6 +2,7 @@
 //! outside, against the real simulator. Modules are named after the capability they check;
 //! test names are sentences.
 
+mod day;
 mod decode;
 mod eod;
 mod helpers;

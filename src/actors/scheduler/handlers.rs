@@ -23,3 +23,16 @@ pub struct Outcome {
     /// After a login: when the token expires (06:00 IST the next morning).
     pub token_expires_at: Option<DateTime<Utc>>,
 }
+
+/// Stops the scheduler (the service is shutting down).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct StopScheduler;
+
+impl Handler<StopScheduler> for super::Scheduler {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopScheduler, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,223 @@
+//! The day runner's messages.
+
+use actix::prelude::*;
+
+use super::{DayRunner, close_offline, eod_summary};
+use crate::actors::auth::Auth;
+use crate::actors::auth::handlers::GetToken;
+use crate::actors::instruments::actor::Instruments;
+use crate::actors::instruments::handlers::Resolve;
+use crate::actors::scheduler::Event;
+use crate::actors::scheduler::handlers::{DayEvent, Outcome};
+use crate::startup::{Role, StartOptions, start_on_board};
+
+/// Drains the running day, if any (the service is stopping): sockets close, the journal
+/// syncs, the persister commits. No end of day (the scheduler runs it at the close).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<u64, String>")]
+pub struct StopDay;
+
+impl DayRunner {
+    fn auth(&mut self) -> Addr<Auth> {
+        if let Some(a) = &self.auth {
+            return a.clone();
+        }
+        let auth = Auth::from_settings(
+            &self.settings,
+            self.clock.clone(),
+            self.board.handle("auth"),
+        )
+        .start();
+        self.auth = Some(auth.clone());
+        auth
+    }
+}
+
+impl Handler<DayEvent> for DayRunner {
+    // Atomic: a stop (or the next event) waits until a connect or a close has finished.
+    type Result = AtomicResponse<Self, Result<Outcome, String>>;
+
+    fn handle(&mut self, msg: DayEvent, _ctx: &mut Self::Context) -> Self::Result {
+        AtomicResponse::new(self.carry_out(msg))
+    }
+}
+
+impl DayRunner {
+    fn carry_out(&mut self, msg: DayEvent) -> ResponseActFuture<Self, Result<Outcome, String>> {
+        let date = msg.date;
+        self.status.set("date", serde_json::json!(date.to_string()));
+        match msg.event {
+            Event::Login if self.role == Role::Store => ready_ok("no login in the store role"),
+            Event::Instruments if self.role == Role::Store => {
+                ready_ok("no instruments in the store role")
+            }
+            Event::Login => {
+                let auth = self.auth();
+                let apps: Vec<String> = self.settings.apps.iter().map(|a| a.name.clone()).collect();
+                Box::pin(
+                    async move {
+                        let mut expiry = None;
+                        for app in &apps {
+                            let token = auth
+                                .send(GetToken { app: app.clone() })
+                                .await
+                                .map_err(|e| e.to_string())?
+                                .map_err(|e| format!("{app}: {e}"))?;
+                            expiry =
+                                Some(expiry.map_or(
+                                    token.expires_at,
+                                    |t: chrono::DateTime<chrono::Utc>| t.min(token.expires_at),
+                                ));
+                        }
+                        Ok(Outcome {
+                            detail: format!("{} app(s) logged in", apps.len()),
+                            token_expires_at: expiry,
+                        })
+                    }
+                    .into_actor(self),
+                )
+            }
+            Event::Instruments => {
+                let auth = self.auth();
+                let s = &self.settings;
+                let instruments = Instruments::new(
+                    s.universe.clone(),
+                    s.sockets.clone(),
+                    s.apps.iter().map(|a| a.name.clone()).collect(),
+                    s.paths.data_dir.clone(),
+                    auth,
+                    s.kite.api_root.clone(),
+                    s.kite.timeout(),
+                    self.board.handle("instruments"),
+                )
+                .start();
+                Box::pin(
+                    async move {
+                        let plan = instruments
+                            .send(Resolve { date })
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .map_err(|e| e.to_string())?;
+                        Ok(Outcome {
+                            detail: format!(
+                                "{} instruments on {} sockets",
+                                plan.instruments.len(),
+                                plan.sockets.len()
+                            ),
+                            token_expires_at: None,
+                        })
+                    }
+                    .into_actor(self),
+                )
+            }
+            Event::Connect => {
+                if self.app.as_ref().is_some_and(|a| a.date == date) {
+                    return ready_ok("already connected");
+                }
+                let (settings, clock, board) = (
+                    self.settings.clone(),
+                    self.clock.clone(),
+                    self.board.clone(),
+                );
+                let options = StartOptions {
+                    skip_corrupt: self.skip_corrupt,
+                    role: self.role,
+                    ..Default::default()
+                };
+                Box::pin(
+                    async move { start_on_board(&settings, date, clock, options, board).await }
+                        .into_actor(self)
+                        .map(move |res, act, ctx| {
+                            let mut app = res.map_err(|e| e.to_string())?;
+                            let detail = format!(
+                                "recording {} instruments on {} sockets",
+                                app.plan.instruments.len(),
+                                app.plan.sockets.len()
+                            );
+                            // A restart storm in the day's pipeline ends the service (systemd
+                            // restarts it): forwarded as it happens.
+                            if let Some(mut rx) = app.take_escalations() {
+                                let escalate = act.escalate.clone();
+                                let forward = async move {
+                                    if let Some(why) = rx.recv().await {
+                                        let _ = escalate.send(why);
+                                    }
+                                };
+                                ctx.spawn(forward.into_actor(act));
+                            }
+                            act.app = Some(app);
+                            Ok(Outcome {
+                                detail,
+                                token_expires_at: None,
+                            })
+                        }),
+                )
+            }
+            Event::Close => {
+                let app = self.app.take();
+                let (settings, skip_corrupt) = (self.settings.clone(), self.skip_corrupt);
+                Box::pin(
+                    async move {
+                        match app {
+                            Some(app) => {
+                                let drained = app.shutdown().await;
+                                let eod = if app.role == Role::Ingest {
+                                    Ok(None)
+                                } else {
+                                    app.run_eod(date).await.map(Some)
+                                };
+                                app.close();
+                                let rows = drained?;
+                                match eod? {
+                                    Some(report) => Ok(format!("{rows} rows committed; {}", eod_summary(&report))),
+                                    None => Ok(format!("{rows} ticks journaled (ingest role: the store runs the end of day)")),
+                                }
+                            }
+                            None => {
+                                let report = tokio::task::spawn_blocking(move || {
+                                    close_offline(&settings, date, skip_corrupt)
+                                })
+                                .await
+                                .map_err(|e| e.to_string())??;
+                                Ok(eod_summary(&report))
+                            }
+                        }
+                    }
+                    .into_actor(self)
+                    .map(|res: Result<String, String>, _act, _ctx| {
+                        res.map(|detail| Outcome {
+                            detail,
+                            token_expires_at: None,
+                        })
+                    }),
+                )
+            }
+        }
+    }
+}
+
+impl Handler<StopDay> for DayRunner {
+    type Result = ResponseFuture<Result<u64, String>>;
+
+    fn handle(&mut self, _msg: StopDay, _ctx: &mut Self::Context) -> Self::Result {
+        let app = self.app.take();
+        Box::pin(async move {
+            match app {
+                Some(app) => {
+                    let rows = app.shutdown().await;
+                    app.close();
+                    rows
+                }
+                None => Ok(0),
+            }
+        })
+    }
+}
+
+fn ready_ok(detail: &str) -> ResponseActFuture<DayRunner, Result<Outcome, String>> {
+    let outcome = Outcome {
+        detail: detail.to_string(),
+        token_expires_at: None,
+    };
+    Box::pin(actix::fut::ready(Ok(outcome)))
+}

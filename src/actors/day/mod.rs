@@ -1,0 +1,111 @@
+//! The day runner: carries out the scheduler's events for the calendar-driven service
+//! (`tickvault run` without `--now`).
+//!
+//! - **login**: a token for every API app through the long-lived auth actor (cached for the
+//!   day on disk; Kite flushes it at 06:00 IST), answering with its expiry;
+//! - **instruments**: resolves the day's universe from the instruments dump;
+//! - **connect**: starts the day's pipeline ([`crate::startup::start_on_board`]) on the
+//!   service's status board;
+//! - **close**: closes the sockets, drains the journal and the persister, runs the end of day,
+//!   then stops the day's threads. With no pipeline running (the service started after the
+//!   close) it replays the day's journals into the database and runs the end of day directly.
+//!
+//! The store role has no sockets: login and instruments are skipped, connect starts the
+//! consumer. The ingest role has no database: close only drains.
+//!
+//! Messages: [`crate::actors::scheduler::handlers::DayEvent`], [`handlers::StopDay`]. Talks
+//! to: auth, instruments, the day's [`crate::startup::App`].
+
+pub mod actor;
+pub mod handlers;
+
+use std::sync::Arc;
+
+use actix::Addr;
+use chrono::NaiveDate;
+use tokio::sync::mpsc;
+
+use crate::actors::auth::Auth;
+use crate::actors::eod::{EodOptions, EodReport, run_eod};
+use crate::clock::SharedClock;
+use crate::settings::Settings;
+use crate::startup::{App, Role};
+use crate::status::{StatusBoard, StatusHandle};
+use crate::storage::Store;
+
+/// The day runner actor.
+pub struct DayRunner {
+    settings: Settings,
+    clock: SharedClock,
+    board: Arc<StatusBoard>,
+    role: Role,
+    skip_corrupt: bool,
+    auth: Option<Addr<Auth>>,
+    /// The running day's pipeline.
+    app: Option<App>,
+    /// A day's escalation (restart storm) goes to the service, which drains and exits.
+    escalate: mpsc::UnboundedSender<String>,
+    status: StatusHandle,
+}
+
+impl DayRunner {
+    /// A runner for `role`, reporting on `board`.
+    pub fn new(
+        settings: Settings,
+        clock: SharedClock,
+        board: Arc<StatusBoard>,
+        role: Role,
+        skip_corrupt: bool,
+        escalate: mpsc::UnboundedSender<String>,
+    ) -> DayRunner {
+        let status = board.handle("day");
+        DayRunner {
+            settings,
+            clock,
+            board,
+            role,
+            skip_corrupt,
+            auth: None,
+            app: None,
+            escalate,
+            status,
+        }
+    }
+}
+
+/// One line about an end-of-day report.
+pub fn eod_summary(r: &EodReport) -> String {
+    format!(
+        "end of day {}: {} rows of {} instruments in the master, {} silent, {} thin, {} gaps ({:.1} min), {} ms",
+        r.trade_date,
+        r.master_rows,
+        r.instruments,
+        r.silent_instruments.len(),
+        r.thin_instruments.len(),
+        r.gaps,
+        r.gap_minutes,
+        r.duration_ms
+    )
+}
+
+/// The end of day without a running pipeline: what the journals hold beyond the committed
+/// positions goes to the database first (as at start-up), then the end of day. Blocking.
+pub fn close_offline(
+    settings: &Settings,
+    date: NaiveDate,
+    skip_corrupt: bool,
+) -> Result<EodReport, String> {
+    let url = settings.storage.parsed_url().map_err(|e| e.to_string())?;
+    let mut store = Store::open(&url).map_err(|e| e.to_string())?;
+    let data_dir = &settings.paths.data_dir;
+    crate::recovery::recover(
+        &mut store,
+        data_dir,
+        date,
+        skip_corrupt,
+        settings.storage.batch_rows,
+    )
+    .map_err(|e| e.to_string())?;
+    let opts = EodOptions::new(settings.eod, settings.journal.retention_days);
+    run_eod(&mut store, data_dir, date, opts, &mut |_| {}).map_err(|e| e.to_string())
+}

@@ -1,0 +1,168 @@
+//! The day runner against the simulator: the scheduler's four events carried out for real
+//! (login, instruments, connect, close with the end of day), and the close of a day whose
+//! pipeline had already stopped (the end of day from the journals).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tickvault::actors::day::DayRunner;
+use tickvault::actors::day::handlers::StopDay;
+use tickvault::actors::scheduler::Event;
+use tickvault::actors::scheduler::handlers::{DayEvent, Outcome};
+use tickvault::calendar::IST;
+use tickvault::sim::{self, SimHandle, SimOptions};
+use tickvault::startup::Role;
+use tickvault::status::StatusBoard;
+
+use crate::helpers::{app_settings, detail, journal_ticks, sim_config, today};
+
+struct Day {
+    _sim: SimHandle,
+    dir: tempfile::TempDir,
+    board: Arc<StatusBoard>,
+    runner: Addr<DayRunner>,
+    settings: tickvault::settings::Settings,
+}
+
+fn start() -> Day {
+    let mut config = sim_config();
+    config.rate = 5.0;
+    let sim = sim::start(SimOptions {
+        config,
+        date: today(),
+        record: None,
+    })
+    .expect("the simulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    let settings = app_settings(&sim, dir.path());
+    let board = StatusBoard::new();
+    let (escalate, _escalations) = tokio::sync::mpsc::unbounded_channel();
+    let runner = DayRunner::new(
+        settings.clone(),
+        tickvault::clock::system(),
+        board.clone(),
+        Role::All,
+        false,
+        escalate,
+    )
+    .start();
+    Day {
+        _sim: sim,
+        dir,
+        board,
+        runner,
+        settings,
+    }
+}
+
+impl Day {
+    async fn event(&self, event: Event) -> Outcome {
+        self.runner
+            .send(DayEvent {
+                event,
+                date: today(),
+            })
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{}: {e}", event.as_str()))
+    }
+
+    async fn wait_for_ticks(&self, ticks: u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ["socket-1", "socket-2", "socket-3"]
+            .iter()
+            .any(|s| detail(&self.board, s, "ticks") < ticks)
+        {
+            assert!(Instant::now() < deadline, "no ticks on every socket");
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Ticks the three sockets received.
+    fn received(&self) -> i64 {
+        ["socket-1", "socket-2", "socket-3"]
+            .iter()
+            .map(|s| detail(&self.board, s, "ticks") as i64)
+            .sum()
+    }
+
+    fn master_rows(&self) -> i64 {
+        use diesel::dsl::count_star;
+        use diesel::prelude::*;
+        use tickvault::storage::schema::ticks::dsl;
+        let mut store = tickvault::storage::Store::open(
+            &tickvault::storage::StorageUrl::parse(&self.settings.storage.url).unwrap(),
+        )
+        .unwrap();
+        tickvault::on_backend!(store.conn(), c => dsl::ticks
+            .filter(dsl::trade_date.eq(today()))
+            .select(count_star())
+            .first::<i64>(c))
+        .unwrap()
+    }
+}
+
+#[actix_rt::test]
+async fn the_runner_carries_a_day_from_login_to_the_end_of_day() {
+    let day = start();
+    let login = day.event(Event::Login).await;
+    let expiry = login
+        .token_expires_at
+        .expect("a login reports the token's expiry");
+    assert!(expiry > chrono::Utc::now());
+    assert_eq!(
+        expiry.with_timezone(&IST).format("%H:%M").to_string(),
+        "06:00"
+    );
+
+    let instruments = day.event(Event::Instruments).await;
+    assert!(
+        instruments.detail.contains("on 3 sockets"),
+        "{}",
+        instruments.detail
+    );
+
+    day.event(Event::Connect).await;
+    assert_eq!(
+        day.event(Event::Connect).await.detail,
+        "already connected",
+        "a repeated connect is harmless"
+    );
+    day.wait_for_ticks(10).await;
+
+    let close = day.event(Event::Close).await;
+    assert!(close.detail.contains("end of day"), "{}", close.detail);
+    let journaled = day.received();
+    assert!(journaled >= 30);
+    assert_eq!(
+        day.master_rows(),
+        journaled,
+        "every received tick is in the master"
+    );
+    // The sockets are closed: nothing more arrives.
+    let ticks = detail(&day.board, "socket-1", "ticks");
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(detail(&day.board, "socket-1", "ticks"), ticks);
+    drop(day.dir);
+}
+
+#[actix_rt::test]
+async fn a_close_after_the_pipeline_stopped_runs_the_end_of_day_from_the_journals() {
+    let day = start();
+    day.event(Event::Login).await;
+    day.event(Event::Instruments).await;
+    day.event(Event::Connect).await;
+    day.wait_for_ticks(10).await;
+    // The service is stopped mid-session (drained, no end of day) and comes back after the close.
+    day.runner.send(StopDay).await.unwrap().unwrap();
+    let journaled = journal_ticks(&tickvault::actors::journal::journal_dir(
+        &day.settings.paths.data_dir,
+        today(),
+    )) as i64;
+    assert_eq!(day.received(), journaled, "the drain journaled every tick");
+    assert!(journaled >= 30);
+    let close = day.event(Event::Close).await;
+    assert!(close.detail.contains("end of day"), "{}", close.detail);
+    assert_eq!(day.master_rows(), journaled);
+}
