@@ -89,6 +89,8 @@ fn run_scheduled(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failur
         let board = StatusBoard::new();
         let clock = crate::clock::system();
         let status_path = settings.paths.data_dir.join("status.json");
+        // First: SIGUSR1's default action would end the process.
+        listen_for_sigusr1(board.clone(), status_path.clone());
         let (escalate, mut escalations) = tokio::sync::mpsc::unbounded_channel();
         let runner = DayRunner::new(
             settings.clone(),
@@ -113,7 +115,6 @@ fn run_scheduled(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failur
             board.handle("scheduler"),
         )
         .start();
-        listen_for_sigusr1(board.clone(), status_path.clone());
         let escalated = tokio::select! {
             stopped = wait_for_stop() => {
                 if let Err(e) = stopped {

@@ -442,6 +442,36 @@ totp_secret = "gezd gnbv gy3t qojq gezd gnbv gy3t qojq"
     }
 
     #[test]
+    fn schedule_times_and_the_holiday_file_are_checked() {
+        let s = load("", &[]).unwrap();
+        assert_eq!(s.schedule.times.close.to_string(), "15:35:00");
+        assert!(s.schedule.holidays_file.is_none());
+        let e = load("[schedule]\nclose = \"3:35pm\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "schedule.close", "{e}");
+        let e = load("[schedule]\nconnect = \"08:00\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "schedule.connect", "before instruments: {e}");
+        let e = load(
+            "[schedule]\nholidays_file = \"/nonexistent/nse.toml\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "schedule.holidays_file", "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("h.toml");
+        std::fs::write(&file, "[2027]\n\"2027-01-26\" = \"Republic Day\"\n").unwrap();
+        let s = load(
+            &format!(
+                "[schedule]\nholidays_file = \"{}\"\nclose = \"15:50\"\n",
+                file.display()
+            ),
+            &[],
+        )
+        .unwrap();
+        assert!(s.schedule.calendar.covers_year(2027) && !s.schedule.calendar.covers_year(2026));
+        assert_eq!(s.schedule.times.close.to_string(), "15:50:00");
+    }
+
+    #[test]
     fn the_redis_ca_file_is_checked_at_start_up() {
         let dir = tempfile::tempdir().unwrap();
         let pem = dir.path().join("ca.pem");

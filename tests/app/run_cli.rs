@@ -1,5 +1,5 @@
-//! `tickvault run --now` as a process: SIGUSR1 writes the status report, SIGTERM drains, and a
-//! universe that does not fit exits 78.
+//! `tickvault run` as a process: SIGUSR1 writes the status report, SIGTERM drains, a
+//! universe that does not fit exits 78, and on a closed day the calendar-driven service idles.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -184,4 +184,74 @@ async fn a_universe_that_does_not_fit_exits_78_naming_the_numbers() {
         "{err}"
     );
     sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn the_calendar_driven_service_idles_on_a_closed_day_and_says_until_when() {
+    use chrono::Datelike;
+    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
+        config: sim_config(),
+        date: today(),
+        record: None,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Today is closed whatever day the test runs: a weekend, or a holiday in this file.
+    let holidays = dir.path().join("holidays.toml");
+    let weekend = matches!(
+        today().weekday(),
+        chrono::Weekday::Sat | chrono::Weekday::Sun
+    );
+    let mut text = format!("[{}]\n", today().year());
+    if !weekend {
+        text.push_str(&format!("\"{}\" = \"Test holiday\"\n", today()));
+    }
+    std::fs::write(&holidays, text).unwrap();
+    let cfg = service_config(
+        &sim,
+        dir.path(),
+        &format!("[schedule]\nholidays_file = \"{}\"\n", holidays.display()),
+    );
+    let mut child = tickvault()
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // SIGUSR1 before the handler is installed would end the process: wait for the first line.
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("following the trading calendar"), "{first}");
+    std::thread::spawn(move || lines.for_each(drop));
+    let status_path = dir.path().join("data/status.json");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        signal(child.id(), "USR1");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+            && json["actors"].to_string().contains("scheduler")
+        {
+            break json;
+        }
+        assert!(Instant::now() < deadline, "no scheduler in status.json");
+    };
+    let text = status.to_string();
+    let want = if weekend {
+        "weekend"
+    } else {
+        "holiday: Test holiday"
+    };
+    assert!(text.contains(want), "idle reason {want:?} in {text}");
+    assert!(text.contains("\"next_event\":\"login\""), "{text}");
+    let stats = get_json(&format!("{}/sim/stats", sim.http_url())).await;
+    assert_eq!(
+        stats["per_connection"].as_object().map(|c| c.len()),
+        Some(0),
+        "no socket on a closed day: {stats}"
+    );
+    signal(child.id(), "TERM");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "SIGTERM ends it cleanly");
 }
