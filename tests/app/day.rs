@@ -11,11 +11,11 @@ use tickvault::actors::day::handlers::StopDay;
 use tickvault::actors::scheduler::Event;
 use tickvault::actors::scheduler::handlers::{DayEvent, Outcome};
 use tickvault::calendar::IST;
-use tickvault::sim::{self, SimHandle, SimOptions};
+use tickvault::sim::SimHandle;
 use tickvault::startup::Role;
 use tickvault::status::StatusBoard;
 
-use crate::helpers::{app_settings, detail, journal_ticks, sim_config, today};
+use crate::helpers::{app_settings, detail, journal_ticks, spawn_sim_today, today};
 
 struct Day {
     _sim: SimHandle,
@@ -26,14 +26,7 @@ struct Day {
 }
 
 fn start() -> Day {
-    let mut config = sim_config();
-    config.rate = 5.0;
-    let sim = sim::start(SimOptions {
-        config,
-        date: today(),
-        record: None,
-    })
-    .expect("the simulator starts");
+    let sim = spawn_sim_today(Some(5.0));
     let dir = tempfile::tempdir().unwrap();
     let settings = app_settings(&sim, dir.path());
     let board = StatusBoard::new();

@@ -69,6 +69,21 @@ pub fn spawn_sim_with(config: SimConfig, record: Option<std::path::PathBuf>) -> 
     .expect("the simulator starts")
 }
 
+/// Starts a simulator of today's universe (what the service records), at `rate` updates/s when
+/// given.
+pub fn spawn_sim_today(rate: Option<f64>) -> SimHandle {
+    let mut config = sim_config();
+    if let Some(rate) = rate {
+        config.rate = rate;
+    }
+    sim::start(SimOptions {
+        config,
+        date: today(),
+        record: None,
+    })
+    .expect("the simulator starts")
+}
+
 /// Starts a simulator with the default settings.
 pub fn spawn_sim() -> SimHandle {
     spawn_sim_with(sim_config(), None)
@@ -612,14 +627,7 @@ pub async fn spawn_app_with(
     options: tickvault::startup::StartOptions,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    let mut config = sim_config();
-    config.rate = rate;
-    let sim = sim::start(SimOptions {
-        config,
-        date: today(),
-        record: None,
-    })
-    .expect("the simulator starts");
+    let sim = spawn_sim_today(Some(rate));
     let dir = tempfile::tempdir().unwrap();
     let mut settings = app_settings(&sim, dir.path());
     let mysql = (backend == Backend::Mysql).then(TestMysql::create);

@@ -7,19 +7,12 @@ use std::time::{Duration, Instant};
 use tickvault::storage::{self, StorageUrl, Store};
 
 use crate::helpers::{
-    get_json, journal_ticks, service_config, signal, sim_config, stderr, tickvault, today,
+    get_json, journal_ticks, service_config, signal, spawn_sim_today, stderr, tickvault, today,
 };
 
 #[actix_rt::test]
 async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal_to_the_journal() {
-    let mut sc = sim_config();
-    sc.rate = 5.0;
-    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
-        config: sc,
-        date: today(),
-        record: None,
-    })
-    .unwrap();
+    let sim = spawn_sim_today(Some(5.0));
     let dir = tempfile::tempdir().unwrap();
     let cfg = service_config(&sim, dir.path(), "");
     let child = tickvault()
@@ -151,12 +144,7 @@ async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal
 
 #[actix_rt::test]
 async fn a_universe_that_does_not_fit_exits_78_naming_the_numbers() {
-    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
-        config: sim_config(),
-        date: today(),
-        record: None,
-    })
-    .unwrap();
+    let sim = spawn_sim_today(None);
     let dir = tempfile::tempdir().unwrap();
     // One socket of 10 instruments cannot carry the 7 planned above plus 40 strikes of NIFTY.
     let cfg = service_config(
@@ -189,12 +177,7 @@ async fn a_universe_that_does_not_fit_exits_78_naming_the_numbers() {
 #[actix_rt::test]
 async fn the_calendar_driven_service_idles_on_a_closed_day_and_says_until_when() {
     use chrono::Datelike;
-    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
-        config: sim_config(),
-        date: today(),
-        record: None,
-    })
-    .unwrap();
+    let sim = spawn_sim_today(None);
     let dir = tempfile::tempdir().unwrap();
     // Today is closed whatever day the test runs: a weekend, or a holiday in this file.
     let holidays = dir.path().join("holidays.toml");
