@@ -124,9 +124,20 @@ impl DayRunner {
                     role: self.role,
                     ..Default::default()
                 };
+                // A previous day still running (its close never came): drain it first.
+                let stale = self.app.take();
                 Box::pin(
-                    async move { start_on_board(&settings, date, clock, options, board).await }
-                        .into_actor(self)
+                    async move {
+                        if let Some(old) = stale {
+                            tracing::warn!(date = %old.date, "a previous day was still recording; draining it (run `tickvault eod --date` for it)");
+                            if let Err(e) = old.shutdown().await {
+                                tracing::error!(error = %e, "draining the previous day failed");
+                            }
+                            old.close();
+                        }
+                        start_on_board(&settings, date, clock, options, board).await
+                    }
+                    .into_actor(self)
                         .map(move |res, act, ctx| {
                             let mut app = res.map_err(|e| e.to_string())?;
                             let detail = format!(
@@ -152,6 +163,9 @@ impl DayRunner {
                             })
                         }),
                 )
+            }
+            Event::Close if self.app.is_none() && self.role == Role::Ingest => {
+                ready_ok("nothing to close (the ingest role has no database)")
             }
             Event::Close => {
                 let app = self.app.take();
