@@ -18,12 +18,13 @@
 //! | [`status`] | the status board every actor reports to; `status.json` | coordinator, `tickvault status` |
 //! | [`clock`] | time as an input (`Clock`: system, manual, and tokio-time clocks) | auth, scheduler |
 //! | [`settings`] | the typed, layered [`settings::Settings`] tree (compiled-in `config/default.toml` → preset → `--config FILE` → `TICKVAULT__…` env), validation naming the key, [`settings::secret`] (inline / `*_file` / systemd credentials, permission checks), [`settings::pipeline`] (paths, Kite, storage, journal, sockets, universe), [`settings::redis`] (the live view and the stream between roles) | read once by `main` |
+//! | [`systemd`] | the service manager (`Type=notify`): `READY=1`, `STATUS=` every 10 s, `WATCHDOG=1` only while the pipeline makes progress (judged from the status board) or is idle by the calendar, `STOPPING=1`; `config/systemd/tickvault.service` | `commands::run` |
 //! | [`telemetry`] | the one tracing subscriber: filter (`RUST_LOG` wins), text or JSON to stderr | `main` |
 //! | [`cli`] | the clap command line: global `--config`, `--log-format`, and the subcommands | `main` |
 //! | [`commands`] | one module per subcommand (`decode`, `sim`, `run`, `demo`, `login`, `instruments`, `status`, `eod`, `replay`) and the exit status of each outcome ([`commands::Failure`]) | everything above |
 //!
-//! Still to come (issue 7, continued): systemd integration, the HTTP endpoint and metrics,
-//! notifications; `docs/architecture.md` shows where each fits.
+//! Still to come (issue 7, continued): the HTTP endpoint and metrics, notifications;
+//! `docs/architecture.md` shows where each fits.
 
 pub mod actors;
 pub mod calendar;
@@ -38,4 +39,5 @@ pub mod sim;
 pub mod startup;
 pub mod status;
 pub mod storage;
+pub mod systemd;
 pub mod telemetry;

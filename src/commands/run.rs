@@ -54,11 +54,14 @@ pub fn run(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failure> {
         let app = startup::start_with(&settings, date, crate::clock::system(), options)
             .await
             .map_err(start_failure)?;
+        crate::systemd::ready();
+        crate::systemd::spawn(app.board.clone());
         tracing::info!(role = args.role.as_str(), date = %date, sockets = app.plan.sockets.len(), instruments = app.plan.instruments.len(), "recording");
         let stop = async {
             if let Err(e) = wait_for_stop().await {
                 tracing::error!(error = %e, "cannot listen for signals; stopping");
             }
+            crate::systemd::stopping();
         };
         match app.run_until(stop).await {
             Ok(Ending::Requested { rows }) => {
@@ -91,6 +94,11 @@ fn run_scheduled(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failur
         let status_path = settings.paths.data_dir.join("status.json");
         // First: SIGUSR1's default action would end the process.
         listen_for_sigusr1(board.clone(), status_path.clone());
+        // Ready once the database and the data directory open (each day's pipeline opens its
+        // own connections at the connect).
+        check_storage(&settings, role).await?;
+        crate::systemd::ready();
+        crate::systemd::spawn(board.clone());
         let (escalate, mut escalations) = tokio::sync::mpsc::unbounded_channel();
         let runner = DayRunner::new(
             settings.clone(),
@@ -124,6 +132,7 @@ fn run_scheduled(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failur
             }
             why = escalations.recv() => why,
         };
+        crate::systemd::stopping();
         let _ = scheduler.send(StopScheduler).await;
         let drained = runner.send(StopDay).await.map_err(|e| e.to_string()).and_then(|r| r);
         board.log();
@@ -157,4 +166,23 @@ fn listen_for_sigusr1(board: std::sync::Arc<crate::status::StatusBoard>, path: s
         }
         Err(e) => tracing::warn!(error = %e, "cannot listen for SIGUSR1; status dumps are off"),
     }
+}
+
+/// Opens the database (migrations included) and creates the data directory, off the event
+/// loop: what `READY=1` promises.
+async fn check_storage(settings: &Settings, role: Role) -> Result<(), Failure> {
+    std::fs::create_dir_all(&settings.paths.data_dir).map_err(|e| {
+        Failure::Unavailable(anyhow!(
+            "cannot create {}: {e}",
+            settings.paths.data_dir.display()
+        ))
+    })?;
+    if role == Role::Ingest {
+        return Ok(());
+    }
+    let url = settings.storage.parsed_url()?;
+    tokio::task::spawn_blocking(move || crate::storage::Store::open(&url).map(drop))
+        .await
+        .map_err(|e| Failure::Other(anyhow!("{e}")))?
+        .map_err(|e| Failure::Unavailable(anyhow!("{e}")))
 }

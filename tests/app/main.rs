@@ -19,4 +19,5 @@ mod sim_feed;
 mod sim_login;
 mod sim_rest;
 mod storage;
+mod systemd;
 mod tls;

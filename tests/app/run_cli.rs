@@ -174,13 +174,14 @@ async fn a_universe_that_does_not_fit_exits_78_naming_the_numbers() {
     sim.stop().await;
 }
 
-#[actix_rt::test]
-async fn the_calendar_driven_service_idles_on_a_closed_day_and_says_until_when() {
+/// A config whose holiday file makes today closed whatever day the tests run (a weekend, or a
+/// holiday in the file); returns it and the idle reason the scheduler gives.
+fn closed_today(
+    sim: &tickvault::sim::SimHandle,
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, &'static str) {
     use chrono::Datelike;
-    let sim = spawn_sim_today(None);
-    let dir = tempfile::tempdir().unwrap();
-    // Today is closed whatever day the test runs: a weekend, or a holiday in this file.
-    let holidays = dir.path().join("holidays.toml");
+    let holidays = dir.join("holidays.toml");
     let weekend = matches!(
         today().weekday(),
         chrono::Weekday::Sat | chrono::Weekday::Sun
@@ -191,10 +192,25 @@ async fn the_calendar_driven_service_idles_on_a_closed_day_and_says_until_when()
     }
     std::fs::write(&holidays, text).unwrap();
     let cfg = service_config(
-        &sim,
-        dir.path(),
+        sim,
+        dir,
         &format!("[schedule]\nholidays_file = \"{}\"\n", holidays.display()),
     );
+    (
+        cfg,
+        if weekend {
+            "weekend"
+        } else {
+            "holiday: Test holiday"
+        },
+    )
+}
+
+#[actix_rt::test]
+async fn the_calendar_driven_service_idles_on_a_closed_day_and_says_until_when() {
+    let sim = spawn_sim_today(None);
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, want) = closed_today(&sim, dir.path());
     let mut child = tickvault()
         .args(["run", "--config"])
         .arg(&cfg)
@@ -221,11 +237,6 @@ async fn the_calendar_driven_service_idles_on_a_closed_day_and_says_until_when()
         assert!(Instant::now() < deadline, "no scheduler in status.json");
     };
     let text = status.to_string();
-    let want = if weekend {
-        "weekend"
-    } else {
-        "holiday: Test holiday"
-    };
     assert!(text.contains(want), "idle reason {want:?} in {text}");
     assert!(text.contains("\"next_event\":\"login\""), "{text}");
     let stats = get_json(&format!("{}/sim/stats", sim.http_url())).await;
@@ -237,4 +248,53 @@ async fn the_calendar_driven_service_idles_on_a_closed_day_and_says_until_when()
     signal(child.id(), "TERM");
     let status = child.wait().unwrap();
     assert!(status.success(), "SIGTERM ends it cleanly");
+}
+
+#[actix_rt::test]
+async fn the_service_tells_systemd_ready_status_watchdog_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let sim = spawn_sim_today(None);
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, want) = closed_today(&sim, dir.path());
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut child = tickvault()
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut received: Vec<String> = Vec::new();
+    let mut read = |until: &dyn Fn(&[String]) -> bool| {
+        let mut buf = [0u8; 4096];
+        while !until(&received) {
+            assert!(received.len() < 200, "not what was expected: {received:?}");
+            let n = socket.recv(&mut buf).expect("a notification within 20 s");
+            // One state per line, each line ended by a newline.
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            received.extend(text.lines().map(str::to_string));
+        }
+        received.clone()
+    };
+    // Idle by the calendar is healthy: the watchdog is fed (every half period).
+    let got = read(&|r| r.iter().filter(|m| *m == "WATCHDOG=1").count() >= 3);
+    assert_eq!(got[0], "READY=1", "ready first: {got:?}");
+    let status = got
+        .iter()
+        .find(|m| m.starts_with("STATUS="))
+        .expect("a STATUS= line");
+    assert!(
+        status.contains("sockets 0/0") && status.contains("next login at"),
+        "{status}"
+    );
+    assert!(status.contains(want), "{status}");
+    signal(child.id(), "TERM");
+    read(&|r| r.iter().any(|m| m == "STOPPING=1"));
+    assert!(child.wait().unwrap().success());
 }

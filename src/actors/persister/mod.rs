@@ -64,6 +64,8 @@ pub struct Persister {
     corrupt_records: u64,
     malformed_messages: u64,
     last_commit_ms: u64,
+    /// When rows were last committed (wall clock, for the status and systemd's `STATUS=`).
+    last_commit_at: Option<chrono::DateTime<chrono::Utc>>,
     lag_ms: i64,
     /// The last commit failed: the database is unavailable.
     failing: bool,
@@ -101,6 +103,7 @@ impl Persister {
             corrupt_records: 0,
             malformed_messages: 0,
             last_commit_ms: 0,
+            last_commit_at: None,
             lag_ms: 0,
             failing: false,
             retry_at: Instant::now(),
@@ -232,6 +235,7 @@ impl Persister {
             Ok(_) => {
                 self.last_commit_ms = started.elapsed().as_millis() as u64;
                 self.committed_rows += rows.len() as u64;
+                self.last_commit_at = Some(chrono::Utc::now());
                 let now_us = chrono::Utc::now().timestamp_micros();
                 if let Some(latency) = &mut self.latency {
                     for row in rows {
@@ -269,6 +273,10 @@ impl Persister {
             ("queued", json!(self.pending.len())),
             ("committed_rows", json!(self.committed_rows)),
             ("last_commit_ms", json!(self.last_commit_ms)),
+            (
+                "last_commit_at",
+                json!(self.last_commit_at.map(|t| t.to_rfc3339())),
+            ),
             ("lag_ms", json!(self.lag_ms)),
             ("corrupt_records", json!(self.corrupt_records)),
             ("malformed_messages", json!(self.malformed_messages)),
