@@ -369,18 +369,8 @@ async fn start_inner(
 
     let auth = Auth::from_settings(settings, clock, board.handle("auth")).start();
 
-    let apps: Vec<String> = settings.apps.iter().map(|a| a.name.clone()).collect();
-    let instruments = Instruments::new(
-        settings.universe.clone(),
-        settings.sockets.clone(),
-        apps,
-        data_dir.clone(),
-        auth.clone(),
-        settings.kite.api_root.clone(),
-        settings.kite.timeout(),
-        board.handle("instruments"),
-    )
-    .start();
+    let instruments =
+        Instruments::from_settings(settings, auth.clone(), board.handle("instruments")).start();
     let plan = instruments
         .send(Resolve { date })
         .await
@@ -477,14 +467,20 @@ async fn start_inner(
     })
 }
 
-/// SIGUSR1 → the status report.
+/// SIGUSR1 → the status report (`coordinator`'s board, log and `status.json`).
 fn listen_for_sigusr1(coordinator: Addr<Coordinator>) {
+    on_sigusr1(move || coordinator.do_send(DumpStatus));
+}
+
+/// Runs `action` on every SIGUSR1 (on the current actix system). Install it early: SIGUSR1's
+/// default action ends the process.
+pub fn on_sigusr1(action: impl Fn() + 'static) {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::user_defined1()) {
         Ok(mut usr1) => {
             actix_rt::spawn(async move {
                 while usr1.recv().await.is_some() {
-                    coordinator.do_send(DumpStatus);
+                    action();
                 }
             });
         }

@@ -136,6 +136,15 @@ impl StatusBoard {
         std::fs::rename(&tmp, path)
     }
 
+    /// The status report: one log line per actor and `path` rewritten (what SIGUSR1 does);
+    /// a file that cannot be written is logged, never fatal.
+    pub fn dump(&self, path: &Path) {
+        self.log();
+        if let Err(e) = self.write_json(path, Utc::now()) {
+            tracing::error!(path = %path.display(), error = %e, "cannot write the status report");
+        }
+    }
+
     /// One INFO line per actor.
     pub fn log(&self) {
         for s in self.snapshot() {

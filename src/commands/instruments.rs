@@ -31,17 +31,8 @@ pub fn run(args: &InstrumentsArgs, settings: &Settings) -> Result<ExitCode, Fail
         let board = crate::status::StatusBoard::new();
         let auth =
             Auth::from_settings(&settings, crate::clock::system(), board.handle("auth")).start();
-        let instruments = Instruments::new(
-            settings.universe.clone(),
-            settings.sockets.clone(),
-            settings.apps.iter().map(|a| a.name.clone()).collect(),
-            settings.paths.data_dir.clone(),
-            auth,
-            settings.kite.api_root.clone(),
-            settings.kite.timeout(),
-            board.handle("instruments"),
-        )
-        .start();
+        let instruments =
+            Instruments::from_settings(&settings, auth, board.handle("instruments")).start();
         match instruments
             .send(Resolve { date })
             .await

@@ -93,7 +93,8 @@ fn run_scheduled(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failur
         let clock = crate::clock::system();
         let status_path = settings.paths.data_dir.join("status.json");
         // First: SIGUSR1's default action would end the process.
-        listen_for_sigusr1(board.clone(), status_path.clone());
+        let (b, p) = (board.clone(), status_path.clone());
+        crate::startup::on_sigusr1(move || b.dump(&p));
         // Ready once the database and the data directory open (each day's pipeline opens its
         // own connections at the connect).
         check_storage(&settings, role).await?;
@@ -135,10 +136,7 @@ fn run_scheduled(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failur
         crate::systemd::stopping();
         let _ = scheduler.send(StopScheduler).await;
         let drained = runner.send(StopDay).await.map_err(|e| e.to_string()).and_then(|r| r);
-        board.log();
-        if let Err(e) = board.write_json(&status_path, Utc::now()) {
-            tracing::error!(error = %e, "cannot write the status report");
-        }
+        board.dump(&status_path);
         match (escalated, drained) {
             (Some(why), _) => Err(Failure::Software(anyhow!("escalated: {why}"))),
             (None, Ok(rows)) => {
@@ -148,24 +146,6 @@ fn run_scheduled(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failur
             (None, Err(e)) => Err(Failure::Unavailable(anyhow!("could not drain: {e}"))),
         }
     })
-}
-
-/// SIGUSR1 → the status report (log and `status.json`) from the service's board.
-fn listen_for_sigusr1(board: std::sync::Arc<crate::status::StatusBoard>, path: std::path::PathBuf) {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::user_defined1()) {
-        Ok(mut usr1) => {
-            actix_rt::spawn(async move {
-                while usr1.recv().await.is_some() {
-                    board.log();
-                    if let Err(e) = board.write_json(&path, Utc::now()) {
-                        tracing::error!(path = %path.display(), error = %e, "cannot write the status report");
-                    }
-                }
-            });
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot listen for SIGUSR1; status dumps are off"),
-    }
 }
 
 /// Opens the database (migrations included) and creates the data directory, off the event

@@ -21,7 +21,7 @@ pub struct RawSchedule {
 }
 
 /// The times of a regular trading day's events, IST. On a special session they move with the
-/// session's open and close (see [`crate::scheduler::Timetable`]).
+/// session's open and close (see [`crate::actors::scheduler::Timetable`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DailyTimes {
     /// Log in (and refresh the day's token).

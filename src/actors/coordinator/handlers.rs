@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::Utc;
 use serde_json::json;
 
 use super::Coordinator;
@@ -73,10 +72,7 @@ impl Handler<DumpStatus> for Coordinator {
     type Result = ();
 
     fn handle(&mut self, _msg: DumpStatus, _ctx: &mut Self::Context) {
-        self.board.log();
-        if let Err(e) = self.board.write_json(&self.status_path, Utc::now()) {
-            tracing::error!(path = %self.status_path.display(), error = %e, "cannot write the status report");
-        }
+        self.board.dump(&self.status_path);
     }
 }
 
@@ -122,10 +118,7 @@ impl Handler<Shutdown> for Coordinator {
         };
         Box::pin(work.into_actor(self).map(|result, act, _ctx| {
             act.status.set_state(State::Stopped);
-            act.board.log();
-            if let Err(e) = act.board.write_json(&act.status_path, Utc::now()) {
-                tracing::error!(error = %e, "cannot write the status report");
-            }
+            act.board.dump(&act.status_path);
             result
         }))
     }

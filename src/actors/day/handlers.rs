@@ -56,7 +56,7 @@ impl DayRunner {
                 let apps: Vec<String> = self.settings.apps.iter().map(|a| a.name.clone()).collect();
                 Box::pin(
                     async move {
-                        let mut expiry = None;
+                        let mut expiry: Option<chrono::DateTime<chrono::Utc>> = None;
                         for app in &apps {
                             let token = auth
                                 .send(GetToken { app: app.clone() })
@@ -64,10 +64,7 @@ impl DayRunner {
                                 .map_err(|e| e.to_string())?
                                 .map_err(|e| format!("{app}: {e}"))?;
                             expiry =
-                                Some(expiry.map_or(
-                                    token.expires_at,
-                                    |t: chrono::DateTime<chrono::Utc>| t.min(token.expires_at),
-                                ));
+                                Some(expiry.map_or(token.expires_at, |t| t.min(token.expires_at)));
                         }
                         Ok(Outcome {
                             detail: format!("{} app(s) logged in", apps.len()),
@@ -79,15 +76,9 @@ impl DayRunner {
             }
             Event::Instruments => {
                 let auth = self.auth();
-                let s = &self.settings;
-                let instruments = Instruments::new(
-                    s.universe.clone(),
-                    s.sockets.clone(),
-                    s.apps.iter().map(|a| a.name.clone()).collect(),
-                    s.paths.data_dir.clone(),
+                let instruments = Instruments::from_settings(
+                    &self.settings,
                     auth,
-                    s.kite.api_root.clone(),
-                    s.kite.timeout(),
                     self.board.handle("instruments"),
                 )
                 .start();

@@ -29,6 +29,24 @@ pub struct Instruments {
 }
 
 impl Instruments {
+    /// An instruments actor for every API app in `settings`, downloading through `auth`.
+    pub fn from_settings(
+        settings: &crate::settings::Settings,
+        auth: Addr<Auth>,
+        status: StatusHandle,
+    ) -> Self {
+        Instruments::new(
+            settings.universe.clone(),
+            settings.sockets.clone(),
+            settings.apps.iter().map(|a| a.name.clone()).collect(),
+            settings.paths.data_dir.clone(),
+            auth,
+            settings.kite.api_root.clone(),
+            settings.kite.timeout(),
+            status,
+        )
+    }
+
     /// An instruments actor.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
