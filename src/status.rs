@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::calendar::IST;
+use crate::metrics::Histogram;
 
 /// Lifecycle states (fixed names: tools read them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -28,6 +29,19 @@ pub enum State {
     Stopped,
     /// Given up.
     Failed,
+}
+
+impl State {
+    /// The fixed name (as in `status.json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Backoff => "backoff",
+            State::Stopped => "stopped",
+            State::Failed => "failed",
+        }
+    }
 }
 
 /// One actor's entry.
@@ -51,6 +65,7 @@ pub struct ActorStatus {
 #[derive(Debug, Default)]
 pub struct StatusBoard {
     entries: Mutex<BTreeMap<String, ActorStatus>>,
+    histograms: Mutex<BTreeMap<&'static str, Histogram>>,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -80,6 +95,14 @@ impl StatusBoard {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut entries)
+    }
+
+    /// A copy of the histograms (`/metrics`).
+    pub fn histograms(&self) -> BTreeMap<&'static str, Histogram> {
+        self.histograms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// A copy of one entry.
@@ -228,6 +251,17 @@ impl StatusHandle {
                 s.details.insert(k.to_string(), v);
             }
         });
+    }
+
+    /// Counts `value` in the histogram `metric` (created over `bounds` on first use).
+    pub fn observe(&self, metric: &'static str, bounds: &'static [f64], value: f64) {
+        self.board
+            .histograms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(metric)
+            .or_insert_with(|| Histogram::new(bounds))
+            .observe(value);
     }
 
     /// The current entry.

@@ -10,6 +10,7 @@ pub mod eod;
 pub mod instruments;
 pub mod journal;
 pub mod ledger;
+pub mod notifier;
 pub mod persister;
 pub mod publisher;
 pub mod scheduler;

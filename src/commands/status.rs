@@ -1,7 +1,9 @@
-//! `tickvault status`: the last status report (`<data_dir>/status.json`, written on SIGUSR1
-//! and at shutdown) as a table.
+//! `tickvault status`: the status report (`<data_dir>/status.json`) as a table. When the
+//! service is running (its pid in `<state_dir>/tickvault.pid`), it is first asked for a fresh
+//! report (SIGUSR1); otherwise the last one written (at SIGUSR1 and at shutdown) is shown.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::Value;
@@ -15,11 +17,31 @@ pub struct StatusArgs {
     /// Print the JSON as it is.
     #[arg(long)]
     pub json: bool,
+    /// Show the last report written, without asking the running service for a fresh one.
+    #[arg(long)]
+    pub cached: bool,
 }
 
 /// Runs the command.
 pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     let path = settings.paths.data_dir.join("status.json");
+    if !args.cached {
+        match crate::pidfile::running(&settings.paths.state_dir) {
+            Some(pid) => {
+                if let Err(e) = crate::pidfile::refresh(pid, &path, Duration::from_secs(5)) {
+                    eprintln!("{e}; showing the last report");
+                }
+            }
+            None => eprintln!(
+                "the service is not running (no live pid in {}); showing the last report",
+                settings
+                    .paths
+                    .state_dir
+                    .join(crate::pidfile::FILE)
+                    .display()
+            ),
+        }
+    }
     let text = std::fs::read_to_string(&path)
         .with_context(|| {
             format!(

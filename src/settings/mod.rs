@@ -8,6 +8,7 @@
 //! [`Settings::load`] takes the environment and the credentials directory as arguments: nothing
 //! here reads the process environment, so tests can load settings side by side.
 
+pub mod ops;
 pub mod pipeline;
 pub mod redis;
 pub mod schedule;
@@ -136,6 +137,10 @@ pub struct Settings {
     pub redis: self::redis::RedisSettings,
     /// `[schedule]`.
     pub schedule: schedule::ScheduleSettings,
+    /// `[http]`.
+    pub http: ops::HttpSettings,
+    /// `[notify]`.
+    pub notify: ops::NotifySettings,
 }
 
 /// Inputs to [`Settings::load`] besides the compiled-in defaults.
@@ -165,6 +170,8 @@ struct RawSettings {
     eod: pipeline::RawEodSettings,
     redis: self::redis::RawRedis,
     schedule: schedule::RawSchedule,
+    http: ops::RawHttp,
+    notify: ops::RawNotify,
     #[serde(default)]
     apps: BTreeMap<String, RawApp>,
 }
@@ -180,6 +187,15 @@ struct RawApp {
     password_file: Option<PathBuf>,
     totp_secret: Option<SecretString>,
     totp_secret_file: Option<PathBuf>,
+}
+
+/// This host's name (for mail subjects and consumer names).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tickvault".into())
 }
 
 impl Settings {
@@ -249,6 +265,8 @@ impl RawSettings {
             eod: self.eod.validate()?,
             redis: self.redis.validate(credentials_dir)?,
             schedule: self.schedule.validate()?,
+            http: self.http.validate()?,
+            notify: self.notify.validate(credentials_dir)?,
             paths: self.paths,
             kite: self.kite,
             storage: self.storage,
@@ -469,6 +487,44 @@ totp_secret = "gezd gnbv gy3t qojq gezd gnbv gy3t qojq"
         .unwrap();
         assert!(s.schedule.calendar.covers_year(2027) && !s.schedule.calendar.covers_year(2026));
         assert_eq!(s.schedule.times.close.to_string(), "15:50:00");
+    }
+
+    #[test]
+    fn http_and_notify_are_checked_and_name_the_key() {
+        let s = load("", &[]).unwrap();
+        assert_eq!(s.http.listen.to_string(), "127.0.0.1:9187");
+        assert!(s.http.enabled && !s.notify.enabled);
+        let e = load("[http]\nlisten = \"localhost\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "http.listen", "{e}");
+        let on = "[notify]\nenabled = true\nsmtp_host = \"smtp.example.com\"\n";
+        let e = load(on, &[]).unwrap_err();
+        assert_eq!(e.key, "notify.to", "at least one recipient: {e}");
+        let e = load(&format!("{on}to = [\"not an address\"]\n"), &[]).unwrap_err();
+        assert_eq!(e.key, "notify.to", "{e}");
+        let e = load(&format!("{on}to = [\"a@b.test\"]\nusername = \"u\"\n"), &[]).unwrap_err();
+        assert_eq!(e.key, "notify.password", "a login needs its password: {e}");
+        let e = load(
+            &format!("{on}to = [\"a@b.test\"]\nsecurity = \"none\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.key, "notify.security",
+            "no clear text beyond loopback: {e}"
+        );
+        let e = load(
+            &format!("{on}to = [\"a@b.test\"]\nsecurity = \"ssl\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "notify.security", "{e}");
+        let s = load(
+            &format!("{on}to = [\"Ops <ops@b.test>\", \"q@b.test\"]\nusername = \"u\"\n"),
+            &[("TICKVAULT__NOTIFY__PASSWORD", "pw-never-shown")],
+        )
+        .unwrap();
+        assert_eq!(s.notify.to.len(), 2);
+        assert!(!format!("{:?}", s.notify).contains("pw-never-shown"));
     }
 
     #[test]

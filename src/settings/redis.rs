@@ -133,10 +133,7 @@ impl RedisSettings {
         if !self.consumer.is_empty() {
             return self.consumer.clone();
         }
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "tickvault".into());
-        format!("{host}-{}", std::process::id())
+        format!("{}-{}", super::host_name(), std::process::id())
     }
 }
 
@@ -165,15 +162,7 @@ impl RawRedis {
                 if !self.url.starts_with("rediss://") {
                     return Err(bad("ca_file", "is only used with a rediss:// url"));
                 }
-                let pem = std::fs::read(path)
-                    .map_err(|e| bad("ca_file", &format!("cannot read {}: {e}", path.display())))?;
-                if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-                    return Err(bad(
-                        "ca_file",
-                        &format!("{} holds no PEM certificate", path.display()),
-                    ));
-                }
-                Some(pem)
+                Some(super::ops::read_ca_pem("redis.ca_file", path)?)
             }
         };
         let password = secret::resolve(

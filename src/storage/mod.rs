@@ -188,6 +188,29 @@ impl Store {
         self.bulk.path()
     }
 
+    /// The database's size in bytes (SQLite: pages × page size; MySQL: data and indexes of
+    /// its tables), for the end-of-day summary's growth figures.
+    pub fn size_bytes(&mut self) -> QueryResult<u64> {
+        #[derive(QueryableByName)]
+        struct Size {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            bytes: i64,
+        }
+        let size = match &mut self.db {
+            Db::Sqlite(c) => diesel::sql_query(
+                "SELECT CAST(page_count * page_size AS BIGINT) AS bytes \
+                 FROM pragma_page_count(), pragma_page_size()",
+            )
+            .get_result::<Size>(c)?,
+            Db::Mysql(c) => diesel::sql_query(
+                "SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS SIGNED) AS bytes \
+                 FROM information_schema.tables WHERE table_schema = DATABASE()",
+            )
+            .get_result::<Size>(c)?,
+        };
+        Ok(size.bytes.max(0) as u64)
+    }
+
     /// Where it points (shown without a password).
     pub fn url(&self) -> &StorageUrl {
         &self.url

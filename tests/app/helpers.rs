@@ -370,6 +370,7 @@ indices = ["NSE:NIFTY 50", "NSE:NIFTY BANK"]
 equities = ["RELIANCE", "INFY", "TCS", "SBIN"]
 future_underlyings = ["NIFTY"]
 future_months = 1
+{endpoint}
 {extra}
 "#,
         data = dir.join("data").display(),
@@ -377,8 +378,38 @@ future_months = 1
         db = dir.join("ticks.db").display(),
         http = sim.http_url(),
         ws = sim.ws_url(),
+        // Tests run side by side: the endpoint on a free port unless the test chooses one.
+        endpoint = if extra.contains("[http]") {
+            ""
+        } else {
+            "[http]\nlisten = \"127.0.0.1:0\""
+        },
     );
     std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A TCP port free on loopback right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The test virtualenv's python (`tests/run` creates it: kiteconnect, aiosmtpd).
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("TICKVAULT_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyvenv/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run tests/run, which creates the virtualenv from tests/python/requirements.txt",
+        path.display()
+    );
     path
 }
 
@@ -420,11 +451,7 @@ impl OwnMariadb {
             .output()
             .expect("mariadb-install-db (tests/run installs mariadb-server)");
         assert!(out.status.success(), "{}", stderr(&out));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut server = OwnMariadb {
             url: format!("mysql://root@127.0.0.1:{port}/tv"),
             port,
@@ -697,11 +724,7 @@ pub struct OwnRedis {
 impl OwnRedis {
     /// Starts a server on a free port; returns once it answers.
     pub fn start() -> OwnRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut r = OwnRedis {
             url: format!("redis://127.0.0.1:{port}/0"),
             port,

@@ -6,6 +6,7 @@ mod day;
 mod decode;
 mod eod;
 mod helpers;
+mod ops;
 mod pipeline;
 mod publisher;
 mod python_compat;

@@ -5,21 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::helpers::{sim_config, spawn_sim_with};
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("TICKVAULT_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyvenv/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "{} is missing: run tests/run, which creates the virtualenv with kiteconnect==5.2.2",
-        path.display()
-    );
-    path
-}
+use crate::helpers::{python, sim_config, spawn_sim_with};
 
 #[actix_rt::test]
 async fn the_official_python_client_logs_in_and_streams_full_mode_ticks() {

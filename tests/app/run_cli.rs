@@ -65,7 +65,9 @@ async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal
             "socket-3",
             "journal",
             "persister",
-            "eod"
+            "eod",
+            "http",
+            "notifier"
         ]
     );
     for a in actors {
@@ -176,9 +178,10 @@ async fn a_universe_that_does_not_fit_exits_78_naming_the_numbers() {
 
 /// A config whose holiday file makes today closed whatever day the tests run (a weekend, or a
 /// holiday in the file); returns it and the idle reason the scheduler gives.
-fn closed_today(
+pub(crate) fn closed_today(
     sim: &tickvault::sim::SimHandle,
     dir: &std::path::Path,
+    extra: &str,
 ) -> (std::path::PathBuf, &'static str) {
     use chrono::Datelike;
     let holidays = dir.join("holidays.toml");
@@ -194,7 +197,10 @@ fn closed_today(
     let cfg = service_config(
         sim,
         dir,
-        &format!("[schedule]\nholidays_file = \"{}\"\n", holidays.display()),
+        &format!(
+            "[schedule]\nholidays_file = \"{}\"\n{extra}",
+            holidays.display()
+        ),
     );
     (
         cfg,
@@ -210,7 +216,7 @@ fn closed_today(
 async fn the_calendar_driven_service_idles_on_a_closed_day_and_says_until_when() {
     let sim = spawn_sim_today(None);
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, want) = closed_today(&sim, dir.path());
+    let (cfg, want) = closed_today(&sim, dir.path(), "");
     let mut child = tickvault()
         .args(["run", "--config"])
         .arg(&cfg)
@@ -255,7 +261,7 @@ async fn the_service_tells_systemd_ready_status_watchdog_and_stopping() {
     use std::os::unix::net::UnixDatagram;
     let sim = spawn_sim_today(None);
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, want) = closed_today(&sim, dir.path());
+    let (cfg, want) = closed_today(&sim, dir.path(), "");
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket

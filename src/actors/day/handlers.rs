@@ -2,11 +2,13 @@
 
 use actix::prelude::*;
 
-use super::{DayRunner, close_offline, eod_summary};
+use super::{DayRunner, close_offline, database_growth, eod_summary};
 use crate::actors::auth::Auth;
 use crate::actors::auth::handlers::GetToken;
 use crate::actors::instruments::actor::Instruments;
 use crate::actors::instruments::handlers::Resolve;
+use crate::actors::notifier::Alert;
+use crate::actors::notifier::report::eod_alert;
 use crate::actors::scheduler::Event;
 use crate::actors::scheduler::handlers::{DayEvent, Outcome};
 use crate::startup::{Role, StartOptions, start_on_board};
@@ -161,9 +163,10 @@ impl DayRunner {
             Event::Close => {
                 let app = self.app.take();
                 let (settings, skip_corrupt) = (self.settings.clone(), self.skip_corrupt);
+                let eod_status = self.board.handle("eod");
                 Box::pin(
                     async move {
-                        match app {
+                        let (detail, report) = match app {
                             Some(app) => {
                                 let drained = app.shutdown().await;
                                 let eod = if app.role == Role::Ingest {
@@ -174,25 +177,44 @@ impl DayRunner {
                                 app.close();
                                 let rows = drained?;
                                 match eod? {
-                                    Some(report) => Ok(format!("{rows} rows committed; {}", eod_summary(&report))),
-                                    None => Ok(format!("{rows} ticks journaled (ingest role: the store runs the end of day)")),
+                                    Some(report) => (format!("{rows} rows committed; {}", eod_summary(&report)), Some(report)),
+                                    None => return Ok((format!("{rows} ticks journaled (ingest role: the store runs the end of day)"), None)),
                                 }
                             }
                             None => {
+                                let s = settings.clone();
                                 let report = tokio::task::spawn_blocking(move || {
-                                    close_offline(&settings, date, skip_corrupt)
+                                    close_offline(&s, date, skip_corrupt)
                                 })
                                 .await
-                                .map_err(|e| e.to_string())??;
-                                Ok(eod_summary(&report))
+                                .map_err(|e| e.to_string())?;
+                                crate::actors::eod::report_status(
+                                    &eod_status,
+                                    &report.as_ref().map_err(Clone::clone),
+                                );
+                                let report = report?;
+                                (eod_summary(&report), Some(report))
                             }
+                        };
+                        let growth = tokio::task::spawn_blocking(move || database_growth(&settings, date))
+                            .await
+                            .ok()
+                            .flatten();
+                        if let Some(g) = &growth {
+                            eod_status.set("database_bytes", serde_json::json!(g.bytes));
                         }
+                        Ok((detail, report.map(|r| eod_alert(&r, growth.as_ref()))))
                     }
                     .into_actor(self)
-                    .map(|res: Result<String, String>, _act, _ctx| {
-                        res.map(|detail| Outcome {
-                            detail,
-                            token_expires_at: None,
+                    .map(|res: Result<(String, Option<Alert>), String>, act, _ctx| {
+                        res.map(|(detail, alert)| {
+                            if let (Some(alert), Some(notifier)) = (alert, &act.notifier) {
+                                notifier.do_send(alert);
+                            }
+                            Outcome {
+                                detail,
+                                token_expires_at: None,
+                            }
                         })
                     }),
                 )

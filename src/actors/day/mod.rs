@@ -21,12 +21,14 @@ pub mod handlers;
 
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::{Addr, Recipient};
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 use crate::actors::auth::Auth;
 use crate::actors::eod::{EodOptions, EodReport, run_eod};
+use crate::actors::notifier::Alert;
+use crate::actors::notifier::report::{Growth, record_growth};
 use crate::clock::SharedClock;
 use crate::settings::Settings;
 use crate::startup::{App, Role};
@@ -45,6 +47,8 @@ pub struct DayRunner {
     app: Option<App>,
     /// A day's escalation (restart storm) goes to the service, which drains and exits.
     escalate: mpsc::UnboundedSender<String>,
+    /// Where the end-of-day summary goes (the notifier), if anywhere.
+    notifier: Option<Recipient<Alert>>,
     status: StatusHandle,
 }
 
@@ -68,7 +72,31 @@ impl DayRunner {
             auth: None,
             app: None,
             escalate,
+            notifier: None,
             status,
+        }
+    }
+
+    /// Sends each end of day's summary (with the database's growth) to `notifier`.
+    pub fn with_notifier(mut self, notifier: Recipient<Alert>) -> DayRunner {
+        self.notifier = Some(notifier);
+        self
+    }
+}
+
+/// The database's size after `date`'s end of day, recorded for the growth figures; blocking.
+pub fn database_growth(settings: &Settings, date: NaiveDate) -> Option<Growth> {
+    let size = settings
+        .storage
+        .parsed_url()
+        .map_err(|e| e.to_string())
+        .and_then(|url| Store::open(&url).map_err(|e| e.to_string()))
+        .and_then(|mut store| store.size_bytes().map_err(|e| e.to_string()));
+    match size {
+        Ok(bytes) => Some(record_growth(&settings.paths.data_dir, date, bytes)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot measure the database's size");
+            None
         }
     }
 }

@@ -5,7 +5,6 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::{Eod, EodOptions, EodReport, run_eod};
-use crate::status::State;
 
 /// Runs the end of day for `date` (the persister must have been flushed first). Answers with the
 /// report, or why it stopped (the daily rows are then kept).
@@ -41,17 +40,12 @@ impl Handler<RunEod> for Eod {
             &mut progress,
         ) {
             Ok(report) => {
-                self.status.set_state(State::Running);
-                self.status.set_all([
-                    ("step", json!("done")),
-                    ("master_rows", json!(report.master_rows)),
-                    ("duration_ms", json!(report.duration_ms)),
-                ]);
+                super::report_status(&self.status, &Ok(&report));
                 Ok(report)
             }
             Err(e) => {
                 tracing::error!(date = %msg.date, error = %e, "end of day failed; the daily rows are kept");
-                self.status.fail(State::Failed, &e.to_string());
+                super::report_status(&self.status, &Err(e.to_string()));
                 Err(e.to_string())
             }
         }

@@ -158,6 +158,43 @@ pub struct EodReport {
     pub journals_deleted: Vec<String>,
 }
 
+/// Puts an end of day's outcome in its status entry (`eod`): `result` (`ok` or `failed`),
+/// `finished_at`, and the report's figures; a failure also moves it to `failed`.
+pub fn report_status(status: &StatusHandle, outcome: &Result<&EodReport, String>) {
+    let finished_at = chrono::Utc::now()
+        .with_timezone(&crate::calendar::IST)
+        .to_rfc3339();
+    match outcome {
+        Ok(report) => {
+            status.set_state(crate::status::State::Running);
+            status.set_all([
+                ("date", serde_json::json!(report.trade_date.to_string())),
+                ("result", serde_json::json!("ok")),
+                ("step", serde_json::json!("done")),
+                ("finished_at", serde_json::json!(finished_at)),
+                ("master_rows", serde_json::json!(report.master_rows)),
+                ("duration_ms", serde_json::json!(report.duration_ms)),
+                (
+                    "silent_instruments",
+                    serde_json::json!(report.silent_instruments.len()),
+                ),
+                (
+                    "thin_instruments",
+                    serde_json::json!(report.thin_instruments.len()),
+                ),
+                ("gap_minutes", serde_json::json!(report.gap_minutes)),
+            ]);
+        }
+        Err(e) => {
+            status.fail(crate::status::State::Failed, e);
+            status.set_all([
+                ("result", serde_json::json!("failed")),
+                ("finished_at", serde_json::json!(finished_at)),
+            ]);
+        }
+    }
+}
+
 /// The end-of-day actor's state.
 pub struct Eod {
     store: Store,

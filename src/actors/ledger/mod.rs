@@ -64,6 +64,7 @@ pub struct Ledger {
     /// Journal end per socket, from the last catch-up.
     ends: HashMap<i16, u64>,
     gaps: u64,
+    gap_seconds: f64,
     status: StatusHandle,
 }
 
@@ -75,6 +76,7 @@ impl Ledger {
             date,
             ends: HashMap::new(),
             gaps: 0,
+            gap_seconds: 0.0,
             status,
         }
     }
@@ -93,6 +95,7 @@ impl Ledger {
         f.write_all(&line)?;
         f.sync_data()?;
         self.gaps += 1;
+        self.gap_seconds += (gap.end_us - gap.start_us).max(0) as f64 / 1e6;
         Ok(())
     }
 
@@ -113,6 +116,7 @@ impl Ledger {
         self.status.set_all([
             ("journal_bytes", json!(self.ends.values().sum::<u64>())),
             ("gaps", json!(self.gaps)),
+            ("gap_seconds", json!(self.gap_seconds)),
             ("database", json!("none (ingest role)")),
         ]);
     }

@@ -124,8 +124,9 @@ impl Handler<RecordGap> for Persister {
     type Result = ();
 
     fn handle(&mut self, msg: RecordGap, _ctx: &mut Self::Context) {
-        if let Err(e) = storage::record_gap(self.store.conn(), &msg.0) {
-            tracing::error!(error = %e, gap = ?msg.0, "cannot record a gap");
+        match storage::record_gap(self.store.conn(), &msg.0) {
+            Ok(()) => self.gap_recorded(&msg.0),
+            Err(e) => tracing::error!(error = %e, gap = ?msg.0, "cannot record a gap"),
         }
     }
 }

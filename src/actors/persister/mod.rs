@@ -64,6 +64,8 @@ pub struct Persister {
     corrupt_records: u64,
     malformed_messages: u64,
     last_commit_ms: u64,
+    /// Socket-seconds of the date's recorded gaps.
+    gap_seconds: f64,
     /// When rows were last committed (wall clock, for the status and systemd's `STATUS=`).
     last_commit_at: Option<chrono::DateTime<chrono::Utc>>,
     lag_ms: i64,
@@ -103,6 +105,7 @@ impl Persister {
             corrupt_records: 0,
             malformed_messages: 0,
             last_commit_ms: 0,
+            gap_seconds: 0.0,
             last_commit_at: None,
             lag_ms: 0,
             failing: false,
@@ -117,6 +120,10 @@ impl Persister {
     pub(crate) fn load_positions(&mut self) -> diesel::QueryResult<()> {
         let positions = storage::positions(self.store.conn(), self.date)?;
         self.committed = positions.into_iter().map(|(s, o)| (s, o as u64)).collect();
+        self.gap_seconds = storage::gaps(self.store.conn(), self.date)?
+            .iter()
+            .map(|g| (g.end_us - g.start_us).max(0) as f64 / 1e6)
+            .sum();
         Ok(())
     }
 
@@ -233,7 +240,18 @@ impl Persister {
         let started = Instant::now();
         match storage::commit_batch(&mut self.store, rows, positions) {
             Ok(_) => {
-                self.last_commit_ms = started.elapsed().as_millis() as u64;
+                let took = started.elapsed();
+                self.last_commit_ms = took.as_millis() as u64;
+                self.status.observe(
+                    "tickvault_persister_commit_seconds",
+                    crate::metrics::COMMIT_SECONDS_BUCKETS,
+                    took.as_secs_f64(),
+                );
+                self.status.observe(
+                    "tickvault_persister_batch_rows",
+                    crate::metrics::BATCH_ROWS_BUCKETS,
+                    rows.len() as f64,
+                );
                 self.committed_rows += rows.len() as u64;
                 self.last_commit_at = Some(chrono::Utc::now());
                 let now_us = chrono::Utc::now().timestamp_micros();
@@ -268,6 +286,12 @@ impl Persister {
         }
     }
 
+    /// Counts a recorded gap.
+    pub(crate) fn gap_recorded(&mut self, gap: &crate::storage::models::NewGap) {
+        self.gap_seconds += (gap.end_us - gap.start_us).max(0) as f64 / 1e6;
+        self.publish();
+    }
+
     fn publish(&self) {
         self.status.set_all([
             ("queued", json!(self.pending.len())),
@@ -278,6 +302,7 @@ impl Persister {
                 json!(self.last_commit_at.map(|t| t.to_rfc3339())),
             ),
             ("lag_ms", json!(self.lag_ms)),
+            ("gap_seconds", json!(self.gap_seconds)),
             ("corrupt_records", json!(self.corrupt_records)),
             ("malformed_messages", json!(self.malformed_messages)),
             ("latency_p50_ms", json!(self.latency_ms(50.0))),

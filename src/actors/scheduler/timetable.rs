@@ -126,6 +126,18 @@ impl Timetable {
         })
     }
 
+    /// When the market itself is open on `date` (09:15–15:30 IST, or a special session's
+    /// hours), or `None` when it is closed that day.
+    pub fn market_hours(&self, date: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        if !self.calendar.is_trading_day(date) {
+            return None;
+        }
+        Some(match self.calendar.special_session(date) {
+            Some(s) => (ist(date, s.open), ist(date, s.close)),
+            None => (ist(date, regular_open()), ist(date, regular_close())),
+        })
+    }
+
     /// The first session that has not closed at `now` (today's if it is still open or yet to
     /// come). Gives up after a year of closed days.
     pub fn current_or_next(&self, now: DateTime<Utc>) -> Option<Session> {

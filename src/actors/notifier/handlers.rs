@@ -1,0 +1,117 @@
+//! The notifier's messages.
+
+use actix::prelude::*;
+
+use super::limit::Decision;
+use super::{Alert, Notifier, mail};
+
+/// Resolves once no mail is being sent (the service is stopping: an escalation's mail should
+/// get out). Callers bound the wait.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DrainMail;
+
+impl Handler<Alert> for Notifier {
+    type Result = ();
+
+    fn handle(&mut self, alert: Alert, ctx: &mut Self::Context) {
+        self.raise(alert, ctx);
+    }
+}
+
+impl Handler<DrainMail> for Notifier {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: DrainMail, _ctx: &mut Self::Context) -> Self::Result {
+        if self.in_flight == 0 {
+            return Box::pin(async {});
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.drained.push(tx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+impl Notifier {
+    /// Logs the alert and mails it when the limit allows; the mail is sent beside the mailbox.
+    pub(crate) fn raise(&mut self, alert: Alert, ctx: &mut Context<Self>) {
+        tracing::warn!(alert = alert.kind.as_str(), about = %alert.about, subject = %alert.subject, "alert");
+        self.status.set_all([
+            ("last_alert", serde_json::json!(alert.kind.as_str())),
+            (
+                "last_alert_at",
+                serde_json::json!(crate::actors::scheduler::ist_string(self.clock.now())),
+            ),
+        ]);
+        let Some(transport) = self.transport.clone() else {
+            return;
+        };
+        let held_back = match self
+            .limiter
+            .decide(alert.kind, &alert.key(), self.clock.now())
+        {
+            Decision::Hold => {
+                self.suppressed += 1;
+                self.publish();
+                tracing::info!(
+                    alert = alert.kind.as_str(),
+                    "alert mail held back by the rate limit"
+                );
+                return;
+            }
+            Decision::Send { held_back } => held_back,
+        };
+        self.limiter.save(&self.state_path);
+        let mut body = alert.body;
+        if held_back > 0 {
+            body.push_str(&format!(
+                "\n\n({held_back} more alert(s) like this were held back by the rate limit.)\n"
+            ));
+        }
+        let message = match mail::message(&self.settings, &self.host, &alert.subject, body) {
+            Ok(m) => m,
+            Err(e) => {
+                self.failed += 1;
+                self.status
+                    .fail(crate::status::State::Running, &format!("mail: {e}"));
+                self.publish();
+                return;
+            }
+        };
+        self.in_flight += 1;
+        self.publish();
+        let timeout = self.settings.timeout;
+        let kind = alert.kind;
+        let send = async move {
+            use lettre::AsyncTransport;
+            match tokio::time::timeout(timeout, transport.send(message)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+            }
+        };
+        ctx.spawn(send.into_actor(self).map(move |res, act, _ctx| {
+            act.in_flight -= 1;
+            match res {
+                Ok(()) => {
+                    act.sent += 1;
+                    tracing::info!(alert = kind.as_str(), "alert mailed");
+                }
+                Err(e) => {
+                    act.failed += 1;
+                    tracing::error!(alert = kind.as_str(), error = %e, "cannot mail an alert");
+                    act.status
+                        .fail(crate::status::State::Running, &format!("mail: {e}"));
+                }
+            }
+            act.publish();
+            if act.in_flight == 0 {
+                for tx in act.drained.drain(..) {
+                    let _ = tx.send(());
+                }
+            }
+        }));
+    }
+}

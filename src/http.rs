@@ -1,0 +1,158 @@
+//! The HTTP endpoint (actix-web; `[http] listen`, `127.0.0.1:9187` by default):
+//!
+//! - `GET /healthz`: 200 while no actor has given up, else 503 naming them (liveness);
+//! - `GET /readyz`: 200 once storage is open and, while a day is recording, every socket is
+//!   connected and the persister is committing; else 503 with the reasons (readiness);
+//! - `GET /status`: the status report, the same JSON SIGUSR1 writes to `status.json`;
+//! - `GET /metrics`: the Prometheus text format ([`crate::metrics`]).
+//!
+//! There is no authentication: keep it on loopback (the default) or behind a proxy that has it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use serde_json::json;
+
+use crate::clock::SharedClock;
+use crate::status::{ActorStatus, State, StatusBoard};
+
+/// What the handlers read.
+#[derive(Clone)]
+struct Shared {
+    board: Arc<StatusBoard>,
+    ready: Arc<AtomicBool>,
+    clock: SharedClock,
+}
+
+/// A running endpoint.
+pub struct Endpoint {
+    /// The address it listens on (the port is chosen by the system when configured as 0).
+    pub addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Endpoint {
+    /// Starts the endpoint on `listen` (one worker thread; signals are left to the service).
+    /// `ready` turns true once storage is open (what `/readyz` waits for first).
+    pub fn start(
+        listen: SocketAddr,
+        board: Arc<StatusBoard>,
+        ready: Arc<AtomicBool>,
+        clock: SharedClock,
+    ) -> std::io::Result<Endpoint> {
+        let shared = Shared {
+            board,
+            ready,
+            clock,
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(shared.clone()))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+                .route("/status", web::get().to(status))
+                .route("/metrics", web::get().to(metrics))
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .bind(listen)?;
+        let addr = server.addrs().first().copied().unwrap_or(listen);
+        let server = server.run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the HTTP endpoint listens beyond loopback and has no authentication");
+        }
+        Ok(Endpoint { addr, handle })
+    }
+
+    /// Stops accepting and ends the worker.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+async fn healthz(s: web::Data<Shared>) -> HttpResponse {
+    let failed: Vec<String> = s
+        .board
+        .snapshot()
+        .into_iter()
+        .filter(|a| a.state == State::Failed)
+        .map(|a| a.name)
+        .collect();
+    if failed.is_empty() {
+        HttpResponse::Ok().json(json!({ "status": "ok" }))
+    } else {
+        HttpResponse::ServiceUnavailable().json(json!({ "status": "failing", "failed": failed }))
+    }
+}
+
+async fn readyz(s: web::Data<Shared>) -> HttpResponse {
+    let reasons = not_ready(&s.board.snapshot(), s.ready.load(Ordering::Acquire));
+    if reasons.is_empty() {
+        HttpResponse::Ok().json(json!({ "ready": true }))
+    } else {
+        HttpResponse::ServiceUnavailable().json(json!({ "ready": false, "reasons": reasons }))
+    }
+}
+
+async fn status(s: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok().json(s.board.to_json(s.clock.now()))
+}
+
+async fn metrics(s: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render(&s.board, s.clock.now()))
+}
+
+/// Why the service is not ready (empty: it is). `storage_open`: storage has been opened.
+///
+/// A day is recording when the scheduler's next event is the close, or, without a scheduler
+/// (`run --now`), when there are sockets that were not stopped on purpose. Idle by the calendar
+/// is ready.
+pub fn not_ready(actors: &[ActorStatus], storage_open: bool) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if !storage_open {
+        reasons.push("starting: storage is not open yet".to_string());
+    }
+    for a in actors.iter().filter(|a| a.state == State::Failed) {
+        reasons.push(format!(
+            "{} has failed: {}",
+            a.name,
+            a.last_error.as_deref().unwrap_or("no error recorded")
+        ));
+    }
+    let scheduler = actors.iter().find(|a| a.name == "scheduler");
+    let recording = match scheduler {
+        Some(s) => s.details.get("next_event").and_then(|v| v.as_str()) == Some("close"),
+        None => actors
+            .iter()
+            .any(|a| a.name.starts_with("socket-") && a.state != State::Stopped),
+    };
+    if recording {
+        for a in actors.iter().filter(|a| {
+            (a.name.starts_with("socket-") || a.name == "persister" || a.name == "consumer")
+                && matches!(a.state, State::Starting | State::Backoff)
+        }) {
+            reasons.push(match &a.last_error {
+                Some(e) => format!("{} is {}: {e}", a.name, state_word(a.state)),
+                None => format!("{} is {}", a.name, state_word(a.state)),
+            });
+        }
+    }
+    reasons
+}
+
+fn state_word(s: State) -> &'static str {
+    match s {
+        State::Starting => "starting",
+        State::Running => "running",
+        State::Backoff => "backing off",
+        State::Stopped => "stopped",
+        State::Failed => "failed",
+    }
+}
