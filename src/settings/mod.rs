@@ -256,7 +256,8 @@ impl RawSettings {
         for (name, raw) in self.apps {
             apps.push(raw.validate(name, credentials_dir)?);
         }
-        pipeline::validate(&self.kite, &self.storage, &self.sockets)?;
+        let storage = self.storage.with_password(credentials_dir)?;
+        pipeline::validate(&self.kite, &storage, &self.sockets)?;
         Ok(Settings {
             log: self.log,
             apps,
@@ -269,7 +270,7 @@ impl RawSettings {
             notify: self.notify.validate(credentials_dir)?,
             paths: self.paths,
             kite: self.kite,
-            storage: self.storage,
+            storage,
             journal: self.journal,
             sockets: self.sockets,
         })
@@ -487,6 +488,38 @@ totp_secret = "gezd gnbv gy3t qojq gezd gnbv gy3t qojq"
         .unwrap();
         assert!(s.schedule.calendar.covers_year(2027) && !s.schedule.calendar.covers_year(2026));
         assert_eq!(s.schedule.times.close.to_string(), "15:50:00");
+    }
+
+    #[test]
+    fn the_database_password_may_be_kept_out_of_the_url() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("storage.password");
+        std::fs::write(&secret, "p@ss:w/rd\n").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let cfg = dir.path().join("t.toml");
+        std::fs::write(
+            &cfg,
+            "[storage]\nurl = \"mysql://tv@127.0.0.1:3306/ticks\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(&Sources {
+            file: Some(&cfg),
+            credentials_dir: Some(dir.path().to_path_buf()),
+            ..Sources::default()
+        })
+        .unwrap();
+        assert_eq!(
+            s.storage.url,
+            "mysql://tv:p%40ss%3Aw%2Frd@127.0.0.1:3306/ticks"
+        );
+        assert!(!format!("{:?}", s.storage).contains("p%40ss"));
+        let e = load(
+            "[storage]\nurl = \"sqlite://t.db\"\npassword = \"x\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "storage.password", "{e}");
     }
 
     #[test]

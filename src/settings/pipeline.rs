@@ -82,6 +82,12 @@ pub struct StorageSettings {
     pub batch_rows: usize,
     /// …or this many milliseconds passed, whichever first.
     pub batch_ms: u64,
+    /// The MySQL password kept out of the URL (`storage.password`, `storage.password_file`
+    /// or the systemd credential `storage.password`); put into `url` at start-up.
+    #[serde(default)]
+    password: Option<secrecy::SecretString>,
+    #[serde(default)]
+    password_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for StorageSettings {
@@ -95,6 +101,47 @@ impl std::fmt::Debug for StorageSettings {
 }
 
 impl StorageSettings {
+    /// Resolves `storage.password` (inline, file or systemd credential) into a `mysql://` URL
+    /// that has none; a URL that already holds one and a password set besides is an error.
+    pub fn with_password(mut self, creds: Option<&std::path::Path>) -> Result<Self, SettingsError> {
+        use secrecy::ExposeSecret;
+        let password = super::secret::resolve(
+            "storage.password",
+            super::secret::SecretSource {
+                inline: self.password.take(),
+                file: self.password_file.take(),
+            },
+            creds,
+        )?;
+        let Some(password) = password else {
+            return Ok(self);
+        };
+        let Some(rest) = self.url.strip_prefix("mysql://") else {
+            return Err(SettingsError::new(
+                "storage.password",
+                "is only used with a mysql:// url",
+            ));
+        };
+        let (user, host) = rest.split_once('@').ok_or_else(|| {
+            SettingsError::new(
+                "storage.url",
+                "name the user (mysql://USER@HOST:PORT/DATABASE) when the password is set apart",
+            )
+        })?;
+        if user.contains(':') {
+            return Err(SettingsError::new(
+                "storage.password",
+                "the url already holds a password; keep one",
+            ));
+        }
+        let encoded = percent_encoding::utf8_percent_encode(
+            password.expose_secret(),
+            percent_encoding::NON_ALPHANUMERIC,
+        );
+        self.url = format!("mysql://{user}:{encoded}@{host}");
+        Ok(self)
+    }
+
     /// The parsed URL.
     pub fn parsed_url(&self) -> Result<StorageUrl, SettingsError> {
         StorageUrl::parse(&self.url).map_err(|e| SettingsError::new("storage.url", e.to_string()))
