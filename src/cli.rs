@@ -49,7 +49,7 @@ pub enum Command {
     Login(LoginArgs),
     /// Resolve the universe against the day's instruments dump and print the plan.
     Instruments(InstrumentsArgs),
-    /// Print the last status report (written on SIGUSR1 and at shutdown) as a table.
+    /// Print the status report as a table: a fresh one from the running service (SIGUSR1 through its pid file), else the last one written.
     Status(StatusArgs),
     /// End of day by hand: replay unstored journal records, dedupe, move the date into the
     /// master table, verify, clear the daily rows and write the report.
