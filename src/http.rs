@@ -111,9 +111,9 @@ async fn metrics(s: web::Data<Shared>) -> HttpResponse {
 
 /// Why the service is not ready (empty: it is). `storage_open`: storage has been opened.
 ///
-/// A day is recording when the scheduler's next event is the close, or, without a scheduler
-/// (`run --now`), when there are sockets that were not stopped on purpose. Idle by the calendar
-/// is ready.
+/// A day is recording when the scheduler's next event is the close, or always without a
+/// scheduler (`run --now`); then every socket and the persister (or the store role's consumer)
+/// must be up. A scheduled event being retried is not ready. Idle by the calendar is ready.
 pub fn not_ready(actors: &[ActorStatus], storage_open: bool) -> Vec<String> {
     let mut reasons = Vec::new();
     if !storage_open {
@@ -126,33 +126,88 @@ pub fn not_ready(actors: &[ActorStatus], storage_open: bool) -> Vec<String> {
             a.last_error.as_deref().unwrap_or("no error recorded")
         ));
     }
-    let scheduler = actors.iter().find(|a| a.name == "scheduler");
-    let recording = match scheduler {
-        Some(s) => s.details.get("next_event").and_then(|v| v.as_str()) == Some("close"),
-        None => actors
-            .iter()
-            .any(|a| a.name.starts_with("socket-") && a.state != State::Stopped),
-    };
-    if recording {
+    // A scheduled event failing (login, instruments, connect): the day is not recording.
+    if let Some(s) = actors
+        .iter()
+        .find(|a| a.name == "scheduler" && a.state == State::Backoff)
+    {
+        let event = s
+            .text("last_event")
+            .and_then(|e| e.split(':').next())
+            .unwrap_or("event");
+        reasons.push(format!(
+            "the scheduled {event} is being retried: {}",
+            s.last_error.as_deref().unwrap_or("no error recorded")
+        ));
+    }
+    if crate::status::day_recording(actors) {
         for a in actors.iter().filter(|a| {
             (a.name.starts_with("socket-") || a.name == "persister" || a.name == "consumer")
                 && matches!(a.state, State::Starting | State::Backoff)
         }) {
+            let state = match a.state {
+                State::Backoff => "backing off",
+                other => other.as_str(),
+            };
             reasons.push(match &a.last_error {
-                Some(e) => format!("{} is {}: {e}", a.name, state_word(a.state)),
-                None => format!("{} is {}", a.name, state_word(a.state)),
+                Some(e) => format!("{} is {state}: {e}", a.name),
+                None => format!("{} is {state}", a.name),
             });
         }
     }
     reasons
 }
 
-fn state_word(s: State) -> &'static str {
-    match s {
-        State::Starting => "starting",
-        State::Running => "running",
-        State::Backoff => "backing off",
-        State::Stopped => "stopped",
-        State::Failed => "failed",
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn actor(name: &str, state: State, details: serde_json::Value) -> ActorStatus {
+        ActorStatus {
+            name: name.into(),
+            state,
+            restarts: 0,
+            last_error: (state == State::Backoff).then(|| "refused".to_string()),
+            since: chrono::Utc::now(),
+            details: details.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn readiness_follows_storage_the_day_and_the_scheduler() {
+        let idle = actor("scheduler", State::Running, json!({"next_event": "login"}));
+        let down = actor("socket-1", State::Backoff, json!({}));
+        assert_eq!(
+            not_ready(std::slice::from_ref(&idle), false),
+            ["starting: storage is not open yet"]
+        );
+        assert!(
+            not_ready(&[idle.clone(), down.clone()], true).is_empty(),
+            "idle by the calendar: yesterday's sockets do not count"
+        );
+        let recording = actor("scheduler", State::Running, json!({"next_event": "close"}));
+        assert_eq!(
+            not_ready(&[recording, down.clone()], true),
+            ["socket-1 is backing off: refused"]
+        );
+        let retrying = actor(
+            "scheduler",
+            State::Backoff,
+            json!({"next_event": "login", "last_event": "login: failed: refused"}),
+        );
+        assert_eq!(
+            not_ready(&[retrying], true),
+            ["the scheduled login is being retried: refused"]
+        );
+        // `run --now` (no scheduler): always recording; the store role's consumer counts.
+        let consumer = actor("consumer", State::Starting, json!({}));
+        assert_eq!(not_ready(&[consumer], true), ["consumer is starting"]);
+        let failed = actor("eod", State::Failed, json!({}));
+        assert_eq!(
+            not_ready(&[failed], true),
+            ["eod has failed: no error recorded"]
+        );
     }
 }

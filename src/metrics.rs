@@ -10,17 +10,36 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::status::{ActorStatus, StatusBoard};
+use crate::status::{ActorStatus, State, StatusBoard};
 
-/// Bucket bounds of `tickvault_persister_batch_rows`.
-pub const BATCH_ROWS_BUCKETS: &[f64] = &[
-    1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 25000.0,
-];
+/// A histogram kept on the status board: its metric name, help and bucket bounds.
+#[derive(Debug)]
+pub struct HistogramSpec {
+    /// The metric's name.
+    pub name: &'static str,
+    /// Its `# HELP`.
+    pub help: &'static str,
+    /// Bucket upper bounds, ascending (`+Inf` is implicit).
+    pub buckets: &'static [f64],
+}
 
-/// Bucket bounds of `tickvault_persister_commit_seconds`.
-pub const COMMIT_SECONDS_BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+/// Rows per committed batch.
+pub const BATCH_ROWS: HistogramSpec = HistogramSpec {
+    name: "tickvault_persister_batch_rows",
+    help: "Rows per committed batch.",
+    buckets: &[
+        1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 25000.0,
+    ],
+};
+
+/// Time to commit one batch.
+pub const COMMIT_SECONDS: HistogramSpec = HistogramSpec {
+    name: "tickvault_persister_commit_seconds",
+    help: "Time to commit one batch.",
+    buckets: &[
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ],
+};
 
 /// A cumulative histogram with fixed bucket bounds (the last bucket, `+Inf`, is implicit).
 #[derive(Debug, Clone, PartialEq)]
@@ -143,10 +162,6 @@ fn detail<'a>(a: &'a ActorStatus, key: &str) -> Option<&'a Value> {
     a.details.get(key).filter(|v| !v.is_null())
 }
 
-fn f(a: &ActorStatus, key: &str) -> Option<f64> {
-    detail(a, key).and_then(Value::as_f64)
-}
-
 fn time(v: Option<&Value>) -> Option<DateTime<Utc>> {
     v.and_then(Value::as_str)
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -178,12 +193,14 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
     out.gauge_each(
         "tickvault_actor_state",
         "gauge",
-        "1 for each actor's current state (starting, running, backoff, stopped, failed).",
-        actors.iter().map(|a| {
-            (
-                vec![("actor", a.name.as_str()), ("state", a.state.as_str())],
-                1.0,
-            )
+        "1 for each actor's current state, 0 for the others (starting, running, backoff, stopped, failed).",
+        actors.iter().flat_map(|a| {
+            State::ALL.iter().map(move |s| {
+                (
+                    vec![("actor", a.name.as_str()), ("state", s.as_str())],
+                    if a.state == *s { 1.0 } else { 0.0 },
+                )
+            })
         }),
     );
     out.gauge_each(
@@ -227,7 +244,7 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
             sockets.iter().zip(&apps).map(|(s, app)| {
                 (
                     vec![("socket", s.name.as_str()), ("app", app.as_str())],
-                    f(s, key).unwrap_or(0.0),
+                    s.f64(key).unwrap_or(0.0),
                 )
             }),
         );
@@ -255,7 +272,8 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
         "gauge",
         "Seconds since each connected socket's last frame.",
         sockets.iter().filter_map(|s| {
-            f(s, "last_frame_age_ms").map(|ms| (vec![("socket", s.name.as_str())], ms / 1000.0))
+            s.f64("last_frame_age_ms")
+                .map(|ms| (vec![("socket", s.name.as_str())], ms / 1000.0))
         }),
     );
     out.gauge_each(
@@ -265,7 +283,7 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
         sockets.iter().map(|s| {
             (
                 vec![("socket", s.name.as_str())],
-                f(s, "subscribed").unwrap_or(0.0),
+                s.f64("subscribed").unwrap_or(0.0),
             )
         }),
     );
@@ -277,20 +295,20 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
         "gauge",
         "Bytes in today's journal files.",
         journal
-            .and_then(|j| f(j, "bytes"))
-            .or_else(|| by_name("ledger").and_then(|l| f(l, "journal_bytes"))),
+            .and_then(|j| j.f64("bytes"))
+            .or_else(|| by_name("ledger").and_then(|l| l.f64("journal_bytes"))),
     );
     out.one(
         "tickvault_journal_records_total",
         "counter",
         "Frames appended to today's journal.",
-        journal.and_then(|j| f(j, "records")),
+        journal.and_then(|j| j.f64("records")),
     );
     out.one(
         "tickvault_journal_failed_appends_total",
         "counter",
         "Journal appends that failed (disk full, I/O error).",
-        journal.and_then(|j| f(j, "failed_appends")),
+        journal.and_then(|j| j.f64("failed_appends")),
     );
 
     // Queues.
@@ -300,7 +318,7 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
         ("consumer", "in_flight"),
     ]
     .into_iter()
-    .filter_map(|(actor, key)| by_name(actor).and_then(|a| f(a, key)).map(|v| (actor, v)))
+    .filter_map(|(actor, key)| by_name(actor).and_then(|a| a.f64(key)).map(|v| (actor, v)))
     .collect();
     out.gauge_each(
         "tickvault_queue_depth",
@@ -315,13 +333,15 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
         "tickvault_persister_lag_seconds",
         "gauge",
         "Frame received to row committed, for the newest row of the last commit.",
-        persister.and_then(|p| f(p, "lag_ms")).map(|ms| ms / 1000.0),
+        persister
+            .and_then(|p| p.f64("lag_ms"))
+            .map(|ms| ms / 1000.0),
     );
     out.one(
         "tickvault_persister_committed_rows_total",
         "counter",
         "Tick rows committed to the database today.",
-        persister.and_then(|p| f(p, "committed_rows")),
+        persister.and_then(|p| p.f64("committed_rows")),
     );
     out.one(
         "tickvault_persister_last_commit_age_seconds",
@@ -331,23 +351,15 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
             .and_then(|p| time(detail(p, "last_commit_at")))
             .map(|t| secs_between(t, now)),
     );
+    // The histograms, empty until the first commit (and in the ingest role, which has none).
     let histograms = board.histograms();
-    for (name, help) in [
-        (
-            "tickvault_persister_batch_rows",
-            "Rows per committed batch.",
-        ),
-        (
-            "tickvault_persister_commit_seconds",
-            "Time to commit one batch.",
-        ),
-    ] {
-        let empty = Histogram::new(if name.ends_with("rows") {
-            BATCH_ROWS_BUCKETS
-        } else {
-            COMMIT_SECONDS_BUCKETS
-        });
-        out.histogram(name, help, histograms.get(name).unwrap_or(&empty));
+    for spec in [&BATCH_ROWS, &COMMIT_SECONDS] {
+        let empty = Histogram::new(spec.buckets);
+        out.histogram(
+            spec.name,
+            spec.help,
+            histograms.get(spec.name).unwrap_or(&empty),
+        );
     }
     out.one(
         "tickvault_gap_seconds_today",
@@ -355,7 +367,7 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
         "Socket-seconds without data today (closed gaps in the gap ledger).",
         persister
             .or(by_name("ledger"))
-            .and_then(|p| f(p, "gap_seconds")),
+            .and_then(|p| p.f64("gap_seconds")),
     );
 
     // Redis.
@@ -386,7 +398,7 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
             "Stream entries the store's consumer group has not read yet.",
         ),
     ] {
-        out.one(name, kind, help, publisher.and_then(|p| f(p, key)));
+        out.one(name, kind, help, publisher.and_then(|p| p.f64(key)));
     }
     out.one(
         "tickvault_redis_connected",
@@ -402,7 +414,7 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
         (journal, "publish_dropped", "journal"),
     ]
     .into_iter()
-    .filter_map(|(a, key, at)| a.and_then(|a| f(a, key)).map(|v| (at, v)))
+    .filter_map(|(a, key, at)| a.and_then(|a| a.f64(key)).map(|v| (at, v)))
     .collect();
     out.gauge_each(
         "tickvault_redis_dropped_total",
@@ -441,13 +453,13 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
             "tickvault_eod_last_duration_seconds",
             "gauge",
             "How long the last end of day took.",
-            f(eod, "duration_ms").map(|ms| ms / 1000.0),
+            eod.f64("duration_ms").map(|ms| ms / 1000.0),
         );
         out.one(
             "tickvault_eod_last_master_rows",
             "gauge",
             "Master rows of the last end of day's date.",
-            f(eod, "master_rows"),
+            eod.f64("master_rows"),
         );
         out.one(
             "tickvault_eod_last_finished_timestamp_seconds",
@@ -461,7 +473,7 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
         "tickvault_database_bytes",
         "gauge",
         "Size of the database after the last end of day.",
-        by_name("eod").and_then(|e| f(e, "database_bytes")),
+        by_name("eod").and_then(|e| e.f64("database_bytes")),
     );
 
     // Scheduler.
@@ -480,7 +492,7 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
             "tickvault_scheduler_failures_total",
             "counter",
             "Scheduled events that failed (each retry counts).",
-            f(s, "failures"),
+            s.f64("failures"),
         );
         let event = detail(s, "next_event").and_then(Value::as_str);
         if let (Some(event), Some(at)) = (event, time(detail(s, "next_at"))) {
@@ -508,13 +520,13 @@ pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
                 "Alerts held back by the rate limit.",
             ),
         ] {
-            out.one(name, "counter", help, f(n, key));
+            out.one(name, "counter", help, n.f64(key));
         }
         out.one(
             "tickvault_disk_free_bytes",
             "gauge",
             "Free space on the data directory's file system.",
-            f(n, "disk_free_bytes"),
+            n.f64("disk_free_bytes"),
         );
     }
     out.text

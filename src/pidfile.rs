@@ -1,5 +1,5 @@
-//! The service's pid file, `<data_dir>/tickvault.pid` (the state directory under systemd):
-//! written by `tickvault run` once it is ready, removed when it exits. `tickvault status`
+//! The service's pid file, `<state_dir>/tickvault.pid` (`/var/lib/tickvault` under systemd):
+//! written by `tickvault run` as it starts, removed when it exits. `tickvault status`
 //! uses it to ask the running service for a fresh status report (SIGUSR1).
 
 use std::path::{Path, PathBuf};
@@ -18,10 +18,10 @@ pub struct PidFile {
 }
 
 impl PidFile {
-    /// Writes this process's pid to `<data_dir>/tickvault.pid` (atomically).
-    pub fn create(data_dir: &Path) -> std::io::Result<PidFile> {
-        let path = data_dir.join(FILE);
-        let tmp = data_dir.join(format!("{FILE}.tmp"));
+    /// Writes this process's pid to `<state_dir>/tickvault.pid` (atomically).
+    pub fn create(state_dir: &Path) -> std::io::Result<PidFile> {
+        let path = state_dir.join(FILE);
+        let tmp = state_dir.join(format!("{FILE}.tmp"));
         std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
         std::fs::rename(&tmp, &path)?;
         Ok(PidFile { path })
@@ -40,13 +40,15 @@ fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-/// The pid of the tickvault service using `data_dir`, if one is running. A stale file (no such
-/// process, or the pid now belongs to another program) gives `None`: nothing else is ever
-/// signalled.
-pub fn running(data_dir: &Path) -> Option<i32> {
-    let pid = read_pid(&data_dir.join(FILE))?;
+/// The pid of the tickvault service using `state_dir`, if one is running. A stale file (no
+/// such process, or the pid now belongs to another program or to another tickvault command,
+/// which SIGUSR1 would end) gives `None`: nothing else is ever signalled.
+pub fn running(state_dir: &Path) -> Option<i32> {
+    let pid = read_pid(&state_dir.join(FILE))?;
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    (comm.trim() == "tickvault").then_some(pid)
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let is_run = cmdline.split(|b| *b == 0).skip(1).any(|arg| arg == b"run");
+    (comm.trim() == "tickvault" && is_run).then_some(pid)
 }
 
 /// Asks the service `pid` to rewrite `report` (SIGUSR1) and waits up to `wait` for the file to

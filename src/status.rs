@@ -32,6 +32,15 @@ pub enum State {
 }
 
 impl State {
+    /// Every state.
+    pub const ALL: [State; 5] = [
+        State::Starting,
+        State::Running,
+        State::Backoff,
+        State::Stopped,
+        State::Failed,
+    ];
+
     /// The fixed name (as in `status.json`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,6 +70,32 @@ pub struct ActorStatus {
     pub details: Map<String, Value>,
 }
 
+impl ActorStatus {
+    /// A detail as a number (absent, null or not a number: `None`).
+    pub fn f64(&self, key: &str) -> Option<f64> {
+        self.details.get(key).and_then(Value::as_f64)
+    }
+
+    /// A detail as a count (absent or not a count: 0).
+    pub fn count(&self, key: &str) -> u64 {
+        self.details.get(key).and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// A detail as text.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.details.get(key).and_then(Value::as_str)
+    }
+}
+
+/// Whether a trading day is being recorded, judged from a board snapshot: the scheduler's next
+/// event is the close; without a scheduler (`run --now`), always.
+pub fn day_recording(actors: &[ActorStatus]) -> bool {
+    actors
+        .iter()
+        .find(|a| a.name == "scheduler")
+        .is_none_or(|s| s.text("next_event") == Some("close"))
+}
+
 /// All entries.
 #[derive(Debug, Default)]
 pub struct StatusBoard {
@@ -77,6 +112,17 @@ impl StatusBoard {
     /// A new, empty board.
     pub fn new() -> Arc<StatusBoard> {
         Arc::new(StatusBoard::default())
+    }
+
+    /// A handle on the entry `name` that leaves an existing entry as it is (created as
+    /// starting when there is none): for reporting into an entry another part also writes.
+    pub fn existing_handle(self: &Arc<Self>, name: &str) -> StatusHandle {
+        let handle = StatusHandle {
+            board: self.clone(),
+            name: name.to_string(),
+        };
+        handle.update(|_| {});
+        handle
     }
 
     /// A handle for the actor called `name`, registered as starting.
@@ -253,14 +299,14 @@ impl StatusHandle {
         });
     }
 
-    /// Counts `value` in the histogram `metric` (created over `bounds` on first use).
-    pub fn observe(&self, metric: &'static str, bounds: &'static [f64], value: f64) {
+    /// Counts `value` in the histogram `spec` (created on first use).
+    pub fn observe(&self, spec: &'static crate::metrics::HistogramSpec, value: f64) {
         self.board
             .histograms
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(metric)
-            .or_insert_with(|| Histogram::new(bounds))
+            .entry(spec.name)
+            .or_insert_with(|| Histogram::new(spec.buckets))
             .observe(value);
     }
 

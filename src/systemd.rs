@@ -46,27 +46,15 @@ pub struct Look {
     pub verdict: Result<(), String>,
 }
 
-fn num(s: &ActorStatus, key: &str) -> u64 {
-    s.details
-        .get(key)
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0)
-}
-
 /// Judges progress from `actors` (a board snapshot) against the frames seen at the last look.
 pub fn look(actors: &[ActorStatus], frames_before: u64) -> Look {
     let sockets: Vec<&ActorStatus> = actors
         .iter()
         .filter(|a| a.name.starts_with("socket-"))
         .collect();
-    let frames = sockets.iter().map(|s| num(s, "frames")).sum();
-    let ticks = sockets.iter().map(|s| num(s, "ticks")).sum();
-    let recording = actors
-        .iter()
-        .find(|a| a.name == "scheduler")
-        .and_then(|s| s.details.get("next_event"))
-        .and_then(serde_json::Value::as_str)
-        == Some("close");
+    let frames = sockets.iter().map(|s| s.count("frames")).sum();
+    let ticks = sockets.iter().map(|s| s.count("ticks")).sum();
+    let recording = crate::status::day_recording(actors);
     // Reconnecting on their own (a Kite outage): a restart would not help.
     let all_reconnecting = sockets
         .iter()

@@ -108,10 +108,11 @@ fn run_scheduled(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failur
         crate::startup::on_sigusr1(move || b.dump(&p));
         let schedule = &settings.schedule;
         tracing::info!(role = role.as_str(), calendar = %schedule.holidays_origin, "following the trading calendar");
-        // Ready once the database and the data directory open (each day's pipeline opens its
-        // own connections at the connect).
-        check_storage(&settings, role).await?;
+        // The endpoint and the pid file first (`/readyz` says "starting" meanwhile); ready once
+        // the database and the data directory open (each day's pipeline opens its own
+        // connections at the connect).
         let ops = Ops::start(&settings, board.clone())?;
+        check_storage(&settings, role).await?;
         let (escalate, mut escalations) = tokio::sync::mpsc::unbounded_channel();
         let runner = DayRunner::new(
             settings.clone(),

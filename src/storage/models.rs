@@ -294,6 +294,11 @@ pub struct NewInstrument {
     pub mode: Option<String>,
 }
 
+/// A gap's length in seconds (socket-seconds; a reversed interval counts 0).
+pub fn gap_seconds(start_us: i64, end_us: i64) -> f64 {
+    (end_us - start_us).max(0) as f64 / 1e6
+}
+
 /// A row of the gap ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = gaps)]
@@ -310,6 +315,13 @@ pub struct NewGap {
     pub cause: String,
     /// Instruments affected.
     pub instruments: i32,
+}
+
+impl NewGap {
+    /// Its length in seconds.
+    pub fn seconds(&self) -> f64 {
+        gap_seconds(self.start_us, self.end_us)
+    }
 }
 
 /// A row of the gap ledger as read back.

@@ -8,7 +8,7 @@ use crate::actors::auth::handlers::GetToken;
 use crate::actors::instruments::actor::Instruments;
 use crate::actors::instruments::handlers::Resolve;
 use crate::actors::notifier::Alert;
-use crate::actors::notifier::report::eod_alert;
+use crate::actors::notifier::report::{eod_alert, eod_failed_alert};
 use crate::actors::scheduler::Event;
 use crate::actors::scheduler::handlers::{DayEvent, Outcome};
 use crate::startup::{Role, StartOptions, start_on_board};
@@ -163,7 +163,8 @@ impl DayRunner {
             Event::Close => {
                 let app = self.app.take();
                 let (settings, skip_corrupt) = (self.settings.clone(), self.skip_corrupt);
-                let eod_status = self.board.handle("eod");
+                // The eod actor writes this entry too: a handle that leaves it as it is.
+                let eod_status = self.board.existing_handle("eod");
                 Box::pin(
                     async move {
                         let (detail, report) = match app {
@@ -190,6 +191,7 @@ impl DayRunner {
                                 .map_err(|e| e.to_string())?;
                                 crate::actors::eod::report_status(
                                     &eod_status,
+                                    date,
                                     &report.as_ref().map_err(Clone::clone),
                                 );
                                 let report = report?;
@@ -206,15 +208,19 @@ impl DayRunner {
                         Ok((detail, report.map(|r| eod_alert(&r, growth.as_ref()))))
                     }
                     .into_actor(self)
-                    .map(|res: Result<(String, Option<Alert>), String>, act, _ctx| {
-                        res.map(|(detail, alert)| {
-                            if let (Some(alert), Some(notifier)) = (alert, &act.notifier) {
-                                notifier.do_send(alert);
-                            }
-                            Outcome {
-                                detail,
-                                token_expires_at: None,
-                            }
+                    .map(move |res: Result<(String, Option<Alert>), String>, act, _ctx| {
+                        // The summary, or the failure (the daily rows are kept): either way a
+                        // human hears of it.
+                        let alert = match &res {
+                            Ok((_, alert)) => alert.clone(),
+                            Err(e) => Some(eod_failed_alert(date, e)),
+                        };
+                        if let (Some(alert), Some(notifier)) = (alert, &act.notifier) {
+                            notifier.do_send(alert);
+                        }
+                        res.map(|(detail, _)| Outcome {
+                            detail,
+                            token_expires_at: None,
                         })
                     }),
                 )

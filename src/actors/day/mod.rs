@@ -86,14 +86,18 @@ impl DayRunner {
 
 /// The database's size after `date`'s end of day, recorded for the growth figures; blocking.
 pub fn database_growth(settings: &Settings, date: NaiveDate) -> Option<Growth> {
-    let size = settings
-        .storage
-        .parsed_url()
-        .map_err(|e| e.to_string())
-        .and_then(|url| Store::open(&url).map_err(|e| e.to_string()))
-        .and_then(|mut store| store.size_bytes().map_err(|e| e.to_string()));
+    let url = settings.storage.parsed_url().map_err(|e| e.to_string());
+    let size = url.clone().and_then(|url| {
+        Store::open(&url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut store| store.size_bytes().map_err(|e| e.to_string()))
+    });
+    let file = match &url {
+        Ok(crate::storage::StorageUrl::Sqlite(path)) => Some(path.as_path()),
+        _ => None,
+    };
     match size {
-        Ok(bytes) => Some(record_growth(&settings.paths.data_dir, date, bytes)),
+        Ok(bytes) => Some(record_growth(&settings.paths.data_dir, date, bytes, file)),
         Err(e) => {
             tracing::warn!(error = %e, "cannot measure the database's size");
             None

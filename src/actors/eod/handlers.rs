@@ -40,12 +40,12 @@ impl Handler<RunEod> for Eod {
             &mut progress,
         ) {
             Ok(report) => {
-                super::report_status(&self.status, &Ok(&report));
+                super::report_status(&self.status, msg.date, &Ok(&report));
                 Ok(report)
             }
             Err(e) => {
                 tracing::error!(date = %msg.date, error = %e, "end of day failed; the daily rows are kept");
-                super::report_status(&self.status, &Err(e.to_string()));
+                super::report_status(&self.status, msg.date, &Err(e.to_string()));
                 Err(e.to_string())
             }
         }

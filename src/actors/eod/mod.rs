@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::calendar::IST;
 use crate::settings::pipeline::EodSettings;
@@ -158,41 +159,50 @@ pub struct EodReport {
     pub journals_deleted: Vec<String>,
 }
 
-/// Puts an end of day's outcome in its status entry (`eod`): `result` (`ok` or `failed`),
-/// `finished_at`, and the report's figures; a failure also moves it to `failed`.
-pub fn report_status(status: &StatusHandle, outcome: &Result<&EodReport, String>) {
-    let finished_at = chrono::Utc::now()
-        .with_timezone(&crate::calendar::IST)
-        .to_rfc3339();
-    match outcome {
-        Ok(report) => {
+/// Puts `date`'s end-of-day outcome in its status entry (`eod`): `result` (`ok` or
+/// `failed`), `finished_at`, and the report's figures (cleared after a failure). A failed run
+/// is an outcome, not a dead actor: the entry stays `running` with the error as `last_error`
+/// (a `failed` state would stop the systemd watchdog and restart the service over it).
+pub fn report_status(status: &StatusHandle, date: NaiveDate, outcome: &Result<&EodReport, String>) {
+    let finished_at = crate::actors::scheduler::ist_string(Utc::now());
+    let (result, figures) = match outcome {
+        Ok(r) => {
             status.set_state(crate::status::State::Running);
-            status.set_all([
-                ("date", serde_json::json!(report.trade_date.to_string())),
-                ("result", serde_json::json!("ok")),
-                ("step", serde_json::json!("done")),
-                ("finished_at", serde_json::json!(finished_at)),
-                ("master_rows", serde_json::json!(report.master_rows)),
-                ("duration_ms", serde_json::json!(report.duration_ms)),
-                (
-                    "silent_instruments",
-                    serde_json::json!(report.silent_instruments.len()),
-                ),
-                (
-                    "thin_instruments",
-                    serde_json::json!(report.thin_instruments.len()),
-                ),
-                ("gap_minutes", serde_json::json!(report.gap_minutes)),
-            ]);
+            (
+                "ok",
+                [
+                    ("master_rows", json!(r.master_rows)),
+                    ("duration_ms", json!(r.duration_ms)),
+                    ("silent_instruments", json!(r.silent_instruments.len())),
+                    ("thin_instruments", json!(r.thin_instruments.len())),
+                    ("gap_minutes", json!(r.gap_minutes)),
+                ],
+            )
         }
         Err(e) => {
-            status.fail(crate::status::State::Failed, e);
-            status.set_all([
-                ("result", serde_json::json!("failed")),
-                ("finished_at", serde_json::json!(finished_at)),
-            ]);
+            status.fail(crate::status::State::Running, e);
+            (
+                "failed",
+                [
+                    ("master_rows", Value::Null),
+                    ("duration_ms", Value::Null),
+                    ("silent_instruments", Value::Null),
+                    ("thin_instruments", Value::Null),
+                    ("gap_minutes", Value::Null),
+                ],
+            )
         }
-    }
+    };
+    status.set_all(figures);
+    status.set_all([
+        ("date", json!(date.to_string())),
+        ("result", json!(result)),
+        (
+            "step",
+            json!(if result == "ok" { "done" } else { "failed" }),
+        ),
+        ("finished_at", json!(finished_at)),
+    ]);
 }
 
 /// The end-of-day actor's state.

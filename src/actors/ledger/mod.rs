@@ -95,7 +95,7 @@ impl Ledger {
         f.write_all(&line)?;
         f.sync_data()?;
         self.gaps += 1;
-        self.gap_seconds += (gap.end_us - gap.start_us).max(0) as f64 / 1e6;
+        self.gap_seconds += gap.seconds();
         Ok(())
     }
 

@@ -25,7 +25,7 @@ impl Notifier {
     fn check(&mut self, ctx: &mut Context<Self>) {
         let now = self.clock.now();
         let mut alerts = self.watch.look(&self.board.snapshot(), now);
-        let (free, disk) = self.watch.disk();
+        let (free, disk) = self.watch.disk(now);
         self.status.set("disk_free_bytes", json!(free));
         alerts.extend(disk);
         alerts.extend(self.watch.holidays(now));

@@ -48,10 +48,12 @@ impl Notifier {
         let Some(transport) = self.transport.clone() else {
             return;
         };
-        let held_back = match self
-            .limiter
-            .decide(alert.kind, &alert.key(), self.clock.now())
-        {
+        let key = alert.key();
+        let decided_at = self.clock.now();
+        let decision = self.limiter.decide(alert.kind, &key, decided_at);
+        // Held or not, the counts survive a restart.
+        self.limiter.save(&self.state_path);
+        let held_back = match decision {
             Decision::Hold => {
                 self.suppressed += 1;
                 self.publish();
@@ -63,7 +65,6 @@ impl Notifier {
             }
             Decision::Send { held_back } => held_back,
         };
-        self.limiter.save(&self.state_path);
         let mut body = alert.body;
         if held_back > 0 {
             body.push_str(&format!(
@@ -101,6 +102,9 @@ impl Notifier {
                 }
                 Err(e) => {
                     act.failed += 1;
+                    // Not sent: the next of its kind may go at once and tells of this one.
+                    act.limiter.not_sent(&key, held_back, decided_at);
+                    act.limiter.save(&act.state_path);
                     tracing::error!(alert = kind.as_str(), error = %e, "cannot mail an alert");
                     act.status
                         .fail(crate::status::State::Running, &format!("mail: {e}"));

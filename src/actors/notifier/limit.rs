@@ -1,6 +1,7 @@
 //! The mail rate limit: the same alert (kind and subject) at most once per
 //! `notify.min_interval_mins` (some kinds wait longer), all alerts together at most
-//! `notify.max_per_hour`, except the end-of-day summary, which always goes. What is held back
+//! `notify.max_per_hour`, except the end-of-day summary, an escalation and a failing scheduled
+//! event, which are never held by the hourly cap. What is held back
 //! is counted and told in the next mail of that alert. The state survives restarts.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -99,8 +100,12 @@ impl RateLimiter {
         }
         let wait = TimeDelta::from_std(interval(kind, self.min_interval)).unwrap_or(TimeDelta::MAX);
         let too_soon = self.last.get(key).is_some_and(|t| now - *t < wait);
-        let over_cap =
-            kind != AlertKind::EodSummary && self.sent.len() >= self.max_per_hour as usize;
+        // What must reach a human gets past the hourly cap (its own interval still holds).
+        let capped = !matches!(
+            kind,
+            AlertKind::EodSummary | AlertKind::Escalation | AlertKind::EventFailed
+        );
+        let over_cap = capped && self.sent.len() >= self.max_per_hour as usize;
         if too_soon || over_cap {
             *self.held.entry(key.to_string()).or_default() += 1;
             return Decision::Hold;
@@ -113,6 +118,18 @@ impl RateLimiter {
         Decision::Send {
             held_back: self.held.remove(key).unwrap_or(0),
         }
+    }
+
+    /// The mail decided at `at` did not go: it counts as held back (with what it carried), and
+    /// the next one of its key may go at once.
+    pub fn not_sent(&mut self, key: &str, held_back: u32, at: DateTime<Utc>) {
+        if self.last.get(key) == Some(&at) {
+            self.last.remove(key);
+        }
+        if let Some(i) = self.sent.iter().rposition(|t| *t == at) {
+            self.sent.remove(i);
+        }
+        *self.held.entry(key.to_string()).or_default() += held_back + 1;
     }
 }
 
@@ -166,6 +183,20 @@ mod tests {
         assert!(matches!(
             l.decide(AlertKind::RestartStorm, "s9", at(61)),
             Decision::Send { held_back: 1 }
+        ));
+    }
+
+    #[test]
+    fn a_mail_that_did_not_go_leaves_room_for_the_next_and_is_counted() {
+        let mut l = limiter(30, 1);
+        let k = AlertKind::RestartStorm;
+        assert_eq!(l.decide(k, "s1", at(0)), Decision::Send { held_back: 0 });
+        l.not_sent("s1", 0, at(0));
+        assert_eq!(l.decide(k, "s1", at(1)), Decision::Send { held_back: 1 });
+        // An escalation is not held by the hourly cap.
+        assert!(matches!(
+            l.decide(AlertKind::Escalation, "pipeline", at(2)),
+            Decision::Send { .. }
         ));
     }
 

@@ -26,10 +26,19 @@ pub struct Growth {
     pub per_day: Option<f64>,
     /// Free bytes on the data directory's file system.
     pub disk_free: Option<u64>,
+    /// Free bytes where the database's own files are (a SQLite file; unknown for a MySQL
+    /// server): what the days-left estimate divides.
+    pub database_disk_free: Option<u64>,
 }
 
-/// Records `bytes` as `date`'s size in `<data_dir>/eod/db-size.json` and says how it grew.
-pub fn record_growth(data_dir: &Path, date: NaiveDate, bytes: u64) -> Growth {
+/// Records `bytes` as `date`'s size in `<data_dir>/eod/db-size.json` and says how it grew;
+/// `database_file` is the SQLite file, when the database is one.
+pub fn record_growth(
+    data_dir: &Path,
+    date: NaiveDate,
+    bytes: u64,
+    database_file: Option<&Path>,
+) -> Growth {
     let path = data_dir.join("eod").join("db-size.json");
     let mut sizes: BTreeMap<NaiveDate, u64> = std::fs::read(&path)
         .ok()
@@ -60,6 +69,7 @@ pub fn record_growth(data_dir: &Path, date: NaiveDate, bytes: u64) -> Growth {
         since_last: previous.map(|p| bytes as i64 - p as i64),
         per_day,
         disk_free: free_bytes(data_dir),
+        database_disk_free: database_file.and_then(free_bytes),
     }
 }
 
@@ -146,5 +156,20 @@ pub fn eod_alert(r: &EodReport, growth: Option<&Growth>) -> Alert {
         about: r.trade_date.to_string(),
         subject,
         body,
+    }
+}
+
+/// The alert for a close or end of day that failed: the daily rows are kept.
+pub fn eod_failed_alert(date: NaiveDate, error: &str) -> Alert {
+    Alert {
+        kind: AlertKind::EodSummary,
+        about: date.to_string(),
+        subject: format!("end of day {date} FAILED"),
+        body: format!(
+            "Closing {date} failed: {error}\n\nThe day's rows are kept in the daily table and \
+             the journals are kept: nothing is lost. Read the error (and \
+             `journalctl -u tickvault`), fix the cause, then run \
+             `tickvault eod --date {date}`, which picks up where it stopped.\n"
+        ),
     }
 }

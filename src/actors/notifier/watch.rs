@@ -4,7 +4,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
-use serde_json::Value;
 
 use super::{Alert, AlertKind};
 use crate::actors::scheduler::Timetable;
@@ -31,16 +30,15 @@ pub struct Watch {
     silent_told: HashSet<String>,
     /// The scheduler's failure count when it last succeeded.
     failures_ok: u64,
+    /// The current failure streak has been told.
+    event_told: bool,
+    /// When low disk space was last told (while it stays low).
+    disk_told: Option<DateTime<Utc>>,
     holidays_checked: Option<NaiveDate>,
 }
 
-fn num(a: &ActorStatus, key: &str) -> u64 {
-    a.details.get(key).and_then(Value::as_u64).unwrap_or(0)
-}
-
-fn text<'a>(a: &'a ActorStatus, key: &str) -> Option<&'a str> {
-    a.details.get(key).and_then(Value::as_str)
-}
+/// Low disk space is told again after this long while it stays low.
+const DISK_RETELL: TimeDelta = TimeDelta::hours(6);
 
 impl Watch {
     /// A watcher with nothing seen yet.
@@ -62,6 +60,8 @@ impl Watch {
             ticks: HashMap::new(),
             silent_told: HashSet::new(),
             failures_ok: 0,
+            event_told: false,
+            disk_told: None,
             holidays_checked: None,
         }
     }
@@ -71,11 +71,13 @@ impl Watch {
     pub fn look(&mut self, actors: &[ActorStatus], now: DateTime<Utc>) -> Vec<Alert> {
         let mut alerts = Vec::new();
         if let Some(s) = actors.iter().find(|a| a.name == "scheduler") {
-            let failures = num(s, "failures");
+            let failures = s.count("failures");
             if s.state != State::Backoff {
                 self.failures_ok = failures;
-            } else if failures >= self.failures_ok + EVENT_ATTEMPTS {
-                let last = text(s, "last_event").unwrap_or("?");
+                self.event_told = false;
+            } else if failures >= self.failures_ok + EVENT_ATTEMPTS && !self.event_told {
+                self.event_told = true;
+                let last = s.text("last_event").unwrap_or("?");
                 let event = last.split(':').next().unwrap_or("event").to_string();
                 alerts.push(Alert {
                     kind: AlertKind::EventFailed,
@@ -138,7 +140,7 @@ impl Watch {
                 history.push_back((now, s.restarts));
             }
             // Silent during market hours.
-            let ticks = num(s, "ticks");
+            let ticks = s.count("ticks");
             let seen = self.ticks.entry(s.name.clone()).or_insert((ticks, now));
             if seen.0 != ticks || !open {
                 *seen = (ticks, now);
@@ -163,7 +165,7 @@ impl Watch {
                          now are not recoverable from Kite.\n",
                         s.name,
                         s.state,
-                        num(s, "subscribed"),
+                        s.count("subscribed"),
                         crate::actors::scheduler::ist_string(since),
                         s.last_error.as_deref().unwrap_or("none recorded"),
                     ),
@@ -173,10 +175,18 @@ impl Watch {
         alerts
     }
 
-    /// Free bytes on the data directory's file system, and an alert when below the minimum.
-    pub fn disk(&self) -> (Option<u64>, Option<Alert>) {
+    /// Free bytes on the data directory's file system, and an alert when it falls below the
+    /// minimum (again every 6 hours while it stays there).
+    pub fn disk(&mut self, now: DateTime<Utc>) -> (Option<u64>, Option<Alert>) {
         let free = free_bytes(&self.data_dir);
-        let alert = free.filter(|f| *f < self.disk_min).map(|f| Alert {
+        let low = free.filter(|f| *f < self.disk_min);
+        if low.is_none() {
+            self.disk_told = None;
+        }
+        if self.disk_told.is_some_and(|t| now - t < DISK_RETELL) {
+            return (free, None);
+        }
+        let alert = low.map(|f| Alert {
             kind: AlertKind::DiskLow,
             about: self.data_dir.display().to_string(),
             subject: format!("disk space low: {} free", human_bytes(f)),
@@ -190,33 +200,36 @@ impl Watch {
                 human_bytes(self.disk_min),
             ),
         });
+        if alert.is_some() {
+            self.disk_told = Some(now);
+        }
         (free, alert)
     }
 
-    /// Once per IST date: from 1 December, an alert when the holiday list has nothing for next
-    /// year (the operator's file is re-read).
+    /// Once per IST date: the operator's holiday file is read again, and from 1 December an
+    /// alert when it has nothing for next year.
     pub fn holidays(&mut self, now: DateTime<Utc>) -> Option<Alert> {
         let today = ist_date(now);
         if self.holidays_checked == Some(today) {
             return None;
         }
         self.holidays_checked = Some(today);
+        // Once a day the operator's file is read again (as the scheduler does), so a special
+        // session added later counts as market hours here too.
+        let origin = match &self.holidays_file {
+            Some(path) => {
+                match TradingCalendar::load(path) {
+                    Ok(c) => self.timetable.calendar = c,
+                    Err(e) => tracing::warn!(error = %e, "cannot read the holiday file"),
+                }
+                path.display().to_string()
+            }
+            None => "the compiled-in list (config/holidays/nse.toml)".to_string(),
+        };
         if today.month() != 12 {
             return None;
         }
-        let (calendar, origin) = match &self.holidays_file {
-            Some(path) => match TradingCalendar::load(path) {
-                Ok(c) => (c, path.display().to_string()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the holiday file");
-                    (self.timetable.calendar.clone(), path.display().to_string())
-                }
-            },
-            None => (
-                TradingCalendar::nse(),
-                "the compiled-in list (config/holidays/nse.toml)".to_string(),
-            ),
-        };
+        let calendar = &self.timetable.calendar;
         let next = today.year() + 1;
         (!calendar.covers_year(next)).then(|| Alert {
             kind: AlertKind::HolidaysMissing,
@@ -391,6 +404,15 @@ mod tests {
         assert_eq!(kinds(&alerts), [(AlertKind::EventFailed, "login".into())]);
         assert!(alerts[0].subject.contains("login failed after 3 attempts"));
         assert!(alerts[0].body.contains("TOTP refused"));
+        assert!(
+            w.look(&[scheduler(State::Backoff, 6)], t).is_empty(),
+            "once per streak"
+        );
+        assert!(w.look(&[scheduler(State::Running, 6)], t).is_empty());
+        assert!(
+            w.look(&[scheduler(State::Backoff, 9)], t).len() == 1,
+            "a new streak"
+        );
     }
 
     #[test]
@@ -422,12 +444,18 @@ mod tests {
     #[test]
     fn low_disk_space_is_an_alert() {
         let mut w = watch();
-        let (free, alert) = w.disk();
+        let t = ist(2026, 11, 19, 10, 0);
+        let (free, alert) = w.disk(t);
         assert!(free.is_some_and(|f| f > 0));
         assert!(alert.is_none(), "the default minimum is small: {free:?}");
         w.disk_min = u64::MAX;
-        let (_, alert) = w.disk();
+        let (_, alert) = w.disk(t);
         assert_eq!(alert.map(|a| a.kind), Some(AlertKind::DiskLow));
+        assert!(w.disk(t + TimeDelta::hours(1)).1.is_none(), "told once");
+        assert!(
+            w.disk(t + TimeDelta::hours(6)).1.is_some(),
+            "and again 6 h later"
+        );
         assert_eq!(human_bytes(1536), "1.5 KiB");
     }
 }

@@ -122,7 +122,7 @@ impl Persister {
         self.committed = positions.into_iter().map(|(s, o)| (s, o as u64)).collect();
         self.gap_seconds = storage::gaps(self.store.conn(), self.date)?
             .iter()
-            .map(|g| (g.end_us - g.start_us).max(0) as f64 / 1e6)
+            .map(|g| crate::storage::models::gap_seconds(g.start_us, g.end_us))
             .sum();
         Ok(())
     }
@@ -242,16 +242,10 @@ impl Persister {
             Ok(_) => {
                 let took = started.elapsed();
                 self.last_commit_ms = took.as_millis() as u64;
-                self.status.observe(
-                    "tickvault_persister_commit_seconds",
-                    crate::metrics::COMMIT_SECONDS_BUCKETS,
-                    took.as_secs_f64(),
-                );
-                self.status.observe(
-                    "tickvault_persister_batch_rows",
-                    crate::metrics::BATCH_ROWS_BUCKETS,
-                    rows.len() as f64,
-                );
+                self.status
+                    .observe(&crate::metrics::COMMIT_SECONDS, took.as_secs_f64());
+                self.status
+                    .observe(&crate::metrics::BATCH_ROWS, rows.len() as f64);
                 self.committed_rows += rows.len() as u64;
                 self.last_commit_at = Some(chrono::Utc::now());
                 let now_us = chrono::Utc::now().timestamp_micros();
@@ -288,7 +282,7 @@ impl Persister {
 
     /// Counts a recorded gap.
     pub(crate) fn gap_recorded(&mut self, gap: &crate::storage::models::NewGap) {
-        self.gap_seconds += (gap.end_us - gap.start_us).max(0) as f64 / 1e6;
+        self.gap_seconds += gap.seconds();
         self.publish();
     }
 
