@@ -165,14 +165,9 @@ mod tests {
     use super::*;
 
     fn actor(name: &str, state: State, details: serde_json::Value) -> ActorStatus {
-        ActorStatus {
-            name: name.into(),
-            state,
-            restarts: 0,
-            last_error: (state == State::Backoff).then(|| "refused".to_string()),
-            since: chrono::Utc::now(),
-            details: details.as_object().cloned().unwrap_or_default(),
-        }
+        let mut a = crate::status::sample(name, state, details);
+        a.last_error = (state == State::Backoff).then(|| "refused".to_string());
+        a
     }
 
     #[test]

@@ -87,6 +87,19 @@ impl ActorStatus {
     }
 }
 
+/// An entry made by hand, for tests of what reads the board.
+#[cfg(test)]
+pub(crate) fn sample(name: &str, state: State, details: Value) -> ActorStatus {
+    ActorStatus {
+        name: name.into(),
+        state,
+        restarts: 0,
+        last_error: None,
+        since: Utc::now(),
+        details: details.as_object().cloned().unwrap_or_default(),
+    }
+}
+
 /// Whether a trading day is being recorded, judged from a board snapshot: the scheduler's next
 /// event is the close; without a scheduler (`run --now`), always.
 pub fn day_recording(actors: &[ActorStatus]) -> bool {

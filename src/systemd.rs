@@ -177,16 +177,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn actor(name: &str, state: State, details: serde_json::Value) -> ActorStatus {
-        ActorStatus {
-            name: name.into(),
-            state,
-            restarts: 0,
-            last_error: None,
-            since: chrono::Utc::now(),
-            details: details.as_object().cloned().unwrap_or_default(),
-        }
-    }
+    use crate::status::sample as actor;
 
     fn board(next: &str, sockets: [(State, u64); 2]) -> Vec<ActorStatus> {
         let mut v = vec![actor(

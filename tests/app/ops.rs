@@ -128,6 +128,15 @@ impl Smtp {
     }
 }
 
+/// A notifier on a board of its own.
+fn start_notifier(settings: &tickvault::settings::Settings) -> (Arc<StatusBoard>, Addr<Notifier>) {
+    let board = StatusBoard::new();
+    let notifier = Notifier::new(settings, tickvault::clock::system(), board.clone())
+        .unwrap()
+        .start();
+    (board, notifier)
+}
+
 fn alert(kind: AlertKind, about: &str) -> Alert {
     Alert {
         kind,
@@ -145,10 +154,7 @@ async fn the_end_of_day_summary_arrives_by_mail_over_starttls() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = app_settings(&sim, dir.path());
     settings.notify = smtp.settings(&certs);
-    let board = StatusBoard::new();
-    let notifier = Notifier::new(&settings, tickvault::clock::system(), board.clone())
-        .unwrap()
-        .start();
+    let (board, notifier) = start_notifier(&settings);
     let (escalate, _escalations) = tokio::sync::mpsc::unbounded_channel();
     let runner = DayRunner::new(
         settings.clone(),
@@ -224,10 +230,7 @@ async fn alert_mails_are_rate_limited_and_a_dead_server_blocks_nothing() {
     let sim = spawn_sim_today(None);
     let mut settings = app_settings(&sim, dir.path());
     settings.notify = smtp.settings(&certs);
-    let board = StatusBoard::new();
-    let notifier = Notifier::new(&settings, tickvault::clock::system(), board.clone())
-        .unwrap()
-        .start();
+    let (board, notifier) = start_notifier(&settings);
     for _ in 0..3 {
         notifier.do_send(alert(AlertKind::SocketSilent, "socket-2"));
     }
@@ -255,10 +258,7 @@ async fn alert_mails_are_rate_limited_and_a_dead_server_blocks_nothing() {
     let mut dead = settings.clone();
     dead.notify.smtp_port = free_port();
     dead.paths.data_dir = dir.path().join("other");
-    let board = StatusBoard::new();
-    let notifier = Notifier::new(&dead, tickvault::clock::system(), board.clone())
-        .unwrap()
-        .start();
+    let (board, notifier) = start_notifier(&dead);
     notifier.do_send(alert(AlertKind::Escalation, "pipeline"));
     tokio::time::timeout(Duration::from_secs(30), notifier.send(DrainMail))
         .await
