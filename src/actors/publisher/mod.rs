@@ -82,7 +82,7 @@ pub struct Publisher {
     backoff: Duration,
     counters: Counters,
     /// Frame received → XADD acknowledged, microseconds.
-    latency: Histogram<u64>,
+    latency: Option<Histogram<u64>>,
     /// Unread entries per consumer group, from the last `XINFO GROUPS`.
     group_lag: HashMap<String, u64>,
     status: StatusHandle,
@@ -102,7 +102,7 @@ impl Publisher {
             failed: std::collections::BTreeMap::new(),
             backoff: Duration::from_millis(100),
             counters: Counters::default(),
-            latency: Histogram::new_with_bounds(1, 60_000_000, 2).expect("valid bounds"),
+            latency: Histogram::new_with_bounds(1, 60_000_000, 2).ok(),
             group_lag: HashMap::new(),
             status,
         }
@@ -133,19 +133,18 @@ impl Publisher {
     }
 
     fn record_latency(&mut self, sent: &[Pending]) {
+        let Some(latency) = &mut self.latency else {
+            return;
+        };
         let now = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
         for p in sent {
-            let _ = self
-                .latency
-                .record(now.saturating_sub(p.recv_time_us).max(1));
+            let _ = latency.record(now.saturating_sub(p.recv_time_us).max(1));
         }
     }
 
     fn latency_ms(&self, q: f64) -> Option<f64> {
-        if self.latency.is_empty() {
-            return None;
-        }
-        Some((self.latency.value_at_percentile(q) as f64 / 100.0).round() / 10.0)
+        let h = self.latency.as_ref().filter(|h| !h.is_empty())?;
+        Some((h.value_at_percentile(q) as f64 / 100.0).round() / 10.0)
     }
 
     fn publish_status(&self) {
