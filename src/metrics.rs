@@ -70,11 +70,6 @@ impl Histogram {
         self.sum += value;
         self.count += 1;
     }
-
-    /// Observations so far.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
 }
 
 /// Writes metric families: `# HELP`, `# TYPE`, then samples.

@@ -51,15 +51,6 @@ fn interval(kind: AlertKind, min_interval: Duration) -> Duration {
 }
 
 impl RateLimiter {
-    /// An empty limiter.
-    pub fn new(settings: &NotifySettings) -> RateLimiter {
-        RateLimiter {
-            min_interval: settings.min_interval,
-            max_per_hour: settings.max_per_hour,
-            ..RateLimiter::default()
-        }
-    }
-
     /// The state saved at `path`, or an empty limiter when there is none (a damaged file is
     /// logged and replaced).
     pub fn load(path: &Path, settings: &NotifySettings) -> RateLimiter {
