@@ -19,6 +19,7 @@
 //! | [`http`] | the actix-web endpoint: `/healthz`, `/readyz`, `/status` (the board's JSON), `/metrics` | `commands::run` |
 //! | [`metrics`] | the board in the Prometheus text format | `http` |
 //! | [`pidfile`] | `<state_dir>/tickvault.pid`: written by `run`, used by `tickvault status` to ask for a fresh report (SIGUSR1) | `commands::run`, `commands::status` |
+//! | [`files`] | `write_atomically` (temporary file renamed over the old): reports, status, state files | actors, commands |
 //! | [`clock`] | time as an input (`Clock`: system, manual, and tokio-time clocks) | auth, scheduler |
 //! | [`settings`] | the typed, layered [`settings::Settings`] tree (compiled-in `config/default.toml` → preset → `--config FILE` → `TICKVAULT__…` env), validation naming the key, [`settings::secret`] (inline / `*_file` / systemd credentials, permission checks), [`settings::pipeline`] (paths, Kite, storage, journal, sockets, universe), [`settings::redis`] (the live view and the stream between roles), [`settings::schedule`] (the calendar's times), [`settings::ops`] (`[http]`, `[notify]`) | read once by `main` |
 //! | [`systemd`] | the service manager (`Type=notify`): `READY=1`, `STATUS=` every 10 s, `WATCHDOG=1` only while the pipeline makes progress (judged from the status board) or is idle by the calendar, `STOPPING=1`; `config/systemd/tickvault.service` | `commands::run` |
@@ -33,6 +34,7 @@ pub mod capture;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod files;
 pub mod http;
 pub mod kite;
 pub mod metrics;

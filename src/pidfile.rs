@@ -21,9 +21,7 @@ impl PidFile {
     /// Writes this process's pid to `<state_dir>/tickvault.pid` (atomically).
     pub fn create(state_dir: &Path) -> std::io::Result<PidFile> {
         let path = state_dir.join(FILE);
-        let tmp = state_dir.join(format!("{FILE}.tmp"));
-        std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
-        std::fs::rename(&tmp, &path)?;
+        crate::files::write_atomically(&path, format!("{}\n", std::process::id()).as_bytes())?;
         Ok(PidFile { path })
     }
 }

@@ -209,13 +209,8 @@ impl StatusBoard {
 
     /// Writes the report to `path` atomically (a temporary file renamed over it).
     pub fn write_json(&self, path: &Path, now: DateTime<Utc>) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&self.to_json(now))?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        crate::files::write_atomically(path, text.as_bytes())
     }
 
     /// The status report: one log line per actor and `path` rewritten (what SIGUSR1 does);

@@ -198,13 +198,7 @@ impl DayRunner {
                                 (eod_summary(&report), Some(report))
                             }
                         };
-                        let growth = tokio::task::spawn_blocking(move || database_growth(&settings, date))
-                            .await
-                            .ok()
-                            .flatten();
-                        if let Some(g) = &growth {
-                            eod_status.set("database_bytes", serde_json::json!(g.bytes));
-                        }
+                        let growth = report.as_ref().and_then(|r| database_growth(&settings, r));
                         Ok((detail, report.map(|r| eod_alert(&r, growth.as_ref()))))
                     }
                     .into_actor(self)

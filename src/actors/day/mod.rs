@@ -84,25 +84,20 @@ impl DayRunner {
     }
 }
 
-/// The database's size after `date`'s end of day, recorded for the growth figures; blocking.
-pub fn database_growth(settings: &Settings, date: NaiveDate) -> Option<Growth> {
-    let url = settings.storage.parsed_url().map_err(|e| e.to_string());
-    let size = url.clone().and_then(|url| {
-        Store::open(&url)
-            .map_err(|e| e.to_string())
-            .and_then(|mut store| store.size_bytes().map_err(|e| e.to_string()))
-    });
-    let file = match &url {
-        Ok(crate::storage::StorageUrl::Sqlite(path)) => Some(path.as_path()),
+/// The database's growth after `report`'s end of day (its size recorded for the next day's
+/// figures); `None` when the end of day could not measure the size. Blocking (small files).
+pub fn database_growth(settings: &Settings, report: &EodReport) -> Option<Growth> {
+    let bytes = report.database_bytes?;
+    let file = match settings.storage.parsed_url() {
+        Ok(crate::storage::StorageUrl::Sqlite(path)) => Some(path),
         _ => None,
     };
-    match size {
-        Ok(bytes) => Some(record_growth(&settings.paths.data_dir, date, bytes, file)),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot measure the database's size");
-            None
-        }
-    }
+    Some(record_growth(
+        &settings.paths.data_dir,
+        report.trade_date,
+        bytes,
+        file.as_deref(),
+    ))
 }
 
 /// One line about an end-of-day report.

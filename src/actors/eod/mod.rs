@@ -157,6 +157,8 @@ pub struct EodReport {
     pub gap_minutes: f64,
     /// Journal directories deleted by retention.
     pub journals_deleted: Vec<String>,
+    /// The database's size after the run (bytes; `None` when it could not be measured).
+    pub database_bytes: Option<u64>,
 }
 
 /// Puts `date`'s end-of-day outcome in its status entry (`eod`): `result` (`ok` or
@@ -176,6 +178,7 @@ pub fn report_status(status: &StatusHandle, date: NaiveDate, outcome: &Result<&E
                     ("silent_instruments", json!(r.silent_instruments.len())),
                     ("thin_instruments", json!(r.thin_instruments.len())),
                     ("gap_minutes", json!(r.gap_minutes)),
+                    ("database_bytes", json!(r.database_bytes)),
                 ],
             )
         }
@@ -189,6 +192,7 @@ pub fn report_status(status: &StatusHandle, date: NaiveDate, outcome: &Result<&E
                     ("silent_instruments", Value::Null),
                     ("thin_instruments", Value::Null),
                     ("gap_minutes", Value::Null),
+                    ("database_bytes", Value::Null),
                 ],
             )
         }
@@ -422,10 +426,11 @@ fn steps(
             rows: 0,
         })
         .collect();
+    // A fold from +0.0: an empty f64 sum is -0.0, shown as "-0.0".
     let gap_minutes = gaps
         .iter()
-        .map(|g| (g.end_us - g.start_us).max(0) as f64 / 60e6)
-        .sum::<f64>();
+        .map(|g| crate::storage::models::gap_seconds(g.start_us, g.end_us) / 60.0)
+        .fold(0.0, |a, b| a + b);
     let journals_deleted = if opts.retention_days > 0 {
         delete_old_journals(store, data_dir, date, opts.retention_days)?
     } else {
@@ -447,10 +452,14 @@ fn steps(
         gaps: gaps.len(),
         gap_minutes: (gap_minutes * 100.0).round() / 100.0,
         journals_deleted,
+        database_bytes: store
+            .size_bytes()
+            .map_err(|e| tracing::warn!(error = %e, "cannot measure the database's size"))
+            .ok(),
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     let path = report_path(data_dir, date);
-    write_atomically(&path, json.as_bytes()).map_err(|error| EodError::Report {
+    crate::files::write_atomically(&path, json.as_bytes()).map_err(|error| EodError::Report {
         path: path.clone(),
         error,
     })?;
@@ -473,15 +482,6 @@ fn steps(
 /// `<data_dir>/eod/YYYY-MM-DD.json`.
 pub fn report_path(data_dir: &Path, date: NaiveDate) -> PathBuf {
     data_dir.join("eod").join(format!("{date}.json"))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Deletes `<data_dir>/journal/D` for dates D more than `days` before `date` whose own end of

@@ -101,15 +101,8 @@ impl Ledger {
 
     fn save_instruments(&self, rows: &[NewInstrument]) -> std::io::Result<()> {
         let path = instruments_path(&self.data_dir, self.date);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec(rows).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(&tmp, &path)
+        let json = serde_json::to_vec(rows).map_err(std::io::Error::other)?;
+        crate::files::write_atomically(&path, &json)
     }
 
     fn publish(&self) {

@@ -71,12 +71,7 @@ impl RateLimiter {
     /// Writes the state to `path` (atomically; a failure is logged).
     pub fn save(&self, path: &Path) {
         let write = || -> std::io::Result<()> {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let tmp = path.with_extension("json.tmp");
-            std::fs::write(&tmp, serde_json::to_vec(self)?)?;
-            std::fs::rename(&tmp, path)
+            crate::files::write_atomically(path, &serde_json::to_vec(self)?)
         };
         if let Err(e) = write() {
             tracing::warn!(path = %path.display(), error = %e, "cannot save the mail rate-limit state");

@@ -56,10 +56,7 @@ pub fn record_growth(
         _ => None,
     };
     let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(data_dir.join("eod"))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&sizes)?)?;
-        std::fs::rename(&tmp, &path)
+        crate::files::write_atomically(&path, &serde_json::to_vec_pretty(&sizes)?)
     };
     if let Err(e) = write() {
         tracing::warn!(path = %path.display(), error = %e, "cannot record the database size");

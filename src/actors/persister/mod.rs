@@ -123,7 +123,7 @@ impl Persister {
         self.gap_seconds = storage::gaps(self.store.conn(), self.date)?
             .iter()
             .map(|g| crate::storage::models::gap_seconds(g.start_us, g.end_us))
-            .sum();
+            .fold(0.0, |a, b| a + b);
         Ok(())
     }
 
