@@ -23,6 +23,21 @@ pub fn ist_date(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&IST).date_naive()
 }
 
+/// `t` for JSON (status.json, reports, the endpoint): RFC 3339 in IST with its offset, to the
+/// millisecond (`2026-11-27T09:15:00.250+05:30`). Every timestamp tickvault writes looks so.
+pub fn ist_rfc3339(t: DateTime<Utc>) -> String {
+    t.with_timezone(&IST)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// `t` for people (terminal output, mails): IST with its offset, to the millisecond
+/// (`2026-11-27 09:15:00.250 +05:30`).
+pub fn ist_human(t: DateTime<Utc>) -> String {
+    t.with_timezone(&IST)
+        .format("%Y-%m-%d %H:%M:%S%.3f %:z")
+        .to_string()
+}
+
 /// A day the market opens although it would otherwise be closed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SpecialSession {
@@ -167,6 +182,15 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn timestamps_are_ist_with_the_offset_to_the_millisecond() {
+        let t = DateTime::parse_from_rfc3339("2026-11-27T03:45:00.250999Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(ist_rfc3339(t), "2026-11-27T09:15:00.250+05:30");
+        assert_eq!(ist_human(t), "2026-11-27 09:15:00.250 +05:30");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tickvault::cli::Cli;
+use tickvault::cli::{Cli, Command};
 use tickvault::commands::{self, exit};
 use tickvault::settings::{Settings, Sources};
 use tickvault::telemetry;
@@ -21,9 +21,19 @@ fn main() -> ExitCode {
         credentials_dir: env.get("CREDENTIALS_DIRECTORY").map(Into::into),
         env: env.clone(),
     };
+    // `config` shows the merged settings even when they do not validate.
+    if let Command::Config(args) = &cli.command {
+        return commands::config::run(args, &sources).unwrap_or_else(|failure| {
+            eprintln!("tickvault: {failure}");
+            ExitCode::from(failure.exit_code())
+        });
+    }
     let settings = match Settings::load(&sources) {
         Ok(settings) => settings,
         Err(e) => {
+            if let Command::Check(args) = &cli.command {
+                return commands::check::settings_failed(args, &e);
+            }
             eprintln!("tickvault: {e}");
             return ExitCode::from(exit::CONFIG);
         }
@@ -34,7 +44,10 @@ fn main() -> ExitCode {
         eprintln!("tickvault: {e:#}");
         return ExitCode::from(exit::CONFIG);
     }
-    match commands::run(cli.command, &settings) {
+    for warning in &settings.warnings {
+        tracing::warn!(key = %warning.key, "{warning}");
+    }
+    match commands::run(cli.command, &settings, &sources) {
         Ok(code) => code,
         Err(failure) => {
             eprintln!("tickvault: {failure}");

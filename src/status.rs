@@ -8,11 +8,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::calendar::IST;
 use crate::metrics::Histogram;
 
 /// Lifecycle states (fixed names: tools read them).
@@ -117,8 +116,7 @@ pub struct StatusBoard {
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
-    t.with_timezone(&IST)
-        .to_rfc3339_opts(SecondsFormat::Millis, false)
+    crate::calendar::ist_rfc3339(t)
 }
 
 impl StatusBoard {

@@ -6,8 +6,21 @@
 //! recovered surprises, ERROR for data at risk.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
 
 use crate::settings::LogFormat;
+
+/// Log timestamps in IST with the offset, to the millisecond (`2026-11-27T09:15:00.250+05:30`),
+/// the same as every other timestamp tickvault shows: a log line and a status report of one
+/// moment read alike.
+struct IstTime;
+
+impl FormatTime for IstTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        w.write_str(&crate::calendar::ist_rfc3339(chrono::Utc::now()))
+    }
+}
 
 /// Installs the global subscriber. `rust_log` is the value of `RUST_LOG`, if set (it wins over
 /// `filter`). Returns an error if a subscriber is already installed or the filter is invalid.
@@ -21,6 +34,7 @@ pub fn init(filter: &str, rust_log: Option<&str>, format: LogFormat) -> anyhow::
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_timer(IstTime)
         .with_target(true);
     let result = match format {
         LogFormat::Text => builder

@@ -74,35 +74,32 @@ pub fn run(args: &DemoArgs, settings: &Settings) -> Result<ExitCode, Failure> {
         settings.kite.api_root = sim.http_url();
         settings.kite.login_root = sim.http_url();
         settings.kite.ws_root = sim.ws_url();
-        println!("tickvault demo: Kite simulator on {} (trading date {date}); recording for {} s", sim.http_url(), duration.as_secs());
+        println!("tickvault demo: Kite simulator on {} (trading date {date})", sim.http_url());
+        println!("recording for {} s", duration.as_secs());
         let app = startup::start(&settings, date, crate::clock::system()).await.map_err(start_failure)?;
-        println!(
-            "resolved {} instruments onto {} sockets; journal in {}, rows in {}",
-            app.plan.instruments.len(),
-            app.plan.sockets.len(),
-            settings.paths.data_dir.join("journal").display(),
-            db.display()
-        );
+        println!("resolved {} instruments onto {} sockets", app.plan.instruments.len(), app.plan.sockets.len());
+        println!("journal in {}, rows in {}", settings.paths.data_dir.join("journal").display(), db.display());
+        let sockets: Vec<String> = app.plan.sockets.iter().map(|s| s.name()).collect();
+        println!("{}", live_header(&sockets));
         let started = Instant::now();
         let mut dropped = false;
         let mut last: BTreeMap<String, u64> = BTreeMap::new();
         while started.elapsed() < duration {
             actix_rt::time::sleep(Duration::from_secs(1)).await;
-            let mut line = format!("{:>4}s ", started.elapsed().as_secs());
+            let mut cells = Vec::new();
             for s in app.board.snapshot().iter().filter(|s| s.name.starts_with("socket-")) {
                 let ticks = s.details.get("ticks").and_then(Value::as_u64).unwrap_or(0);
                 let rate = ticks.saturating_sub(*last.get(&s.name).unwrap_or(&0));
                 last.insert(s.name.clone(), ticks);
-                let state = serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                line += &format!(" | {} {:>6}/s {:>8} ticks, {} restarts, {state}", s.name, rate, ticks, s.restarts);
+                cells.push(live_cell(rate, ticks, s.state.as_str(), s.restarts));
             }
-            println!("{line}");
+            println!("{}", live_line(started.elapsed().as_secs(), &cells));
             let _ = std::io::stdout().flush();
             if !dropped && started.elapsed() >= duration / 2 && app.plan.sockets.len() >= 2 {
                 dropped = true;
                 match drop_socket(&sim.http_url(), app.plan.sockets[1].tokens[0].0).await {
-                    Ok(id) => println!("       >>> dropped socket-2 (simulator connection {id}) through the fault API: watch it restart alone"),
-                    Err(e) => println!("       >>> could not drop socket-2: {e}"),
+                    Ok(id) => println!("  >>> dropped socket-2 (simulator connection {id}) through the fault API: watch it restart alone"),
+                    Err(e) => println!("  >>> could not drop socket-2: {e}"),
                 }
             }
         }
@@ -112,6 +109,55 @@ pub fn run(args: &DemoArgs, settings: &Settings) -> Result<ExitCode, Failure> {
         sim.stop().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Width of one socket's cell in the live lines: ` 12,345   1,234,567 running ↻1` (up to
+/// 99,999 ticks/s and 9,999,999 ticks, three sockets fit 100 columns).
+const CELL: usize = 28;
+
+/// The live lines' header: a column per socket.
+fn live_header(sockets: &[String]) -> String {
+    let mut line = format!("{:>5}", "time");
+    for name in sockets {
+        line += &format!(" │ {:<w$}", format!("{name}: /s, ticks"), w = CELL);
+    }
+    line.trim_end().to_string()
+}
+
+/// One socket's cell: its rate, total, state (and restarts, when any).
+fn live_cell(rate: u64, ticks: u64, state: &str, restarts: u32) -> String {
+    let restarts = if restarts > 0 {
+        format!("↻{restarts}")
+    } else {
+        String::new()
+    };
+    format!(
+        "{:>6} {:>9} {state:<8}{restarts}",
+        grouped(rate),
+        grouped(ticks)
+    )
+}
+
+/// A live line: seconds since the start, then each socket's cell (3 sockets fit 100 columns).
+fn live_line(secs: u64, cells: &[String]) -> String {
+    let mut line = format!("{secs:>4}s");
+    for cell in cells {
+        line += &format!(" │ {cell:<w$}", w = CELL);
+    }
+    line.trim_end().to_string()
+}
+
+/// `1234567` → `1,234,567`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 async fn fetch_json(url: &str) -> anyhow::Result<Value> {
@@ -173,19 +219,31 @@ fn summary(
         .iter()
         .filter(|s| s.name.starts_with("socket-"))
     {
+        let causes: Vec<String> = s
+            .details
+            .get("reconnects_by_cause")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(cause, n)| Some(format!("{cause} {}", n.as_u64()?)))
+            .collect();
         println!(
-            "  {:<9} {:>9} ticks received, {} restarts {}",
+            "  {:<9} {:>11} ticks received, {} restart(s){}",
             s.name,
-            s.details.get("ticks").and_then(Value::as_u64).unwrap_or(0),
+            grouped(s.details.get("ticks").and_then(Value::as_u64).unwrap_or(0)),
             s.restarts,
-            s.details
-                .get("reconnects_by_cause")
-                .map(|v| v.to_string())
-                .unwrap_or_default()
+            if causes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", causes.join(", "))
+            }
         );
     }
+    println!("  ticks sent by the simulator: {}", grouped(sent));
     println!(
-        "  ticks sent by the simulator: {sent}; rows stored: {stored} (committed this run: {rows}){}",
+        "  rows stored: {} (committed this run: {}){}",
+        grouped(stored),
+        grouped(rows),
         if sent == stored {
             " — nothing lost"
         } else {
@@ -202,31 +260,40 @@ fn summary(
             g.instruments
         );
     }
+    println!("  data:    {} (SQLite)", db.display());
     println!(
-        "  data: {} (SQLite), {} (raw journal), {} (status report)",
-        db.display(),
-        app.data_dir.join("journal").display(),
-        app.status_path().display()
+        "  journal: {} (raw frames)",
+        app.data_dir.join("journal").display()
     );
+    println!("  status:  {}", app.status_path().display());
     println!("\ntry:");
-    println!(
-        "  sqlite3 {} \"SELECT socket, count(*) FROM daily_ticks GROUP BY socket\"",
-        db.display()
-    );
-    println!(
-        "  sqlite3 {} \"SELECT tradingsymbol, count(*) AS n FROM daily_ticks_v GROUP BY tradingsymbol ORDER BY n DESC LIMIT 5\"",
-        db.display()
-    );
-    println!(
-        "  sqlite3 {} \"SELECT socket, cause, (end_us - start_us) / 1000 AS ms, instruments FROM gaps\"",
-        db.display()
-    );
+    let db = db.display();
+    println!("  sqlite3 {db} \"SELECT socket, count(*) FROM daily_ticks GROUP BY 1\"");
+    println!("  sqlite3 {db} \"SELECT tradingsymbol AS s, count(*) AS n FROM daily_ticks_v \\");
+    println!("    GROUP BY s ORDER BY n DESC LIMIT 5\"");
+    println!("  sqlite3 {db} \"SELECT socket, cause, (end_us - start_us) / 1000 AS ms FROM gaps\"");
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_lines_fit_a_hundred_columns() {
+        let sockets: Vec<String> = (1..=3).map(|n| format!("socket-{n}")).collect();
+        let cell = live_cell(99_999, 9_999_999, "starting", 12);
+        let line = live_line(3_600, &[cell.clone(), cell.clone(), cell]);
+        for l in [live_header(&sockets), line] {
+            assert!(
+                l.chars().count() <= 100,
+                "{} columns: {l}",
+                l.chars().count()
+            );
+        }
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(grouped(12), "12");
+    }
 
     #[test]
     fn durations_parse() {

@@ -3,7 +3,7 @@
 //! clears and reports (see [`crate::actors::eod`]). Safe to run again: a run killed anywhere
 //! finishes on the next one with the same master contents.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -16,6 +16,9 @@ use crate::calendar::ist_date;
 use crate::recovery;
 use crate::settings::Settings;
 use crate::storage::Store;
+
+/// Thin or silent instruments named in the output (all of them are in the report).
+const MAX_LISTED: usize = 30;
 
 /// Arguments of `tickvault eod`.
 #[derive(Debug, clap::Args)]
@@ -49,19 +52,29 @@ pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     }
 
     let opts = EodOptions::new(settings.eod, settings.journal.retention_days);
+    // On a terminal one line redrawn in place; in a log (systemd, a pipe) a line per finished
+    // step, never a carriage return.
+    let terminal = std::io::stderr().is_terminal();
     let mut last = Instant::now();
     let mut progress = |p: Progress| {
-        if last.elapsed() >= PROGRESS_EVERY || p.done == p.chunks {
-            last = Instant::now();
-            eprint!(
-                "\reod {date}: {:?} {}/{} chunks ({} instruments), {}/{} rows moved   ",
-                p.step, p.done, p.chunks, p.instruments, p.rows_moved, p.rows_total
-            );
-            let _ = std::io::stderr().flush();
+        let line = format!(
+            "eod {date}: {:?} {}/{} chunks ({} instruments), {}/{} rows moved",
+            p.step, p.done, p.chunks, p.instruments, p.rows_moved, p.rows_total
+        );
+        if terminal {
+            if last.elapsed() >= PROGRESS_EVERY || p.done == p.chunks {
+                last = Instant::now();
+                eprint!("\r{line}   ");
+                let _ = std::io::stderr().flush();
+            }
+        } else if p.done == p.chunks {
+            eprintln!("{line}");
         }
     };
     let report = run_eod(&mut store, data_dir, date, opts, &mut progress);
-    eprintln!();
+    if terminal {
+        eprintln!();
+    }
     let report = report.map_err(|e| match e {
         EodError::Verify(_) => Failure::Data(anyhow!("{e}")),
         EodError::Storage(_) => Failure::Unavailable(anyhow!("{e}")),
@@ -69,11 +82,13 @@ pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     })?;
     let mut out = String::new();
     out.push_str(&format!(
-        "end of day {date}: {} rows of {} instruments in the master ({} duplicates removed, dedupe {})\n",
-        report.master_rows,
-        report.instruments,
+        "end of day {date}: {} rows of {} instruments in the master\n",
+        report.master_rows, report.instruments,
+    ));
+    out.push_str(&format!(
+        "  dedupe {}: {} duplicates removed\n",
+        report.dedupe.as_str(),
         report.removed_rows,
-        report.dedupe.as_str()
     ));
     out.push_str(&format!(
         "  fewer than {} rows: {}; no tick at all: {}; gaps: {} ({} socket-minutes)\n",
@@ -83,6 +98,35 @@ pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
         report.gaps,
         report.gap_minutes
     ));
+    for (what, list) in [
+        ("thin", &report.thin_instruments),
+        ("silent", &report.silent_instruments),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = list
+            .iter()
+            .take(MAX_LISTED)
+            .map(|i| match i.tradingsymbol.as_str() {
+                "" => format!("token {} ({})", i.token, i.rows),
+                s => format!("{s} ({})", i.rows),
+            })
+            .collect();
+        let more = list.len().saturating_sub(MAX_LISTED);
+        let text = format!(
+            "{what}: {}{}",
+            names.join(", "),
+            if more > 0 {
+                format!(", and {more} more (in the report)")
+            } else {
+                String::new()
+            }
+        );
+        for line in super::check::wrap(&text, 96) {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
     if !report.journals_deleted.is_empty() {
         out.push_str(&format!(
             "  journals deleted (retention): {}\n",

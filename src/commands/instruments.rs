@@ -42,7 +42,9 @@ pub fn run(args: &InstrumentsArgs, settings: &Settings) -> Result<ExitCode, Fail
                 print!("{}", plan.summary());
                 Ok(ExitCode::SUCCESS)
             }
-            Err(ResolveError::Plan(e)) => Err(SettingsError::new("universe", e.to_string()).into()),
+            Err(ResolveError::Plan(e)) => {
+                Err(SettingsError::new(e.setting().unwrap_or("universe"), e.to_string()).into())
+            }
             Err(e) => Err(Failure::Unavailable(anyhow!("{e}"))),
         }
     })

@@ -1,5 +1,5 @@
-//! `tickvault login`: log in to every configured app (or reuse today's cached token) and print
-//! when each token expires. The token itself is never printed.
+//! `tickvault login [--fresh]`: log in to every configured app (or reuse today's cached token;
+//! `--fresh` never does) and print when each token expires. The token itself is never printed.
 
 use std::process::ExitCode;
 
@@ -7,23 +7,31 @@ use actix::Actor;
 use anyhow::anyhow;
 
 use super::{Failure, require_apps};
-use crate::actors::auth::Auth;
 use crate::actors::auth::handlers::GetToken;
-use crate::calendar::IST;
-use crate::settings::Settings;
+use crate::actors::auth::{Auth, AuthError};
+use crate::settings::{Settings, SettingsError};
 
-/// Arguments of `tickvault login` (none).
+/// Arguments of `tickvault login`.
 #[derive(Debug, clap::Args)]
-pub struct LoginArgs {}
+pub struct LoginArgs {
+    /// Log in with the password and TOTP even when today's token is cached (the new token
+    /// replaces it): proves the credentials, not the cache.
+    #[arg(long)]
+    pub fresh: bool,
+}
 
 /// Runs the command.
-pub fn run(settings: &Settings) -> Result<ExitCode, Failure> {
+pub fn run(args: &LoginArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     require_apps(settings)?;
     let settings = settings.clone();
+    let fresh = args.fresh;
     actix_rt::System::new().block_on(async move {
         let board = crate::status::StatusBoard::new();
-        let auth =
-            Auth::from_settings(&settings, crate::clock::system(), board.handle("auth")).start();
+        let mut auth = Auth::from_settings(&settings, crate::clock::system(), board.handle("auth"));
+        if fresh {
+            auth = auth.fresh();
+        }
+        let auth = auth.start();
         for app in &settings.apps {
             let token = auth
                 .send(GetToken {
@@ -31,16 +39,20 @@ pub fn run(settings: &Settings) -> Result<ExitCode, Failure> {
                 })
                 .await
                 .map_err(|e| Failure::Other(anyhow!("{e}")))?
-                .map_err(|e| Failure::Unavailable(anyhow!("{e}")))?;
+                .map_err(|e| match e {
+                    // Kite refused the credentials: the settings' to fix.
+                    AuthError::Rejected { .. } => Failure::Config(SettingsError::new(
+                        format!("apps.{}.password", app.name),
+                        format!("{e} (check the user id, password and TOTP secret)"),
+                    )),
+                    e => Failure::Unavailable(anyhow!("{e}")),
+                })?;
             println!(
                 "{}: logged in as {} (api_key {}), token valid until {}",
                 app.name,
                 token.session.user_id,
                 token.api_key,
-                token
-                    .expires_at
-                    .with_timezone(&IST)
-                    .format("%Y-%m-%d %H:%M %Z")
+                crate::calendar::ist_human(token.expires_at)
             );
         }
         Ok(ExitCode::SUCCESS)

@@ -1,6 +1,8 @@
 //! What each subcommand does, at the edge of the application: argument structs, I/O to the
 //! terminal, and the exit status each outcome maps to.
 
+pub mod check;
+pub mod config;
 pub mod decode;
 pub mod demo;
 pub mod eod;
@@ -14,7 +16,7 @@ pub mod status;
 use std::process::ExitCode;
 
 use crate::cli::Command;
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{Settings, SettingsError, Sources};
 
 /// Exit statuses, from BSD's `sysexits.h` (what systemd and shell scripts expect).
 pub mod exit {
@@ -71,14 +73,21 @@ impl Failure {
     }
 }
 
-/// Runs one subcommand.
-pub fn run(command: Command, settings: &Settings) -> Result<ExitCode, Failure> {
+/// Runs one subcommand (`config` runs before the settings are validated: see
+/// [`config::run`]).
+pub fn run(
+    command: Command,
+    settings: &Settings,
+    sources: &Sources<'_>,
+) -> Result<ExitCode, Failure> {
     match command {
+        Command::Check(args) => check::run(&args, settings, sources),
+        Command::Config(args) => config::run(&args, sources),
         Command::Decode(args) => decode::run(&args),
         Command::Sim(args) => sim::run(&args, settings),
         Command::Run(args) => run::run(&args, settings),
         Command::Demo(args) => demo::run(&args, settings),
-        Command::Login(_) => login::run(settings),
+        Command::Login(args) => login::run(&args, settings),
         Command::Instruments(args) => instruments::run(&args, settings),
         Command::Status(args) => status::run(&args, settings),
         Command::Eod(args) => eod::run(&args, settings),
@@ -91,9 +100,10 @@ pub fn start_failure(e: crate::startup::StartError) -> Failure {
     use crate::actors::instruments::handlers::ResolveError;
     use crate::startup::StartError;
     match e {
-        StartError::Plan(ResolveError::Plan(plan)) => {
-            Failure::Config(SettingsError::new("universe", plan.to_string()))
-        }
+        StartError::Plan(ResolveError::Plan(plan)) => Failure::Config(SettingsError::new(
+            plan.setting().unwrap_or("universe"),
+            plan.to_string(),
+        )),
         StartError::Plan(other) => Failure::Unavailable(anyhow::anyhow!("{other}")),
         StartError::Storage(e) => Failure::Unavailable(anyhow::anyhow!("{e}")),
         StartError::Internal(e) => Failure::Other(anyhow::anyhow!("{e}")),

@@ -61,12 +61,25 @@ pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode, Failure> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// The report as a fixed-width table.
+/// A JSON timestamp (RFC 3339) as people read it: IST with the offset, to the millisecond.
+fn human_time(v: &Value) -> String {
+    let text = v.as_str().unwrap_or("");
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| crate::calendar::ist_human(t.with_timezone(&chrono::Utc)))
+        .unwrap_or_else(|_| text.to_string())
+}
+
+/// Width of the actor column; details wrap under the state.
+const ACTOR: usize = 14;
+
+/// The report as a table that fits 100 columns: a line per actor (state, restarts, since),
+/// its details wrapped beneath.
 pub fn table(v: &Value) -> String {
-    let mut out = format!("status at {}\n", v["generated_at"].as_str().unwrap_or("?"));
+    let indent = " ".repeat(ACTOR + 1);
+    let mut out = format!("status at {}\n", human_time(&v["generated_at"]));
     out += &format!(
-        "{:<14} {:<9} {:>8}  {:<29}  {}\n",
-        "ACTOR", "STATE", "RESTARTS", "SINCE", "DETAILS"
+        "{:<ACTOR$} {:<9} {:>8}  {}\n",
+        "ACTOR", "STATE", "RESTARTS", "SINCE"
     );
     for a in v["actors"].as_array().into_iter().flatten() {
         let skip = ["name", "state", "restarts", "since", "last_error"];
@@ -75,19 +88,67 @@ pub fn table(v: &Value) -> String {
             .into_iter()
             .flatten()
             .filter(|(k, v)| !skip.contains(&k.as_str()) && !v.is_null())
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| match v {
+                Value::String(s)
+                    if s.len() >= 20 && chrono::DateTime::parse_from_rfc3339(s).is_ok() =>
+                {
+                    format!("{k}={}", human_time(v))
+                }
+                Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
             .collect();
         out += &format!(
-            "{:<14} {:<9} {:>8}  {:<29}  {}\n",
+            "{:<ACTOR$} {:<9} {:>8}  {}\n",
             a["name"].as_str().unwrap_or("?"),
             a["state"].as_str().unwrap_or("?"),
             a["restarts"],
-            a["since"].as_str().unwrap_or(""),
-            details.join(" ")
+            human_time(&a["since"]),
         );
+        for line in super::check::wrap(&details.join("  "), 100 - indent.len()) {
+            if !line.is_empty() {
+                out += &format!("{indent}{line}\n");
+            }
+        }
         if let Some(e) = a["last_error"].as_str() {
-            out += &format!("{:<14} last error: {e}\n", "");
+            for line in super::check::wrap(&format!("last error: {e}"), 100 - indent.len()) {
+                out += &format!("{indent}{line}\n");
+            }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_fits_a_hundred_columns_with_ist_times() {
+        let long: serde_json::Map<String, Value> = (0..40)
+            .map(|i| (format!("field_{i}"), serde_json::json!(i * 1_000_003)))
+            .collect();
+        let mut actor = serde_json::json!({
+            "name": "persister", "state": "running", "restarts": 2,
+            "since": "2026-11-27T03:45:00.250Z",
+            "last_error": "database error: ".repeat(12),
+            "last_commit_at": "2026-11-27T09:15:01.000+05:30",
+        });
+        actor.as_object_mut().unwrap().extend(long);
+        let v = serde_json::json!({
+            "generated_at": "2026-11-27T09:15:02.000+05:30",
+            "actors": [actor],
+        });
+        let text = table(&v);
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+        assert!(text.contains("2026-11-27 09:15:00.250 +05:30"), "{text}");
+        assert!(
+            text.contains("last_commit_at=2026-11-27 09:15:01.000 +05:30"),
+            "{text}"
+        );
+        assert!(
+            text.contains("field_39=39000117"),
+            "every detail is shown: {text}"
+        );
+    }
 }

@@ -98,6 +98,32 @@ pub struct Session {
     pub login_time: String,
 }
 
+/// A server's `Date` and when it was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerDate {
+    /// Local time just before the request.
+    pub sent: chrono::DateTime<chrono::Utc>,
+    /// Local time just after the answer.
+    pub received: chrono::DateTime<chrono::Utc>,
+    /// The `Date` header (whole seconds).
+    pub server: chrono::DateTime<chrono::Utc>,
+}
+
+impl ServerDate {
+    /// How far the local clock is ahead of the server's (negative: behind), in milliseconds,
+    /// taking the server's moment as the middle of its second and of the round trip; and the
+    /// uncertainty of that figure (half the round trip plus half a second).
+    pub fn offset_ms(&self) -> (i64, i64) {
+        let round_trip = (self.received - self.sent).num_milliseconds().max(0);
+        let local_mid = self.sent + chrono::TimeDelta::milliseconds(round_trip / 2);
+        let server_mid = self.server + chrono::TimeDelta::milliseconds(500);
+        (
+            (local_mid - server_mid).num_milliseconds(),
+            round_trip / 2 + 500,
+        )
+    }
+}
+
 /// Kite over HTTP.
 #[derive(Clone)]
 pub struct KiteClient {
@@ -429,6 +455,34 @@ impl KiteClient {
                 .unwrap_or_else(|| protocol(step, format!("content type {content_type:?}"))));
         }
         Ok(body.to_vec())
+    }
+
+    /// The server's clock: the `Date` header of a plain `GET` of the API root (any answer has
+    /// one), with the local times just before the request and just after the answer. The header
+    /// is to the second.
+    pub async fn server_date(&self) -> Result<ServerDate, KiteError> {
+        let step = "server date";
+        let sent = chrono::Utc::now();
+        let response = self
+            .http
+            .get(format!("{}/", self.api_root))
+            .send()
+            .await
+            .map_err(|e| transport(step, e))?;
+        let received = chrono::Utc::now();
+        let header = response
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| protocol(step, "no Date header"))?;
+        let server = chrono::DateTime::parse_from_rfc2822(header)
+            .map_err(|e| protocol(step, format!("Date header {header:?}: {e}")))?
+            .with_timezone(&chrono::Utc);
+        Ok(ServerDate {
+            sent,
+            received,
+            server,
+        })
     }
 
     /// `GET /quote/ltp?i=…`: last prices by `EXCHANGE:SYMBOL` key (unknown keys are absent).

@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod redis;
 pub mod schedule;
 pub mod secret;
+pub mod show;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -46,6 +47,32 @@ impl SettingsError {
             key: key.into(),
             problem: problem.into(),
         }
+    }
+}
+
+/// A setting that is accepted but probably not what was meant (a secret nothing uses): logged
+/// as a warning at start-up and shown by `tickvault config`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SettingsWarning {
+    /// The dotted key.
+    pub key: String,
+    /// What is odd about it.
+    pub problem: String,
+}
+
+impl SettingsWarning {
+    /// A warning about `key`.
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        SettingsWarning {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SettingsWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "setting `{}` {}", self.key, self.problem)
     }
 }
 
@@ -141,6 +168,8 @@ pub struct Settings {
     pub http: ops::HttpSettings,
     /// `[notify]`.
     pub notify: ops::NotifySettings,
+    /// Settings accepted with a warning (logged once logging is up).
+    pub warnings: Vec<SettingsWarning>,
 }
 
 /// Inputs to [`Settings::load`] besides the compiled-in defaults.
@@ -201,43 +230,9 @@ pub fn host_name() -> String {
 impl Settings {
     /// Loads and validates the layers. Every error names the key.
     pub fn load(sources: &Sources<'_>) -> Result<Settings, SettingsError> {
-        let mut builder =
-            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
-        if let Some(preset) = sources.preset {
-            builder = builder.add_source(File::from_str(preset, FileFormat::Toml));
-        }
-        if let Some(path) = sources.file {
-            if !path.is_file() {
-                return Err(SettingsError::new(
-                    "--config",
-                    format!("{} is not a readable file", path.display()),
-                ));
-            }
-            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
-        }
-        let env: config::Map<String, String> = sources
-            .env
-            .iter()
-            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        builder = builder.add_source(
-            Environment::with_prefix(ENV_PREFIX)
-                .prefix_separator("__")
-                .separator("__")
-                .source(Some(env)),
-        );
-        let raw: RawSettings =
-            builder
-                .build()
-                .and_then(Config::try_deserialize)
-                .map_err(|e| match (e, sources.file) {
-                    (ConfigError::FileParse { cause, .. }, Some(path)) => SettingsError::new(
-                        path.display().to_string(),
-                        format!("is not valid TOML: {}", one_line(&cause.to_string())),
-                    ),
-                    (e, _) => from_config_error(e),
-                })?;
+        let raw: RawSettings = merge(sources)?
+            .try_deserialize()
+            .map_err(|e| config_error(e, sources))?;
         raw.validate(sources.credentials_dir.as_deref())
     }
 
@@ -245,6 +240,56 @@ impl Settings {
     pub fn app(&self, name: &str) -> Option<&AppSettings> {
         self.apps.iter().find(|a| a.name == name)
     }
+}
+
+/// The layers merged, not yet checked.
+fn merge(sources: &Sources<'_>) -> Result<Config, SettingsError> {
+    let mut builder = Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+    if let Some(preset) = sources.preset {
+        builder = builder.add_source(File::from_str(preset, FileFormat::Toml));
+    }
+    if let Some(path) = sources.file {
+        if !path.is_file() {
+            return Err(SettingsError::new(
+                "--config",
+                format!("{} is not a readable file", path.display()),
+            ));
+        }
+        builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+    }
+    let env: config::Map<String, String> = sources
+        .env
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(env)),
+    );
+    builder.build().map_err(|e| config_error(e, sources))
+}
+
+fn config_error(e: ConfigError, sources: &Sources<'_>) -> SettingsError {
+    match (e, sources.file) {
+        (ConfigError::FileParse { cause, .. }, Some(path)) => SettingsError::new(
+            path.display().to_string(),
+            format!("is not valid TOML: {}", one_line(&cause.to_string())),
+        ),
+        (e, _) => from_config_error(e),
+    }
+}
+
+/// The merged settings tree as written in the layers (defaults, file, environment), before
+/// validation, for `tickvault config`: every secret replaced by where it comes from
+/// ([`show::mask_secrets`]), never its value.
+pub fn merged_view(sources: &Sources<'_>) -> Result<toml::Table, SettingsError> {
+    let tree: toml::Table = merge(sources)?
+        .try_deserialize()
+        .map_err(|e| config_error(e, sources))?;
+    Ok(show::view(tree, sources.credentials_dir.as_deref()))
 }
 
 impl RawSettings {
@@ -256,7 +301,8 @@ impl RawSettings {
         for (name, raw) in self.apps {
             apps.push(raw.validate(name, credentials_dir)?);
         }
-        let storage = self.storage.with_password(credentials_dir)?;
+        let mut warnings = Vec::new();
+        let storage = self.storage.with_password(credentials_dir, &mut warnings)?;
         pipeline::validate(&self.kite, &storage, &self.sockets)?;
         Ok(Settings {
             log: self.log,
@@ -267,12 +313,13 @@ impl RawSettings {
             redis: self.redis.validate(credentials_dir)?,
             schedule: self.schedule.validate()?,
             http: self.http.validate()?,
-            notify: self.notify.validate(credentials_dir)?,
+            notify: self.notify.validate(credentials_dir, &mut warnings)?,
             paths: self.paths,
             kite: self.kite,
             storage,
             journal: self.journal,
             sockets: self.sockets,
+            warnings,
         })
     }
 }
@@ -514,12 +561,23 @@ totp_secret = "gezd gnbv gy3t qojq gezd gnbv gy3t qojq"
             "mysql://tv:p%40ss%3Aw%2Frd@127.0.0.1:3306/ticks"
         );
         assert!(!format!("{:?}", s.storage).contains("p%40ss"));
-        let e = load(
-            "[storage]\nurl = \"sqlite://t.db\"\npassword = \"x\"\n",
+        // A password left over from a MySQL setup does not block a move to SQLite: a warning.
+        let s = load(
+            "[storage]\nurl = \"sqlite://t.db\"\npassword_file = \"/nonexistent\"\n",
             &[],
         )
-        .unwrap_err();
-        assert_eq!(e.key, "storage.password", "{e}");
+        .unwrap();
+        assert_eq!(s.storage.url, "sqlite://t.db");
+        let keys: Vec<&str> = s.warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["storage.password"]);
+        assert!(load("", &[]).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn an_smtp_password_nothing_uses_is_a_warning() {
+        let s = load("[notify]\npassword_file = \"/nonexistent\"\n", &[]).unwrap();
+        let keys: Vec<&str> = s.warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["notify.password"]);
     }
 
     #[test]

@@ -152,7 +152,11 @@ pub fn read_ca_pem(key: &str, path: &Path) -> Result<Vec<u8>, SettingsError> {
 
 impl RawNotify {
     /// Checks every key; errors name it. With `enabled = false` only the types are checked.
-    pub fn validate(self, creds: Option<&Path>) -> Result<NotifySettings, SettingsError> {
+    pub fn validate(
+        self,
+        creds: Option<&Path>,
+        warnings: &mut Vec<super::SettingsWarning>,
+    ) -> Result<NotifySettings, SettingsError> {
         let bad = |key: &str, problem: String| SettingsError::new(format!("notify.{key}"), problem);
         let security = match self.security.as_str() {
             "starttls" => SmtpSecurity::Starttls,
@@ -179,13 +183,22 @@ impl RawNotify {
                     .map_err(|e| bad("to", format!("`{t}` is not a mail address: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let password = secret::resolve(
+        let unused = if !self.enabled {
+            Some("notify.enabled is false")
+        } else if self.username.is_empty() {
+            Some("notify.username is empty: no SMTP login")
+        } else {
+            None
+        };
+        let password = secret::resolve_if_used(
             "notify.password",
             SecretSource {
                 inline: self.password,
                 file: self.password_file,
             },
             creds,
+            unused,
+            warnings,
         )?;
         let ca_pem = self
             .ca_file

@@ -102,25 +102,30 @@ impl std::fmt::Debug for StorageSettings {
 
 impl StorageSettings {
     /// Resolves `storage.password` (inline, file or systemd credential) into a `mysql://` URL
-    /// that has none; a URL that already holds one and a password set besides is an error.
-    pub fn with_password(mut self, creds: Option<&std::path::Path>) -> Result<Self, SettingsError> {
+    /// that has none; a URL that already holds one and a password set besides is an error. With
+    /// a `sqlite://` URL a password set anyway is a warning (a leftover from a MySQL setup).
+    pub fn with_password(
+        mut self,
+        creds: Option<&std::path::Path>,
+        warnings: &mut Vec<super::SettingsWarning>,
+    ) -> Result<Self, SettingsError> {
         use secrecy::ExposeSecret;
-        let password = super::secret::resolve(
+        let unused = (!self.url.starts_with("mysql://")).then_some("storage.url is not mysql://");
+        let password = super::secret::resolve_if_used(
             "storage.password",
             super::secret::SecretSource {
                 inline: self.password.take(),
                 file: self.password_file.take(),
             },
             creds,
+            unused,
+            warnings,
         )?;
         let Some(password) = password else {
             return Ok(self);
         };
         let Some(rest) = self.url.strip_prefix("mysql://") else {
-            return Err(SettingsError::new(
-                "storage.password",
-                "is only used with a mysql:// url",
-            ));
+            return Ok(self);
         };
         let (user, host) = rest.split_once('@').ok_or_else(|| {
             SettingsError::new(
@@ -313,6 +318,116 @@ pub struct OptionChain {
     pub strikes: StrikeWindow,
 }
 
+/// `[universe.stock_options] underlyings`: a list of NSE symbols, or `"all"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum RawStockList {
+    /// `"all"`.
+    Word(String),
+    /// `["RELIANCE", "M&M", …]`.
+    List(Vec<String>),
+}
+
+/// `[universe.stock_options]`: the option chains of stocks, one table for all of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStockOptions {
+    /// NSE symbols (`["RELIANCE", "M&M"]`) or `"all"` (every stock the dump has options of).
+    pub underlyings: RawStockList,
+    /// Nearest monthly expiries to record (stock options have no weeklies).
+    pub monthlies: usize,
+    /// `all`, `N` strikes each side of the one nearest to the stock's price, or `X%`.
+    pub strikes: String,
+}
+
+/// Which stocks' options to record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StockSet {
+    /// Every stock the dump has options of.
+    All,
+    /// These NSE symbols.
+    List(Vec<String>),
+}
+
+/// Option chains of stocks, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StockOptions {
+    /// Which stocks.
+    pub underlyings: StockSet,
+    /// Monthly expiries each.
+    pub monthlies: usize,
+    /// Strike window around each stock's price (`NSE:SYMBOL`).
+    pub strikes: StrikeWindow,
+}
+
+/// A file of equity symbols (`universe.equities_file`), as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EquityList {
+    /// The file as configured.
+    pub path: String,
+    /// Its symbols, in file order.
+    pub symbols: Vec<String>,
+}
+
+/// Reads the symbols of an equities file: NSE's index constituent CSVs as published (a header
+/// row with a `Symbol` column, e.g. `ind_nifty200list.csv`), or a plain list (one symbol a line,
+/// or the first column; `#` starts a comment). A file with no symbol in it is an error.
+pub fn read_equity_list(path: &str) -> Result<EquityList, SettingsError> {
+    let key = "universe.equities_file";
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SettingsError::new(key, format!("cannot read {path}: {e}")))?;
+    let text = text.trim_start_matches('\u{feff}');
+    let lines = || {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    };
+    let header: Vec<String> = lines()
+        .next()
+        .map(|l| {
+            l.split(',')
+                .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut symbols = Vec::new();
+    if let Some(column) = header.iter().position(|c| c == "symbol") {
+        let body: String = lines().collect::<Vec<_>>().join("\n");
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(body.as_bytes());
+        for (n, record) in reader.records().enumerate() {
+            let record = record
+                .map_err(|e| SettingsError::new(key, format!("{path}: row {}: {e}", n + 2)))?;
+            if let Some(symbol) = record.get(column).map(str::trim).filter(|s| !s.is_empty()) {
+                symbols.push(symbol.to_string());
+            }
+        }
+    } else {
+        for line in lines() {
+            let symbol = line
+                .split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"');
+            if !symbol.is_empty() && !symbol.eq_ignore_ascii_case("symbol") {
+                symbols.push(symbol.to_string());
+            }
+        }
+    }
+    if symbols.is_empty() {
+        return Err(SettingsError::new(
+            key,
+            format!("{path} lists no symbol (one a line, or a CSV with a `Symbol` column)"),
+        ));
+    }
+    Ok(EquityList {
+        path: path.to_string(),
+        symbols,
+    })
+}
+
 /// `[universe]` as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -338,6 +453,9 @@ pub struct RawUniverse {
     /// Option chains by underlying.
     #[serde(default)]
     pub options: BTreeMap<String, RawOptionChain>,
+    /// Option chains of stocks by list.
+    #[serde(default)]
+    pub stock_options: Option<RawStockOptions>,
 }
 
 /// The universe to record, validated.
@@ -347,8 +465,10 @@ pub struct Universe {
     pub indices: Vec<String>,
     /// Index mode.
     pub index_mode: Mode,
-    /// Equities (file contents included).
+    /// Equities named in the settings.
     pub equities: Vec<String>,
+    /// Equities from `equities_file`.
+    pub equities_file: Option<EquityList>,
     /// Equity mode.
     pub equity_mode: Mode,
     /// Future underlyings.
@@ -359,6 +479,8 @@ pub struct Universe {
     pub future_mode: Mode,
     /// Option chains.
     pub options: Vec<OptionChain>,
+    /// Option chains of stocks.
+    pub stock_options: Option<StockOptions>,
     /// Option mode.
     pub option_mode: Mode,
 }
@@ -366,29 +488,16 @@ pub struct Universe {
 impl RawUniverse {
     /// Checks modes and windows, reads the equities file.
     pub fn validate(&self) -> Result<Universe, SettingsError> {
-        let mut equities = self.equities.clone();
-        if !self.equities_file.is_empty() {
-            let text = std::fs::read_to_string(&self.equities_file).map_err(|e| {
-                SettingsError::new(
-                    "universe.equities_file",
-                    format!("cannot read {}: {e}", self.equities_file),
-                )
-            })?;
-            for line in text.lines() {
-                let symbol = line
-                    .split(',')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .trim_matches('"');
-                if !symbol.is_empty()
-                    && !symbol.eq_ignore_ascii_case("symbol")
-                    && !symbol.starts_with('#')
-                {
-                    equities.push(symbol.to_string());
-                }
-            }
-        }
+        let equities_file = if self.equities_file.is_empty() {
+            None
+        } else {
+            Some(read_equity_list(&self.equities_file)?)
+        };
+        let stock_options = self
+            .stock_options
+            .as_ref()
+            .map(RawStockOptions::validate)
+            .transpose()?;
         let mut options = Vec::new();
         for (name, chain) in &self.options {
             let key = format!("universe.options.{name}");
@@ -421,7 +530,8 @@ impl RawUniverse {
         Ok(Universe {
             indices: self.indices.clone(),
             index_mode: mode("universe.index_mode", &self.index_mode)?,
-            equities,
+            equities: self.equities.clone(),
+            equities_file,
             equity_mode: mode("universe.equity_mode", &self.equity_mode)?,
             future_underlyings: self
                 .future_underlyings
@@ -431,7 +541,54 @@ impl RawUniverse {
             future_months: self.future_months,
             future_mode: mode("universe.future_mode", &self.future_mode)?,
             options,
+            stock_options,
             option_mode: mode("universe.option_mode", &self.option_mode)?,
+        })
+    }
+}
+
+impl RawStockOptions {
+    fn validate(&self) -> Result<StockOptions, SettingsError> {
+        let key = |k: &str| format!("universe.stock_options.{k}");
+        let underlyings = match &self.underlyings {
+            RawStockList::Word(w) if w.eq_ignore_ascii_case("all") => StockSet::All,
+            RawStockList::Word(w) => {
+                return Err(SettingsError::new(
+                    key("underlyings"),
+                    format!("expected \"all\" or a list of NSE symbols, found `{w}`"),
+                ));
+            }
+            RawStockList::List(list) => {
+                let symbols: Vec<String> = list
+                    .iter()
+                    .map(|s| s.trim().to_ascii_uppercase())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if symbols.is_empty() {
+                    return Err(SettingsError::new(
+                        key("underlyings"),
+                        "name at least one NSE symbol, or \"all\"",
+                    ));
+                }
+                StockSet::List(symbols)
+            }
+        };
+        if self.monthlies == 0 {
+            return Err(SettingsError::new(key("monthlies"), "must be at least 1"));
+        }
+        let strikes = StrikeWindow::parse(&self.strikes).ok_or_else(|| {
+            SettingsError::new(
+                key("strikes"),
+                format!(
+                    "`{}` is not `all`, a number of strikes, or a percentage like `5%`",
+                    self.strikes
+                ),
+            )
+        })?;
+        Ok(StockOptions {
+            underlyings,
+            monthlies: self.monthlies,
+            strikes,
         })
     }
 }
@@ -452,6 +609,66 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn list(text: &str) -> Result<Vec<String>, SettingsError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.csv");
+        std::fs::write(&path, text).unwrap();
+        read_equity_list(&path.display().to_string()).map(|l| l.symbols)
+    }
+
+    #[test]
+    fn equities_files_are_read_as_nse_publishes_them_or_as_plain_lists() {
+        // NSE's constituent CSV: a byte-order mark, a quoted name with a comma, CRLF.
+        let nse = "\u{feff}Company Name,Industry,Symbol,Series,ISIN Code\r\n\
+                   \"Mahindra & Mahindra, Ltd.\",Automobile,M&M,EQ,INE101A01026\r\n\
+                   GE Vernova T&D India Ltd.,Capital Goods,GVT&D,EQ,INE200A01026\r\n";
+        assert_eq!(list(nse).unwrap(), ["M&M", "GVT&D"]);
+        // The Symbol column wherever it is.
+        assert_eq!(
+            list("ISIN,symbol\nINE002A01018,RELIANCE\n").unwrap(),
+            ["RELIANCE"]
+        );
+        // A plain list: a symbol a line (or the first column), comments and blank lines.
+        assert_eq!(
+            list("# mine\nRELIANCE\n\nINFY, infosys\n").unwrap(),
+            ["RELIANCE", "INFY"]
+        );
+        let e = list("# nothing\n\n").unwrap_err();
+        assert_eq!(e.key, "universe.equities_file");
+        let e = list("Company Name,Symbol\n").unwrap_err();
+        assert_eq!(
+            e.key, "universe.equities_file",
+            "a header alone lists nothing"
+        );
+    }
+
+    fn stock_options(toml: &str) -> Result<StockOptions, SettingsError> {
+        let raw: RawStockOptions = toml::from_str(toml).unwrap();
+        raw.validate()
+    }
+
+    #[test]
+    fn stock_options_take_a_list_or_all() {
+        let s =
+            stock_options("underlyings = [\"reliance\", \"M&M\"]\nmonthlies = 1\nstrikes = \"10\"")
+                .unwrap();
+        assert_eq!(
+            s.underlyings,
+            StockSet::List(vec!["RELIANCE".into(), "M&M".into()])
+        );
+        assert_eq!(s.strikes, StrikeWindow::AroundAtm(10));
+        let all = stock_options("underlyings = \"all\"\nmonthlies = 2\nstrikes = \"5%\"").unwrap();
+        assert_eq!(all.underlyings, StockSet::All);
+        let e =
+            stock_options("underlyings = \"some\"\nmonthlies = 1\nstrikes = \"10\"").unwrap_err();
+        assert_eq!(e.key, "universe.stock_options.underlyings");
+        let e = stock_options("underlyings = []\nmonthlies = 1\nstrikes = \"10\"").unwrap_err();
+        assert_eq!(e.key, "universe.stock_options.underlyings");
+        let e =
+            stock_options("underlyings = \"all\"\nmonthlies = 0\nstrikes = \"10\"").unwrap_err();
+        assert_eq!(e.key, "universe.stock_options.monthlies");
+    }
 
     #[test]
     fn strike_windows_parse() {

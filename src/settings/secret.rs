@@ -47,6 +47,38 @@ pub fn resolve(
     }
 }
 
+/// Whether any source of `key` is set: an inline value, a `*_file` key, or a systemd credential.
+/// Nothing is read.
+pub fn is_set(key: &str, source: &SecretSource, credentials_dir: Option<&Path>) -> bool {
+    source.inline.is_some()
+        || source.file.is_some()
+        || credentials_dir.is_some_and(|dir| dir.join(key).exists())
+}
+
+/// Resolves `key` when the settings use it; when they do not (`unused` says why), a secret set
+/// anyway is left unread and reported as a warning: a leftover from an earlier setup (the MySQL
+/// password after a move to SQLite) must not stop the service.
+pub fn resolve_if_used(
+    key: &str,
+    source: SecretSource,
+    credentials_dir: Option<&Path>,
+    unused: Option<&str>,
+    warnings: &mut Vec<super::SettingsWarning>,
+) -> Result<Option<SecretString>, SettingsError> {
+    match unused {
+        None => resolve(key, source, credentials_dir),
+        Some(why) => {
+            if is_set(key, &source, credentials_dir) {
+                warnings.push(super::SettingsWarning::new(
+                    key,
+                    format!("is set but not used ({why}); remove it"),
+                ));
+            }
+            Ok(None)
+        }
+    }
+}
+
 /// The message for a required secret that no source had.
 pub fn missing(key: &str) -> SettingsError {
     SettingsError::new(

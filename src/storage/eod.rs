@@ -106,6 +106,7 @@ pub fn index_daily(db: &mut Db) -> QueryResult<()> {
         "CREATE INDEX daily_ticks_eod ON daily_ticks (trade_date, instrument_token)";
     match db {
         Db::Sqlite(c) => c.batch_execute(&CREATE.replace("INDEX", "INDEX IF NOT EXISTS")),
+        #[cfg(feature = "mysql")]
         Db::Mysql(c) => {
             if !mysql_has_eod_index(c)? {
                 c.batch_execute(CREATE)?;
@@ -119,6 +120,7 @@ pub fn index_daily(db: &mut Db) -> QueryResult<()> {
 pub fn unindex_daily(db: &mut Db) -> QueryResult<()> {
     match db {
         Db::Sqlite(c) => c.batch_execute("DROP INDEX IF EXISTS daily_ticks_eod"),
+        #[cfg(feature = "mysql")]
         Db::Mysql(c) => {
             if mysql_has_eod_index(c)? {
                 c.batch_execute("DROP INDEX daily_ticks_eod ON daily_ticks")?;
@@ -130,6 +132,7 @@ pub fn unindex_daily(db: &mut Db) -> QueryResult<()> {
 
 /// Whether the end of day's index exists (MySQL has no `CREATE INDEX IF NOT EXISTS`; MariaDB
 /// has, but one path serves both).
+#[cfg(feature = "mysql")]
 fn mysql_has_eod_index(c: &mut diesel::mysql::MysqlConnection) -> QueryResult<bool> {
     let n: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
         "(SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() \
@@ -187,7 +190,7 @@ pub fn plan_chunks(db: &mut Db, date: NaiveDate, chunk_rows: u64) -> QueryResult
 /// Removes the chunk's duplicates as `mode` says and adds their number to `eod_days`, in one
 /// transaction. Returns the rows removed.
 pub fn dedupe_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk, mode: Dedupe) -> QueryResult<u64> {
-    let mysql = matches!(db, Db::Mysql(_));
+    let mysql = db.is_mysql();
     let Some(sql) = dedupe_sql(mode, mysql) else {
         return Ok(0);
     };
@@ -222,6 +225,7 @@ pub fn dedupe_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk, mode: Dedupe) ->
 pub fn move_chunk(db: &mut Db, date: NaiveDate, chunk: Chunk) -> QueryResult<u64> {
     let verb = match db {
         Db::Sqlite(_) => "INSERT OR IGNORE",
+        #[cfg(feature = "mysql")]
         Db::Mysql(_) => "INSERT IGNORE",
     };
     let all = all_columns();

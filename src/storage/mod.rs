@@ -20,6 +20,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
+#[cfg(feature = "mysql")]
 use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
@@ -30,6 +32,7 @@ use self::models::{Gap, NewGap, NewInstrument, NewTick, Position};
 /// The SQLite migrations, compiled in.
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 /// The MySQL/MariaDB migrations, compiled in.
+#[cfg(feature = "mysql")]
 pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 
 /// Rows per multi-row INSERT of instruments on SQLite (13 columns; its limit is 32,766
@@ -50,6 +53,13 @@ pub enum StorageError {
         "unsupported storage URL `{0}`: use sqlite://PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE"
     )]
     BadUrl(String),
+    /// The URL names a backend this binary was built without (a settings error: rebuild, or
+    /// choose another backend).
+    #[error(
+        "this tickvault was built without MySQL/MariaDB support: rebuild with `--features mysql` \
+         (needs `apt-get install libmariadb-dev`), install the Debian package, or use sqlite://PATH"
+    )]
+    NotBuilt,
     /// The database cannot be reached or opened: retry later, data waits in the journal.
     #[error("cannot open the database: {0}")]
     Unavailable(String),
@@ -82,6 +92,9 @@ impl StorageUrl {
             let database = rest.rsplit_once('/').map(|(_, db)| db).unwrap_or("");
             let database = database.split('?').next().unwrap_or("");
             if !rest.is_empty() && !database.is_empty() {
+                if !cfg!(feature = "mysql") {
+                    return Err(StorageError::NotBuilt);
+                }
                 return Ok(StorageUrl::Mysql(url.to_string()));
             }
         }
@@ -131,18 +144,42 @@ pub fn redact(url: &str) -> String {
 pub enum Db {
     /// SQLite.
     Sqlite(SqliteConnection),
-    /// MySQL or MariaDB.
+    /// MySQL or MariaDB (the `mysql` feature).
+    #[cfg(feature = "mysql")]
     Mysql(MysqlConnection),
 }
 
+impl Db {
+    /// Whether this is a MySQL/MariaDB connection (SQL dialects differ in a few places).
+    pub fn is_mysql(&self) -> bool {
+        match self {
+            Db::Sqlite(_) => false,
+            #[cfg(feature = "mysql")]
+            Db::Mysql(_) => true,
+        }
+    }
+}
+
 /// Runs `$body` with `$c` bound to the inner connection, whichever the backend: the same Diesel
-/// code, compiled once per backend.
+/// code, compiled once per backend built in.
+#[cfg(feature = "mysql")]
 #[macro_export]
 macro_rules! on_backend {
     ($db:expr, $c:ident => $body:expr) => {
         match $db {
             $crate::storage::Db::Sqlite($c) => $body,
             $crate::storage::Db::Mysql($c) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the inner connection (SQLite only: built without `mysql`).
+#[cfg(not(feature = "mysql"))]
+#[macro_export]
+macro_rules! on_backend {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db {
+            $crate::storage::Db::Sqlite($c) => $body,
         }
     };
 }
@@ -167,6 +204,7 @@ impl Store {
         let mut db = connect(url)?;
         match &mut db {
             Db::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+            #[cfg(feature = "mysql")]
             Db::Mysql(c) => c.run_pending_migrations(MYSQL_MIGRATIONS).map(|_| ()),
         }
         .map_err(|e| StorageError::Migration(e.to_string()))?;
@@ -202,6 +240,7 @@ impl Store {
                  FROM pragma_page_count(), pragma_page_size()",
             )
             .get_result::<Size>(c)?,
+            #[cfg(feature = "mysql")]
             Db::Mysql(c) => diesel::sql_query(
                 "SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS SIGNED) AS bytes \
                  FROM information_schema.tables WHERE table_schema = DATABASE()",
@@ -219,6 +258,7 @@ impl Store {
     /// Replaces the connection with a new one (after a server restart the old one is dead).
     /// SQLite files need no reconnecting.
     pub fn reconnect(&mut self) -> Result<(), StorageError> {
+        #[cfg(feature = "mysql")]
         if let StorageUrl::Mysql(_) = self.url {
             self.db = connect(&self.url)?;
             if let bulk::Bulk::Mysql(b) = &mut self.bulk {
@@ -237,7 +277,10 @@ fn open_bulk(url: &StorageUrl) -> Result<bulk::Bulk, StorageError> {
             bulk::SqliteBulk::open(path)
                 .map_err(|e| StorageError::Unavailable(format!("{}: {e}", path.display())))?,
         ),
+        #[cfg(feature = "mysql")]
         StorageUrl::Mysql(raw) => bulk::Bulk::Mysql(bulk::MysqlBulk::new(raw)),
+        #[cfg(not(feature = "mysql"))]
+        StorageUrl::Mysql(_) => return Err(StorageError::NotBuilt),
     })
 }
 
@@ -255,6 +298,9 @@ fn connect(url: &StorageUrl) -> Result<Db, StorageError> {
                 .map_err(|e| StorageError::Unavailable(e.to_string()))?;
             Ok(Db::Sqlite(conn))
         }
+        #[cfg(not(feature = "mysql"))]
+        StorageUrl::Mysql(_) => Err(StorageError::NotBuilt),
+        #[cfg(feature = "mysql")]
         StorageUrl::Mysql(raw) => {
             let conn = MysqlConnection::establish(raw).map_err(|e| {
                 StorageError::Unavailable(format!("{url}: {}", redact(&e.to_string())))
@@ -262,6 +308,70 @@ fn connect(url: &StorageUrl) -> Result<Db, StorageError> {
             Ok(Db::Mysql(conn))
         }
     }
+}
+
+/// A database as `tickvault check` sees it, without migrating it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaState {
+    /// `false`: a SQLite file not created yet (the first start creates it).
+    pub exists: bool,
+    /// Migrations applied.
+    pub applied: usize,
+    /// Migrations this build has that the database lacks (the next start applies them).
+    pub pending: usize,
+    /// Migrations the database has that this build does not know: a newer tickvault wrote it.
+    pub unknown: Vec<String>,
+}
+
+/// Connects to the database and compares its migrations with this build's, changing nothing
+/// but Diesel's own bookkeeping table. A SQLite file that does not exist is not created.
+pub fn inspect(url: &StorageUrl) -> Result<SchemaState, StorageError> {
+    if let StorageUrl::Sqlite(path) = url
+        && !path.exists()
+    {
+        return Ok(SchemaState {
+            exists: false,
+            applied: 0,
+            pending: MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map(|m| m.len())
+                .unwrap_or(0),
+            unknown: Vec::new(),
+        });
+    }
+    let mut db = connect(url)?;
+    fn state<C, DB>(c: &mut C, source: EmbeddedMigrations) -> diesel::migration::Result<SchemaState>
+    where
+        DB: diesel::backend::Backend,
+        C: MigrationHarness<DB>,
+        EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+    {
+        let applied = c.applied_migrations()?;
+        let known: Vec<String> = MigrationSource::<DB>::migrations(&source)?
+            .iter()
+            .map(|m| m.name().version().to_string())
+            .collect();
+        let pending = known
+            .iter()
+            .filter(|v| !applied.iter().any(|a| a.to_string() == **v))
+            .count();
+        let unknown = applied
+            .iter()
+            .map(|a| a.to_string())
+            .filter(|a| !known.contains(a))
+            .collect();
+        Ok(SchemaState {
+            exists: true,
+            applied: applied.len(),
+            pending,
+            unknown,
+        })
+    }
+    match &mut db {
+        Db::Sqlite(c) => state(c, SQLITE_MIGRATIONS),
+        #[cfg(feature = "mysql")]
+        Db::Mysql(c) => state(c, MYSQL_MIGRATIONS),
+    }
+    .map_err(|e| StorageError::Migration(e.to_string()))
 }
 
 /// Inserts `rows` (skipping any already stored: replays are idempotent) and moves each socket's
@@ -273,8 +383,10 @@ pub fn commit_batch(
 ) -> QueryResult<usize> {
     match (&mut store.bulk, &mut store.db) {
         (bulk::Bulk::Sqlite(b), Db::Sqlite(_)) => b.commit(rows, positions),
+        #[cfg(feature = "mysql")]
         (bulk::Bulk::Mysql(b), Db::Mysql(c)) => b.commit(c, rows, positions),
         // Both are built from the same URL in `Store::open`; say so rather than panic.
+        #[cfg(feature = "mysql")]
         _ => Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::Unknown,
             Box::new("the store's batch path and connection disagree on the backend".to_string()),
@@ -377,10 +489,18 @@ mod tests {
             StorageUrl::Sqlite("data/x.db".into())
         );
         assert!(StorageUrl::parse("postgres://x").is_err());
-        let mysql = StorageUrl::parse("mysql://tv:s3cret@127.0.0.1:3306/ticks").unwrap();
-        assert_eq!(mysql.backend(), "mysql");
-        assert_eq!(mysql.to_string(), "mysql://tv:***@127.0.0.1:3306/ticks");
-        assert!(!format!("{mysql:?}").contains("s3cret"));
+        #[cfg(feature = "mysql")]
+        {
+            let mysql = StorageUrl::parse("mysql://tv:s3cret@127.0.0.1:3306/ticks").unwrap();
+            assert_eq!(mysql.backend(), "mysql");
+            assert_eq!(mysql.to_string(), "mysql://tv:***@127.0.0.1:3306/ticks");
+            assert!(!format!("{mysql:?}").contains("s3cret"));
+        }
+        #[cfg(not(feature = "mysql"))]
+        assert!(matches!(
+            StorageUrl::parse("mysql://tv:s3cret@127.0.0.1:3306/ticks"),
+            Err(StorageError::NotBuilt)
+        ));
         let err = StorageUrl::parse("mysql://tv:s3cret@127.0.0.1:3306").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
         assert!(StorageUrl::parse("sqlite://").is_err());

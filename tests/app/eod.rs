@@ -230,6 +230,7 @@ fn dedupe_modes_keep_what_they_promise_on_sqlite() {
     dedupe_modes_on(Backend::Sqlite);
 }
 
+#[cfg(feature = "mysql")]
 #[test]
 fn dedupe_modes_keep_what_they_promise_on_mariadb() {
     dedupe_modes_on(Backend::Mysql);
@@ -308,6 +309,7 @@ fn an_eod_killed_between_or_inside_any_step_finishes_the_same_on_sqlite() {
     killed_at_every_step_on(Backend::Sqlite);
 }
 
+#[cfg(feature = "mysql")]
 #[test]
 fn an_eod_killed_between_or_inside_any_step_finishes_the_same_on_mariadb() {
     killed_at_every_step_on(Backend::Mysql);
@@ -400,6 +402,7 @@ fn replaying_a_journal_twice_inserts_nothing_the_second_time_on_sqlite() {
     replay_twice_on(Backend::Sqlite);
 }
 
+#[cfg(feature = "mysql")]
 #[test]
 fn replaying_a_journal_twice_inserts_nothing_the_second_time_on_mariadb() {
     replay_twice_on(Backend::Mysql);
@@ -466,6 +469,7 @@ fn a_second_eod_of_a_date_moves_rows_that_arrived_after_the_first_on_sqlite() {
     second_run_on(Backend::Sqlite);
 }
 
+#[cfg(feature = "mysql")]
 #[test]
 fn a_second_eod_of_a_date_moves_rows_that_arrived_after_the_first_on_mariadb() {
     second_run_on(Backend::Mysql);
@@ -530,6 +534,7 @@ fn exact_dedupe_never_merges_two_instruments_on_sqlite() {
     exact_dedupe_keeps_instruments_apart_on(Backend::Sqlite);
 }
 
+#[cfg(feature = "mysql")]
 #[test]
 fn exact_dedupe_never_merges_two_instruments_on_mariadb() {
     exact_dedupe_keeps_instruments_apart_on(Backend::Mysql);

@@ -426,6 +426,7 @@ pub fn signal(pid: u32, sig: &str) {
 
 /// A MariaDB server of the test's own (its own data directory and port), for tests that stop
 /// and restart the database. Root needs no password (`--skip-grant-tables`); loopback only.
+#[cfg(feature = "mysql")]
 pub struct OwnMariadb {
     /// `mysql://root@127.0.0.1:PORT/tv`.
     pub url: String,
@@ -435,6 +436,7 @@ pub struct OwnMariadb {
     options: Vec<String>,
 }
 
+#[cfg(feature = "mysql")]
 impl OwnMariadb {
     /// Initialises a data directory and starts the server on a free port, with database `tv`.
     pub fn start() -> OwnMariadb {
@@ -523,6 +525,7 @@ impl OwnMariadb {
     }
 }
 
+#[cfg(feature = "mysql")]
 impl Drop for OwnMariadb {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -533,18 +536,21 @@ impl Drop for OwnMariadb {
 }
 
 /// The test account's server URL, without a database (tests/run creates the account).
+#[cfg(feature = "mysql")]
 pub fn mysql_server() -> String {
     std::env::var("TICKVAULT_TEST_MYSQL")
         .unwrap_or_else(|_| "mysql://tickvault_test:tickvault_test@127.0.0.1:3306".into())
 }
 
 /// A fresh MariaDB database for one test, dropped when the value is.
+#[cfg(feature = "mysql")]
 pub struct TestMysql {
     /// `mysql://…/tickvault_test_…`.
     pub url: String,
     name: String,
 }
 
+#[cfg(feature = "mysql")]
 impl TestMysql {
     /// Creates `tickvault_test_<random>` on the server of [`mysql_server`].
     pub fn create() -> TestMysql {
@@ -567,6 +573,30 @@ impl TestMysql {
     }
 }
 
+/// Built without the `mysql` feature there is no MariaDB database to make.
+#[cfg(not(feature = "mysql"))]
+pub enum TestMysql {}
+
+/// A fresh MariaDB database when `backend` asks for one.
+pub fn database_for(backend: Backend) -> Option<TestMysql> {
+    match backend {
+        Backend::Sqlite => None,
+        #[cfg(feature = "mysql")]
+        Backend::Mysql => Some(TestMysql::create()),
+    }
+}
+
+impl TestMysql {
+    /// Its URL.
+    pub fn url(&self) -> &str {
+        #[cfg(feature = "mysql")]
+        return &self.url;
+        #[cfg(not(feature = "mysql"))]
+        match *self {}
+    }
+}
+
+#[cfg(feature = "mysql")]
 impl Drop for TestMysql {
     fn drop(&mut self) {
         use diesel::connection::SimpleConnection;
@@ -593,9 +623,9 @@ pub struct TestStore {
 
 pub fn test_store(backend: Backend) -> TestStore {
     let dir = tempfile::tempdir().unwrap();
-    let mysql = (backend == Backend::Mysql).then(TestMysql::create);
+    let mysql = database_for(backend);
     let url = match &mysql {
-        Some(db) => db.url.clone(),
+        Some(db) => db.url().to_string(),
         None => format!("sqlite://{}", dir.path().join("t.db").display()),
     };
     let store =
@@ -615,6 +645,7 @@ pub enum Backend {
     /// A SQLite file in the test's directory.
     Sqlite,
     /// A fresh database on the MariaDB server.
+    #[cfg(feature = "mysql")]
     Mysql,
 }
 
@@ -657,9 +688,9 @@ pub async fn spawn_app_with(
     let sim = spawn_sim_today(Some(rate));
     let dir = tempfile::tempdir().unwrap();
     let mut settings = app_settings(&sim, dir.path());
-    let mysql = (backend == Backend::Mysql).then(TestMysql::create);
+    let mysql = database_for(backend);
     if let Some(db) = &mysql {
-        settings.storage.url = db.url.clone();
+        settings.storage.url = db.url().to_string();
     }
     tweak(&mut settings);
     let app =

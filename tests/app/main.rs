@@ -5,8 +5,10 @@
 mod day;
 mod decode;
 mod eod;
+mod first_contact;
 mod helpers;
 mod ops;
+mod package;
 mod pipeline;
 mod publisher;
 mod python_compat;

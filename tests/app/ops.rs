@@ -30,9 +30,9 @@ use crate::tls::Certs;
 
 /// `tests/python/smtp_sink.py`: aiosmtpd with STARTTLS (required) and one login; each mail it
 /// takes comes out of `mails`.
-struct Smtp {
+pub(crate) struct Smtp {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     mails: tokio::sync::mpsc::UnboundedReceiver<Value>,
 }
 
@@ -43,11 +43,11 @@ impl Drop for Smtp {
     }
 }
 
-const SMTP_USER: &str = "tickvault";
-const SMTP_PASSWORD: &str = "smtp-secret-for-tests";
+pub(crate) const SMTP_USER: &str = "tickvault";
+pub(crate) const SMTP_PASSWORD: &str = "smtp-secret-for-tests";
 
 impl Smtp {
-    async fn start(certs: &Certs) -> Smtp {
+    pub(crate) async fn start(certs: &Certs) -> Smtp {
         let port = free_port();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/smtp_sink.py");
         let mut child = Command::new(python())

@@ -42,6 +42,7 @@ async fn every_tick_sent_is_stored_once() {
     every_tick_sent_is_stored_once_on(Backend::Sqlite).await;
 }
 
+#[cfg(feature = "mysql")]
 #[actix_rt::test]
 async fn every_tick_sent_is_stored_once_on_mariadb() {
     every_tick_sent_is_stored_once_on(Backend::Mysql).await;

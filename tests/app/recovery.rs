@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 use tickvault::storage::{self, StorageUrl, Store};
 
 use crate::helpers::{
-    Backend, OwnMariadb, TestMysql, detail, get_json, journal_ticks, post_json, service_config,
-    signal, sim_config, spawn_app_on, stderr, tickvault, today,
+    Backend, database_for, get_json, journal_ticks, post_json, service_config, signal, sim_config,
+    stderr, tickvault, today,
 };
+#[cfg(feature = "mysql")]
+use crate::helpers::{OwnMariadb, detail, spawn_app_on};
 
 fn start_sim(rate: f64) -> tickvault::sim::SimHandle {
     let mut sc = sim_config();
@@ -82,9 +84,9 @@ async fn sigkill_twice_then_recover_on(backend: Backend) {
     let sim = start_sim(5.0);
     let dir = tempfile::tempdir().unwrap();
     let cfg = service_config(&sim, dir.path(), "");
-    let mysql = (backend == Backend::Mysql).then(TestMysql::create);
+    let mysql = database_for(backend);
     let url = match &mysql {
-        Some(db) => db.url.clone(),
+        Some(db) => db.url().to_string(),
         None => format!("sqlite://{}", dir.path().join("ticks.db").display()),
     };
     // The persister commits only when it is told to stop: everything between start and a kill
@@ -194,6 +196,7 @@ async fn sigkill_twice_mid_stream_then_recovery_and_eod_keep_every_tick_once_on_
     sigkill_twice_then_recover_on(Backend::Sqlite).await;
 }
 
+#[cfg(feature = "mysql")]
 #[actix_rt::test]
 async fn sigkill_twice_mid_stream_then_recovery_and_eod_keep_every_tick_once_on_mariadb() {
     sigkill_twice_then_recover_on(Backend::Mysql).await;
@@ -258,6 +261,7 @@ async fn a_damaged_journal_record_stops_start_up_naming_file_and_offset_unless_s
     sim.stop().await;
 }
 
+#[cfg(feature = "mysql")]
 #[actix_rt::test]
 async fn mariadb_stopped_for_30_s_the_service_keeps_journaling_within_bounded_memory_and_catches_up()
  {

@@ -15,8 +15,10 @@ use tickvault::status::State;
 use tickvault::storage::schema::daily_ticks::dsl;
 use tickvault::storage::{StorageUrl, Store};
 
+#[cfg(feature = "mysql")]
+use crate::helpers::TestMysql;
 use crate::helpers::{
-    Backend, OwnRedis, RedisKeys, TestApp, TestMysql, detail, spawn_app, spawn_app_with, today,
+    Backend, OwnRedis, RedisKeys, TestApp, detail, spawn_app, spawn_app_with, today,
 };
 
 /// An ingest process publishing under `prefix` until every socket has `ticks` ticks, then
@@ -128,6 +130,7 @@ fn pending(keys: &mut RedisKeys) -> u64 {
     }
 }
 
+#[cfg(feature = "mysql")]
 #[actix_rt::test]
 async fn two_stores_in_one_group_share_the_stream_and_store_every_tick_once() {
     let mut keys = RedisKeys::new();

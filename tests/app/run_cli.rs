@@ -52,6 +52,7 @@ async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal
     let status: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&status_path).unwrap()).unwrap();
     assert!(status["generated_at"].as_str().unwrap().ends_with("+05:30"));
+    crate::first_contact::assert_ist_millis(&status);
     let actors = status["actors"].as_array().unwrap();
     let names: Vec<&str> = actors.iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(
@@ -117,6 +118,13 @@ async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal
     assert!(
         !log.contains("sim-password") && !log.contains("JBSWY3DP"),
         "no secrets in logs"
+    );
+    let stamp = log.lines().next().unwrap_or("").split_whitespace().next();
+    let stamp = stamp.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    assert_eq!(
+        stamp.map(|t| t.offset().local_minus_utc()),
+        Some(19_800),
+        "log lines start with an IST timestamp: {log}"
     );
 
     let mut store = Store::open(

@@ -8,11 +8,15 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use tickvault::kite::{Level, PacketKind, Tick};
 use tickvault::on_backend;
+#[cfg(feature = "mysql")]
+use tickvault::storage::StorageUrl;
 use tickvault::storage::models::{NewTick, Position, quoted};
 use tickvault::storage::schema::daily_ticks;
-use tickvault::storage::{self, StorageUrl, Store};
+use tickvault::storage::{self, Store};
 
-use crate::helpers::{Backend, OwnMariadb, test_store};
+#[cfg(feature = "mysql")]
+use crate::helpers::OwnMariadb;
+use crate::helpers::{Backend, test_store};
 
 fn date(day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
@@ -131,6 +135,7 @@ fn stores_what_diesel_stores(backend: Backend) {
     assert_eq!(positions.get(&2), Some(&4_096));
     let path = match backend {
         Backend::Sqlite => "bound_insert",
+        #[cfg(feature = "mysql")]
         Backend::Mysql => "load_data",
     };
     assert_eq!(t.store.write_path(), path, "the fast path, not a fallback");
@@ -141,11 +146,13 @@ fn the_batch_path_stores_what_diesel_stores_on_sqlite() {
     stores_what_diesel_stores(Backend::Sqlite);
 }
 
+#[cfg(feature = "mysql")]
 #[test]
 fn the_batch_path_stores_what_diesel_stores_on_mariadb() {
     stores_what_diesel_stores(Backend::Mysql);
 }
 
+#[cfg(feature = "mysql")]
 #[test]
 fn a_server_that_refuses_local_files_still_gets_every_row() {
     let server = OwnMariadb::start_with(&["--local-infile=0"]);

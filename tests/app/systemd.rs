@@ -26,7 +26,8 @@ fn the_unit_file_keeps_its_promises() {
         "CapabilityBoundingSet=",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
         "LoadCredential=apps.main.password:/etc/tickvault/credentials/apps.main.password",
-        "ExecStart=/usr/local/bin/tickvault run --config /etc/tickvault/tickvault.toml",
+        "StateDirectoryMode=0750",
+        "ExecStart=/usr/bin/tickvault run --config /etc/tickvault/tickvault.toml",
     ] {
         assert!(UNIT.lines().any(|l| l == line), "the unit lacks `{line}`");
     }
@@ -44,7 +45,7 @@ fn systemd_analyze_verifies_the_unit_file() {
     }
     let dir = tempfile::tempdir().unwrap();
     // The unit points at the installed binary; verify checks that ExecStart exists.
-    let unit = UNIT.replace("/usr/local/bin/tickvault", env!("CARGO_BIN_EXE_tickvault"));
+    let unit = UNIT.replace("/usr/bin/tickvault", env!("CARGO_BIN_EXE_tickvault"));
     let path = dir.path().join("tickvault.service");
     std::fs::write(&path, unit).unwrap();
     let out = Command::new("systemd-analyze")

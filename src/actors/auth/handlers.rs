@@ -47,7 +47,11 @@ impl Handler<GetToken> for Auth {
             Ok(app) => app.clone(),
             Err(e) => return AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
         };
-        let cached = self.read_cache(&app);
+        let cached = if self.use_cache {
+            self.read_cache(&app)
+        } else {
+            None
+        };
         let client = self.client();
         let creds = Credentials::from(&app);
         let clock = self.clock.clone();

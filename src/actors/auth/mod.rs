@@ -98,6 +98,8 @@ pub struct Auth {
     clock: SharedClock,
     status: StatusHandle,
     max_attempts: u32,
+    /// Whether today's cached token may be reused (`tickvault login --fresh`: no).
+    use_cache: bool,
 }
 
 impl Auth {
@@ -124,7 +126,15 @@ impl Auth {
             clock,
             status,
             max_attempts: 6,
+            use_cache: true,
         }
+    }
+
+    /// Logs in even when today's token is cached (`tickvault login --fresh`): the password
+    /// and TOTP are really tried. The new token replaces the cached one.
+    pub fn fresh(mut self) -> Auth {
+        self.use_cache = false;
+        self
     }
 
     /// An auth actor for every app in `settings`, logging in at `settings.kite`.
@@ -223,7 +233,7 @@ impl Auth {
             .map(|(app, t)| {
                 (
                     app.clone(),
-                    serde_json::json!(t.expires_at.with_timezone(&IST).to_rfc3339()),
+                    serde_json::json!(crate::calendar::ist_rfc3339(t.expires_at)),
                 )
             })
             .collect();

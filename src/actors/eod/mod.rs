@@ -26,7 +26,6 @@ use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::calendar::IST;
 use crate::settings::pipeline::EodSettings;
 use crate::status::StatusHandle;
 use crate::storage::eod::{self as sql, ClearGuard, Dedupe, RunRecord};
@@ -439,7 +438,7 @@ fn steps(
     let report = EodReport {
         trade_date: date,
         dedupe: opts.settings.dedupe,
-        started_at: started_at.with_timezone(&IST).to_rfc3339(),
+        started_at: crate::calendar::ist_rfc3339(started_at),
         duration_ms: started.elapsed().as_millis() as u64,
         instruments: rows_per_instrument.len(),
         master_rows: rows_per_instrument.values().sum(),

@@ -7,9 +7,9 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::actor::Instruments;
-use super::{PlanError, SubscriptionPlan, deal, parse_dump, resolve_instruments};
+use super::{PlanError, SubscriptionPlan, deal, parse_dump, resolve_instruments, spot_keys};
 use crate::actors::auth::handlers::GetToken;
-use crate::kite::client::KiteClient;
+use crate::kite::client::{KiteClient, Session};
 use crate::status::State;
 
 /// Downloads the dump for `date` and resolves the plan.
@@ -37,6 +37,40 @@ pub enum ResolveError {
     /// The universe does not resolve or does not fit.
     #[error(transparent)]
     Plan(#[from] PlanError),
+}
+
+/// Keys per `/quote/ltp` request (Kite takes up to 1000).
+const LTP_KEYS_PER_REQUEST: usize = 500;
+
+/// The last prices of `keys`, in requests of [`LTP_KEYS_PER_REQUEST`]. Quotes are limited to
+/// one request a second per app: a quick restart (or the next chunk) can meet the limit, so a
+/// 429 waits a second and tries again (five times).
+pub async fn fetch_spots(
+    client: &KiteClient,
+    session: &Session,
+    keys: &[String],
+) -> Result<HashMap<String, f64>, ResolveError> {
+    let mut spots = HashMap::new();
+    for chunk in keys.chunks(LTP_KEYS_PER_REQUEST) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let mut attempt = 1;
+        loop {
+            match client.ltp(session, &refs).await {
+                Err(e) if e.is_rate_limited() && attempt < 5 => {
+                    attempt += 1;
+                    actix_rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+                }
+                other => {
+                    spots.extend(other.map_err(|e| ResolveError::Kite {
+                        what: "spot prices",
+                        error: e.to_string(),
+                    })?);
+                    break;
+                }
+            }
+        }
+    }
+    Ok(spots)
 }
 
 impl Handler<Resolve> for Instruments {
@@ -74,33 +108,7 @@ impl Handler<Resolve> for Instruments {
                 tracing::warn!(path = %snapshot.display(), error = %e, "cannot keep the dump snapshot");
             }
             let dump = parse_dump(&csv)?;
-            let keys: Vec<String> = universe
-                .options
-                .iter()
-                .filter_map(|c| c.spot.clone())
-                .collect();
-            let spots: HashMap<String, f64> = if keys.is_empty() {
-                HashMap::new()
-            } else {
-                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-                // Quotes are limited to one request a second per app: a quick restart can
-                // meet the limit, so a 429 waits a second and tries again (five times).
-                let mut attempt = 1;
-                loop {
-                    match client.ltp(&token.session, &refs).await {
-                        Err(e) if e.is_rate_limited() && attempt < 5 => {
-                            attempt += 1;
-                            actix_rt::time::sleep(std::time::Duration::from_millis(1100)).await;
-                        }
-                        other => {
-                            break other.map_err(|e| ResolveError::Kite {
-                                what: "spot prices",
-                                error: e.to_string(),
-                            })?;
-                        }
-                    }
-                }
-            };
+            let spots = fetch_spots(&client, &token.session, &spot_keys(&universe, &dump)).await?;
             let (planned, unknown) = resolve_instruments(&universe, &dump, msg.date, &spots)?;
             Ok::<_, ResolveError>((planned, unknown, dump.len()))
         };

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{Datelike, NaiveDate};
 
 use crate::kite::Mode;
-use crate::settings::pipeline::{OptionChain, StrikeWindow, Universe};
+use crate::settings::pipeline::{OptionChain, StockSet, StrikeWindow, Universe};
 
 /// One row of the instruments dump.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +74,26 @@ pub enum PlanError {
     /// An option chain needs its spot and the quote was not available.
     #[error("no spot price for {0}: cannot place its strike window")]
     NoSpot(String),
+    /// Not one symbol of an equities file is in the dump: the wrong file, or the wrong column.
+    #[error("none of the {symbols} symbols of {path} is an NSE equity in the instruments dump")]
+    EquitiesFileResolvesNothing {
+        /// The file.
+        path: String,
+        /// How many symbols it lists.
+        symbols: usize,
+    },
+}
+
+impl PlanError {
+    /// The setting to fix when the plan is the settings' fault (`None`: the dump's fault).
+    pub fn setting(&self) -> Option<&'static str> {
+        match self {
+            PlanError::BadDump(_) | PlanError::NoSpot(_) => None,
+            PlanError::EquitiesFileResolvesNothing { .. } => Some("universe.equities_file"),
+            PlanError::NoApps => Some("apps"),
+            PlanError::TooMany { .. } | PlanError::Empty => Some("universe"),
+        }
+    }
 }
 
 /// Parses the dump's CSV (header checked).
@@ -275,18 +295,39 @@ pub fn resolve_instruments(
             None => unknown.push(format!("index {key}")),
         }
     }
-    for symbol in &universe.equities {
+    let equity = |symbol: &str| {
         let key = if symbol.contains(':') {
-            symbol.clone()
+            symbol.to_string()
         } else {
             format!("NSE:{symbol}")
         };
-        match by_key
+        by_key
             .get(&key)
+            .copied()
             .filter(|r| r.instrument_type == "EQ" && r.segment != "INDICES")
-        {
+    };
+    for symbol in &universe.equities {
+        match equity(symbol) {
             Some(row) => push(row, universe.equity_mode, "equity", &mut planned),
             None => unknown.push(format!("equity {symbol}")),
+        }
+    }
+    if let Some(list) = &universe.equities_file {
+        let mut found = 0;
+        for symbol in &list.symbols {
+            match equity(symbol) {
+                Some(row) => {
+                    found += 1;
+                    push(row, universe.equity_mode, "equity", &mut planned);
+                }
+                None => unknown.push(format!("equity {symbol} ({})", list.path)),
+            }
+        }
+        if found == 0 {
+            return Err(PlanError::EquitiesFileResolvesNothing {
+                path: list.path.clone(),
+                symbols: list.symbols.len(),
+            });
         }
     }
     for underlying in &universe.future_underlyings {
@@ -306,7 +347,8 @@ pub fn resolve_instruments(
             push(row, universe.future_mode, "future", &mut planned);
         }
     }
-    for chain in &universe.options {
+    let stock_chains = stock_chains(universe, dump, &mut unknown);
+    for chain in universe.options.iter().chain(&stock_chains) {
         resolve_chain(
             chain,
             dump,
@@ -319,6 +361,80 @@ pub fn resolve_instruments(
         )?;
     }
     Ok((planned, unknown))
+}
+
+/// The option chains of `[universe.stock_options]`: one per stock, spot from `NSE:SYMBOL`.
+/// Listed stocks without options in the dump are reported in `unknown`.
+fn stock_chains(
+    universe: &Universe,
+    dump: &[DumpRow],
+    unknown: &mut Vec<String>,
+) -> Vec<OptionChain> {
+    let Some(stocks) = &universe.stock_options else {
+        return Vec::new();
+    };
+    let optionable = optionable_stocks(dump);
+    let symbols: Vec<String> = match &stocks.underlyings {
+        StockSet::All => optionable.into_iter().collect(),
+        StockSet::List(list) => list
+            .iter()
+            .filter(|s| {
+                let known = optionable.contains(s.as_str());
+                if !known {
+                    unknown.push(format!("stock options of {s}"));
+                }
+                known
+            })
+            .cloned()
+            .collect(),
+    };
+    symbols
+        .into_iter()
+        .map(|symbol| OptionChain {
+            spot: Some(format!("NSE:{symbol}")),
+            underlying: symbol,
+            weeklies: 0,
+            monthlies: stocks.monthlies,
+            strikes: stocks.strikes,
+        })
+        .collect()
+}
+
+/// Stocks the dump has options of: an options `name` that is also an NSE equity's symbol
+/// (index options are named after the index root, which no equity is).
+fn optionable_stocks(dump: &[DumpRow]) -> BTreeSet<String> {
+    let equities: BTreeSet<&str> = dump
+        .iter()
+        .filter(|r| r.exchange == "NSE" && r.instrument_type == "EQ" && r.segment != "INDICES")
+        .map(|r| r.tradingsymbol.as_str())
+        .collect();
+    dump.iter()
+        .filter(|r| matches!(r.instrument_type.as_str(), "CE" | "PE"))
+        .filter(|r| equities.contains(r.name.as_str()))
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+/// The quote keys whose prices place the strike windows: each chain's spot, and each stock's
+/// for `[universe.stock_options]` (known only once the dump is read).
+pub fn spot_keys(universe: &Universe, dump: &[DumpRow]) -> Vec<String> {
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    for chain in &universe.options {
+        if chain.strikes != StrikeWindow::All {
+            keys.extend(chain.spot.clone());
+        }
+    }
+    if universe
+        .stock_options
+        .as_ref()
+        .is_some_and(|s| s.strikes != StrikeWindow::All)
+    {
+        let mut ignored = Vec::new();
+        for chain in stock_chains(universe, dump, &mut ignored) {
+            keys.extend(chain.spot);
+        }
+    }
+    keys.into_iter().collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -444,6 +560,7 @@ mod tests {
             indices: vec!["NSE:NIFTY 50".into(), "NSE:NO SUCH INDEX".into()],
             index_mode: Mode::Full,
             equities: vec!["INFY".into(), "NOSUCH".into()],
+            equities_file: None,
             equity_mode: Mode::Quote,
             future_underlyings: vec!["NIFTY".into()],
             future_months: 2,
@@ -455,6 +572,7 @@ mod tests {
                 monthlies: 1,
                 strikes: StrikeWindow::AroundAtm(5),
             }],
+            stock_options: None,
             option_mode: Mode::Full,
         }
     }
@@ -510,6 +628,55 @@ mod tests {
             planned.iter().filter(|p| p.group == "option").count(),
             201 * 2
         );
+    }
+
+    #[test]
+    fn stock_options_resolve_by_list_or_for_every_stock_with_options() {
+        use crate::settings::pipeline::StockOptions;
+        let mut u = universe();
+        u.indices.clear();
+        u.equities.clear();
+        u.future_underlyings.clear();
+        u.options.clear();
+        u.stock_options = Some(StockOptions {
+            underlyings: StockSet::List(vec!["M&M".into(), "NOSUCH".into()]),
+            monthlies: 1,
+            strikes: StrikeWindow::AroundAtm(3),
+        });
+        let rows = dump();
+        assert_eq!(spot_keys(&u, &rows), ["NSE:M&M"]);
+        // Spot at the middle of the listed strikes.
+        let mut strikes: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.name == "M&M" && r.instrument_type == "CE")
+            .map(|r| r.strike)
+            .collect();
+        strikes.sort_by(f64::total_cmp);
+        let spots = HashMap::from([("NSE:M&M".to_string(), strikes[strikes.len() / 2])]);
+        let (planned, unknown) = resolve_instruments(&u, &rows, date(), &spots).unwrap();
+        assert_eq!(unknown, ["stock options of NOSUCH"]);
+        assert!(
+            planned
+                .iter()
+                .all(|p| p.row.name == "M&M" && p.group == "option")
+        );
+        let expiries: BTreeSet<_> = planned.iter().filter_map(|p| p.row.expiry).collect();
+        assert_eq!(expiries.len(), 1, "the nearest monthly");
+        assert_eq!(planned.len(), 7 * 2, "3 strikes each side, calls and puts");
+
+        u.stock_options = Some(StockOptions {
+            underlyings: StockSet::All,
+            monthlies: 1,
+            strikes: StrikeWindow::All,
+        });
+        assert!(
+            spot_keys(&u, &rows).is_empty(),
+            "every strike needs no spot"
+        );
+        let (planned, _) = resolve_instruments(&u, &rows, date(), &HashMap::new()).unwrap();
+        let names: BTreeSet<&str> = planned.iter().map(|p| p.row.name.as_str()).collect();
+        assert_eq!(names.len(), 150, "every stock with options, no index");
+        assert!(!names.contains("NIFTY"));
     }
 
     #[test]

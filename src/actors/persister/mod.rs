@@ -293,7 +293,7 @@ impl Persister {
             ("last_commit_ms", json!(self.last_commit_ms)),
             (
                 "last_commit_at",
-                json!(self.last_commit_at.map(|t| t.to_rfc3339())),
+                json!(self.last_commit_at.map(crate::calendar::ist_rfc3339)),
             ),
             ("lag_ms", json!(self.lag_ms)),
             ("gap_seconds", json!(self.gap_seconds)),

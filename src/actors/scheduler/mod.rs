@@ -25,7 +25,7 @@ use actix::SpawnHandle;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::calendar::{IST, TradingCalendar};
+use crate::calendar::TradingCalendar;
 use crate::clock::SharedClock;
 use crate::status::StatusHandle;
 use handlers::DayEvent;
@@ -184,7 +184,7 @@ impl Scheduler {
     }
 }
 
-/// `t` as RFC 3339 in IST.
+/// `t` as RFC 3339 in IST, to the millisecond.
 pub fn ist_string(t: DateTime<Utc>) -> String {
-    t.with_timezone(&IST).to_rfc3339()
+    crate::calendar::ist_rfc3339(t)
 }

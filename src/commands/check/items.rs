@@ -1,0 +1,582 @@
+//! The items `tickvault check` looks at, one function each. None changes anything the service
+//! relies on: logins are fresh and their tokens are not cached, directories are not created,
+//! a SQLite file is not created and no migration is applied.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::{Blame, Item};
+use crate::actors::instruments::handlers::{ResolveError, fetch_spots};
+use crate::actors::instruments::{deal, parse_dump, resolve_instruments, spot_keys};
+use crate::actors::notifier::watch::{free_bytes, human_bytes};
+use crate::kite::client::{KiteClient, KiteError, Session};
+use crate::settings::{Settings, Sources};
+use crate::storage::{self, StorageError, StorageUrl};
+
+/// The settings as loaded: their layers, and any warning.
+pub fn settings(settings: &Settings, sources: &Sources<'_>) -> Item {
+    let mut layers = vec!["defaults".to_string()];
+    if let Some(file) = sources.file {
+        layers.push(file.display().to_string());
+    }
+    let env = sources
+        .env
+        .keys()
+        .filter(|k| k.starts_with("TICKVAULT__"))
+        .count();
+    if env > 0 {
+        layers.push(format!("{env} TICKVAULT__ variable(s)"));
+    }
+    let apps = settings.apps.len();
+    let item = Item::pass(
+        "settings",
+        format!("loaded from {}; {apps} API app(s)", layers.join(" + ")),
+    )
+    .with_notes(settings.warnings.iter().map(|w| format!("warning: {w}")));
+    if apps == 0 {
+        return Item::fail(
+            "settings",
+            "no_apps",
+            Blame::Settings,
+            "no API app is configured",
+            "add an [apps.<name>] table with api_key, user_id and the three secrets",
+        );
+    }
+    item
+}
+
+/// Whether this process runs as root (then writability says little about the service user).
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// The data and state directories: writable (or creatable at the first start), free space.
+pub fn directories(settings: &Settings) -> Vec<Item> {
+    let min_free = settings.notify.disk_free_min_bytes;
+    [
+        ("data_dir", &settings.paths.data_dir),
+        ("state_dir", &settings.paths.state_dir),
+    ]
+    .into_iter()
+    .map(|(name, dir)| {
+        let key = format!("paths.{name}");
+        let writable = if dir.is_dir() {
+            tempfile::NamedTempFile::new_in(dir).map(|_| "writable")
+        } else {
+            // Created at the first start: its nearest existing parent must take it.
+            let parent = dir
+                .ancestors()
+                .skip(1)
+                .find(|p| !p.as_os_str().is_empty() && p.is_dir())
+                .unwrap_or(Path::new("."));
+            tempfile::NamedTempFile::new_in(parent).map(|_| "not there yet; created at start")
+        };
+        let free = free_bytes(dir);
+        let free_text = free.map_or("free space unknown".to_string(), |b| {
+            format!("{} free", human_bytes(b))
+        });
+        let root_note = running_as_root().then(|| {
+            "run as the service's user (sudo -u tickvault tickvault check) to test its \
+             permissions rather than root's"
+                .to_string()
+        });
+        match writable {
+            Err(e) => Item::fail(
+                name,
+                "not_writable",
+                Blame::Settings,
+                format!("{}: cannot write: {e}", dir.display()),
+                format!(
+                    "create it for the service's user (install -d -o tickvault -m 0750 {}) or change `{key}`",
+                    dir.display()
+                ),
+            ),
+            Ok(_) if min_free > 0 && free.is_some_and(|f| f < min_free) => Item::fail(
+                name,
+                "disk_low",
+                Blame::Remote,
+                format!(
+                    "{}: {free_text}, below notify.disk_free_min_gib ({})",
+                    dir.display(),
+                    human_bytes(min_free)
+                ),
+                "free space on its file system, or move it to a larger one",
+            ),
+            Ok(state) => Item::pass(name, format!("{}: {state}, {free_text}", dir.display()))
+                .with_notes(root_note),
+        }
+    })
+    .collect()
+}
+
+/// The holiday list covers this year and, from 1 December, next year.
+pub fn holidays(settings: &Settings, today: NaiveDate) -> Item {
+    let origin = &settings.schedule.holidays_origin;
+    let calendar = &settings.schedule.calendar;
+    let year = today.year();
+    let fix = |y: i32| {
+        format!(
+            "add NSE's {y} holidays (its circular, published in December) to a copy of \
+             config/holidays/nse.toml and point schedule.holidays_file at it"
+        )
+    };
+    if !calendar.covers_year(year) {
+        return Item::fail(
+            "holidays",
+            "holidays_missing_this_year",
+            Blame::Settings,
+            format!("{origin} lists no holiday in {year}"),
+            fix(year),
+        );
+    }
+    if today.month() == 12 && !calendar.covers_year(year + 1) {
+        return Item::fail(
+            "holidays",
+            "holidays_missing_next_year",
+            Blame::Settings,
+            format!(
+                "{origin} lists no holiday in {}; from 1 January every weekday counts as a trading day",
+                year + 1
+            ),
+            fix(year + 1),
+        );
+    }
+    let next = if calendar.covers_year(year + 1) {
+        format!(" and {}", year + 1)
+    } else {
+        String::new()
+    };
+    Item::pass("holidays", format!("{origin} covers {year}{next}"))
+}
+
+/// The database opens and its migrations are this build's.
+pub fn database(settings: &Settings) -> Item {
+    let url = match settings.storage.parsed_url() {
+        Ok(url) => url,
+        Err(e) => {
+            return Item::fail(
+                "database",
+                "bad_url",
+                Blame::Settings,
+                e.problem.clone(),
+                "fix storage.url",
+            );
+        }
+    };
+    match storage::inspect(&url) {
+        Ok(state) if !state.unknown.is_empty() => Item::fail(
+            "database",
+            "schema_newer",
+            Blame::Settings,
+            format!(
+                "{url}: has migrations this tickvault does not know ({}): a newer version wrote it",
+                state.unknown.join(", ")
+            ),
+            "run the tickvault that wrote it (or a newer one)",
+        ),
+        Ok(state) if !state.exists => {
+            let parent = match &url {
+                StorageUrl::Sqlite(p) => p.parent().map(Path::to_path_buf),
+                StorageUrl::Mysql(_) => None,
+            };
+            Item::pass(
+                "database",
+                format!(
+                    "{url}: not there yet; the first start creates it ({} migrations)",
+                    state.pending
+                ),
+            )
+            .with_notes(
+                parent
+                    .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
+                    .map(|p| format!("its directory {} is created too", p.display())),
+            )
+        }
+        Ok(state) if state.pending > 0 => Item::pass(
+            "database",
+            format!(
+                "{url}: opens; {} migration(s) applied, {} pending (the next start applies them)",
+                state.applied, state.pending
+            ),
+        ),
+        Ok(state) => Item::pass(
+            "database",
+            format!(
+                "{url}: opens; schema current ({} migrations)",
+                state.applied
+            ),
+        ),
+        Err(e @ StorageError::Unavailable(_)) => {
+            let text = e.to_string();
+            if matches!(url, StorageUrl::Sqlite(_)) {
+                Item::fail(
+                    "database",
+                    "database_unusable",
+                    Blame::Settings,
+                    text,
+                    "point storage.url at a SQLite file the service may write (or a new path)",
+                )
+            } else if text.contains("Access denied") {
+                Item::fail(
+                    "database",
+                    "database_login_refused",
+                    Blame::Settings,
+                    text,
+                    "check the user in storage.url and storage.password (file or credential), and the user's GRANTs",
+                )
+            } else {
+                Item::fail(
+                    "database",
+                    "database_unreachable",
+                    Blame::Remote,
+                    text,
+                    "start the database server, or fix the host, port or path in storage.url",
+                )
+            }
+        }
+        Err(e) => Item::fail(
+            "database",
+            "database_error",
+            Blame::Remote,
+            e.to_string(),
+            "look at the database server's log; the service cannot start on this database",
+        ),
+    }
+}
+
+/// Everything that needs the network: Redis, SMTP, each app's login, the instruments dump and
+/// the universe, the clock against Kite's.
+pub async fn remote(settings: Settings, today: NaiveDate) -> Vec<Item> {
+    let mut items = Vec::new();
+    if settings.redis.enabled {
+        items.push(redis(&settings).await);
+    }
+    if settings.notify.enabled {
+        items.push(smtp(&settings).await);
+    }
+    let client = KiteClient::new(
+        &settings.kite.api_root,
+        &settings.kite.login_root,
+        settings.kite.timeout(),
+    );
+    let mut session = None;
+    for app in &settings.apps {
+        let (item, s) = login(&client, app).await;
+        items.push(item);
+        session = session.or(s);
+    }
+    items.push(match &session {
+        Some(s) => instruments(&settings, &client, s, today).await,
+        None => Item::skip("instruments", "no app logged in"),
+    });
+    items.push(clock(&client).await);
+    items
+}
+
+async fn redis(settings: &Settings) -> Item {
+    let shown = crate::storage::redact(&settings.redis.url);
+    let work = async {
+        let client = settings.redis.client()?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    match tokio::time::timeout(Duration::from_secs(5), work).await {
+        Ok(Ok(_)) => Item::pass("redis", format!("{shown}: answers PING")),
+        Ok(Err(e)) if e.kind() == redis::ErrorKind::AuthenticationFailed => Item::fail(
+            "redis",
+            "redis_login_refused",
+            Blame::Settings,
+            format!("{shown}: {e}"),
+            "check redis.password (file or credential)",
+        ),
+        Ok(Err(e)) => Item::fail(
+            "redis",
+            "redis_unreachable",
+            Blame::Remote,
+            format!("{shown}: {e}"),
+            "start Redis or fix redis.url (or set redis.enabled = false)",
+        ),
+        Err(_) => Item::fail(
+            "redis",
+            "redis_unreachable",
+            Blame::Remote,
+            format!("{shown}: no answer within 5 s"),
+            "start Redis or fix redis.url (or set redis.enabled = false)",
+        ),
+    }
+}
+
+async fn smtp(settings: &Settings) -> Item {
+    let n = &settings.notify;
+    let server = format!("{}:{}", n.smtp_host, n.smtp_port);
+    let transport = match crate::actors::notifier::mail::transport(n) {
+        Ok(t) => t,
+        Err(e) => {
+            return Item::fail(
+                "smtp",
+                "bad_setting",
+                Blame::Settings,
+                e.to_string(),
+                "fix the key named",
+            );
+        }
+    };
+    let login = if n.username.is_empty() {
+        "no login"
+    } else {
+        "login accepted"
+    };
+    match transport.test_connection().await {
+        Ok(true) => Item::pass("smtp", format!("{server}: connects, {login}")),
+        Ok(false) => Item::fail(
+            "smtp",
+            "smtp_unreachable",
+            Blame::Remote,
+            format!("{server}: the connection did not answer NOOP"),
+            "check the server",
+        ),
+        Err(e) if e.is_permanent() => Item::fail(
+            "smtp",
+            "smtp_login_refused",
+            Blame::Settings,
+            format!("{server}: {e}"),
+            "check notify.username and notify.password (file or credential)",
+        ),
+        Err(e) => Item::fail(
+            "smtp",
+            "smtp_unreachable",
+            Blame::Remote,
+            format!("{server}: {e}"),
+            "check notify.smtp_host, notify.smtp_port and notify.security (and notify.ca_file for a private CA)",
+        ),
+    }
+}
+
+/// A fresh login (never the cached token): proves the password, the TOTP seed and the API
+/// secret. The token is used for the dump and then dropped.
+async fn login(client: &KiteClient, app: &crate::settings::AppSettings) -> (Item, Option<Session>) {
+    let item = format!("login.{}", app.name);
+    let creds = crate::kite::client::Credentials::from(app);
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    let key = |leaf: &str| format!("apps.{}.{leaf}", app.name);
+    match client.login(&creds, now).await {
+        Ok(session) => (
+            Item::pass(
+                &item,
+                format!(
+                    "logged in as {} with the password and TOTP (api_key {})",
+                    session.user_id, app.api_key
+                ),
+            ),
+            Some(session),
+        ),
+        Err(e) => {
+            let (problem, blame, fix) = match &e {
+                KiteError::Api {
+                    step: "connect/login",
+                    ..
+                } => (
+                    "api_key_refused",
+                    Blame::Settings,
+                    format!(
+                        "check {} (developers.kite.trade lists your apps)",
+                        key("api_key")
+                    ),
+                ),
+                KiteError::Api {
+                    step: "login",
+                    status,
+                    ..
+                } if *status < 500 => (
+                    "password_refused",
+                    Blame::Settings,
+                    format!(
+                        "check {} and {} (Zerodha locks an account after repeated failures)",
+                        key("user_id"),
+                        key("password")
+                    ),
+                ),
+                KiteError::Api {
+                    step: "twofa",
+                    status,
+                    ..
+                } if *status < 500 => (
+                    "totp_refused",
+                    Blame::Settings,
+                    format!(
+                        "check {} is the account's external TOTP seed (the base32 key shown when TOTP was enabled), and the clock",
+                        key("totp_secret")
+                    ),
+                ),
+                KiteError::BadTotpSecret(_) => (
+                    "totp_secret_unusable",
+                    Blame::Settings,
+                    format!("check {}", key("totp_secret")),
+                ),
+                KiteError::Api {
+                    step: "session/token",
+                    status,
+                    ..
+                } if *status < 500 => (
+                    "api_secret_refused",
+                    Blame::Settings,
+                    format!("check {}", key("api_secret")),
+                ),
+                KiteError::Transport { .. } => (
+                    "kite_unreachable",
+                    Blame::Remote,
+                    "check the network (and kite.login_root, kite.api_root)".to_string(),
+                ),
+                _ => (
+                    "kite_error",
+                    Blame::Remote,
+                    "try again later; if it lasts, look at Kite's status page".to_string(),
+                ),
+            };
+            (Item::fail(&item, problem, blame, e.to_string(), fix), None)
+        }
+    }
+}
+
+/// The dump downloads and the universe resolves and fits the sockets.
+async fn instruments(
+    settings: &Settings,
+    client: &KiteClient,
+    session: &Session,
+    today: NaiveDate,
+) -> Item {
+    let csv = match client.instruments(session, None).await {
+        Ok(csv) => csv,
+        Err(e) => {
+            return Item::fail(
+                "instruments",
+                "dump_unavailable",
+                Blame::Remote,
+                format!("cannot download the instruments dump: {e}"),
+                "try again later",
+            );
+        }
+    };
+    let dump = match parse_dump(&csv) {
+        Ok(d) => d,
+        Err(e) => {
+            return Item::fail(
+                "instruments",
+                "dump_malformed",
+                Blame::Remote,
+                e.to_string(),
+                "try again later",
+            );
+        }
+    };
+    let universe = &settings.universe;
+    let resolved = async {
+        let spots = fetch_spots(client, session, &spot_keys(universe, &dump)).await?;
+        Ok::<_, ResolveError>(resolve_instruments(universe, &dump, today, &spots)?)
+    }
+    .await;
+    let (planned, unknown) = match resolved {
+        Ok(r) => r,
+        Err(ResolveError::Plan(e)) => {
+            return Item::fail(
+                "instruments",
+                "universe_unresolved",
+                Blame::Settings,
+                e.to_string(),
+                format!("fix `{}`", e.setting().unwrap_or("universe")),
+            );
+        }
+        Err(e) => {
+            return Item::fail(
+                "instruments",
+                "quotes_unavailable",
+                Blame::Remote,
+                e.to_string(),
+                "try again later",
+            );
+        }
+    };
+    let apps: Vec<String> = settings.apps.iter().map(|a| a.name.clone()).collect();
+    let available = apps.len() * settings.sockets.per_app;
+    let per_socket = settings.sockets.max_instruments;
+    let needed = planned.len().div_ceil(per_socket);
+    if let Err(e) = deal(&planned, &apps, settings.sockets.per_app, per_socket) {
+        return Item::fail(
+            "instruments",
+            "universe_does_not_fit",
+            Blame::Settings,
+            e.to_string(),
+            "add an [apps.<name>] table or narrow [universe]",
+        );
+    }
+    let mut per_segment: BTreeMap<String, usize> = BTreeMap::new();
+    for p in &planned {
+        *per_segment
+            .entry(format!("{} {}", p.row.segment, p.group))
+            .or_default() += 1;
+    }
+    let counts: Vec<String> = per_segment
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let mut notes = Vec::new();
+    if !unknown.is_empty() {
+        let shown: Vec<&str> = unknown.iter().take(8).map(String::as_str).collect();
+        let more = unknown.len().saturating_sub(shown.len());
+        notes.push(format!(
+            "not in the dump, not recorded: {}{}",
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    Item::pass(
+        "instruments",
+        format!(
+            "dump of {} rows; universe {} instruments ({}); sockets needed {needed} of {available} ({per_socket} each)",
+            dump.len(),
+            planned.len(),
+            counts.join(", ")
+        ),
+    )
+    .with_notes(notes)
+}
+
+/// The host's clock against Kite's `Date` header: a TOTP code and the calendar need it right.
+async fn clock(client: &KiteClient) -> Item {
+    match client.server_date().await {
+        Ok(d) => {
+            let (offset, uncertainty) = d.offset_ms();
+            let shown = format!(
+                "{:+.1} s from Kite's clock (±{:.1} s)",
+                offset as f64 / 1000.0,
+                uncertainty as f64 / 1000.0
+            );
+            if offset.abs() - uncertainty > 1000 {
+                Item::fail(
+                    "clock",
+                    "clock_skew",
+                    Blame::Remote,
+                    format!("this host is {shown}"),
+                    "run time synchronisation (chrony or systemd-timesyncd; on EC2 the Amazon Time Sync Service)",
+                )
+            } else {
+                Item::pass("clock", format!("within a second of Kite's ({shown})"))
+            }
+        }
+        Err(e) => Item::fail(
+            "clock",
+            "kite_unreachable",
+            Blame::Remote,
+            format!("cannot read Kite's clock: {e}"),
+            "check the network (and kite.api_root)",
+        ),
+    }
+}

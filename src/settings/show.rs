@@ -1,0 +1,212 @@
+//! The merged settings as `tickvault config` shows them: every layer applied, values typed as
+//! the defaults type them, and every secret replaced by where it comes from
+//! (`<set: inline>`, `<set: file PATH>`, `<set: credential NAME>`, `<unset>`), never its value.
+
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use super::DEFAULT_TOML;
+
+/// Secrets by table pattern (`*` is any one name) and leaf. Each may also be given as
+/// `<leaf>_file` or as the systemd credential `<table>.<leaf>`.
+const SECRETS: &[(&str, &str)] = &[
+    ("apps.*", "api_secret"),
+    ("apps.*", "password"),
+    ("apps.*", "totp_secret"),
+    ("storage", "password"),
+    ("redis", "password"),
+    ("notify", "password"),
+    // The simulator's accounts: test fixtures, but secrets in the shape of the real ones.
+    ("sim.apps.*", "api_secret"),
+    ("sim.users.*", "password"),
+    ("sim.users.*", "totp_secret"),
+];
+
+/// Words that make any other key a secret too (a misspelt `passwrd` is still hidden).
+const SECRET_WORDS: &[&str] = &["secret", "password", "passwd", "token", "credential"];
+
+/// `tree` ready to print: typed like the defaults, secrets replaced, URLs without passwords.
+pub fn view(mut tree: Table, credentials_dir: Option<&Path>) -> Table {
+    if let Ok(defaults) = DEFAULT_TOML.parse::<Table>() {
+        retype(&mut tree, &defaults);
+    }
+    for (pattern, leaf) in SECRETS {
+        for path in expand(&tree, pattern) {
+            mask(&mut tree, &path, leaf, credentials_dir);
+        }
+    }
+    hide_the_rest(&mut tree, "");
+    tree
+}
+
+/// The tables matching `pattern` (`apps.*` → `apps.main`, `apps.backup`, …), as key paths.
+fn expand(tree: &Table, pattern: &str) -> Vec<Vec<String>> {
+    let mut paths: Vec<(Vec<String>, &Table)> = vec![(Vec::new(), tree)];
+    for part in pattern.split('.') {
+        let mut next = Vec::new();
+        for (path, table) in paths {
+            let children: Vec<(&String, &Value)> = if part == "*" {
+                table.iter().collect()
+            } else {
+                table.get_key_value(part).into_iter().collect()
+            };
+            for (key, value) in children {
+                if let Value::Table(t) = value {
+                    let mut p = path.clone();
+                    p.push(key.clone());
+                    next.push((p, t));
+                }
+            }
+        }
+        paths = next;
+    }
+    paths.into_iter().map(|(p, _)| p).collect()
+}
+
+fn table_at<'a>(tree: &'a mut Table, path: &[String]) -> Option<&'a mut Table> {
+    let mut t = tree;
+    for key in path {
+        t = t.get_mut(key)?.as_table_mut()?;
+    }
+    Some(t)
+}
+
+/// Replaces `leaf` (and `leaf_file`) of the table at `path` with where the secret comes from.
+fn mask(tree: &mut Table, path: &[String], leaf: &str, credentials_dir: Option<&Path>) {
+    let key = format!("{}.{leaf}", path.join("."));
+    let Some(table) = table_at(tree, path) else {
+        return;
+    };
+    let file_key = format!("{leaf}_file");
+    let inline = table.remove(leaf).is_some();
+    let file = table.remove(&file_key);
+    let source = if inline {
+        "<set: inline>".to_string()
+    } else if let Some(file) = file {
+        format!(
+            "<set: file {}>",
+            file.as_str()
+                .map_or_else(|| file.to_string(), str::to_string)
+        )
+    } else if credentials_dir.is_some_and(|d| d.join(&key).exists()) {
+        format!("<set: credential {key}>")
+    } else {
+        "<unset>".to_string()
+    };
+    table.insert(leaf.to_string(), Value::String(source));
+}
+
+/// Hides anything else that looks like a secret, and the password of any URL.
+fn hide_the_rest(table: &mut Table, prefix: &str) {
+    for (key, value) in table.iter_mut() {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            Value::Table(t) => hide_the_rest(t, &path),
+            Value::String(s) => {
+                let lower = key.to_ascii_lowercase();
+                let looks_secret = SECRET_WORDS.iter().any(|w| lower.contains(w));
+                let shown = s.starts_with("<set: ") || s == "<unset>";
+                if looks_secret && !shown && !lower.ends_with("_file") {
+                    *s = "<set: inline>".to_string();
+                } else if s.contains("://") {
+                    *s = crate::storage::redact(s);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::String(s) = item
+                        && s.contains("://")
+                    {
+                        *s = crate::storage::redact(s);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Environment variables arrive as strings: give each the type its default has, when it
+/// parses as one (`TICKVAULT__SIM__SEED=5` shows as `seed = 5`).
+fn retype(tree: &mut Table, defaults: &Table) {
+    for (key, value) in tree.iter_mut() {
+        let Some(default) = defaults.get(key) else {
+            continue;
+        };
+        match (value, default) {
+            (Value::Table(t), Value::Table(d)) => retype(t, d),
+            (v @ Value::String(_), Value::Integer(_)) => {
+                if let Some(n) = v.as_str().and_then(|s| s.trim().parse::<i64>().ok()) {
+                    *v = Value::Integer(n);
+                }
+            }
+            (v @ Value::String(_), Value::Float(_)) => {
+                if let Some(x) = v.as_str().and_then(|s| s.trim().parse::<f64>().ok()) {
+                    *v = Value::Float(x);
+                }
+            }
+            (v @ Value::String(_), Value::Boolean(_)) => {
+                if let Some(b) = v.as_str().and_then(|s| s.trim().parse::<bool>().ok()) {
+                    *v = Value::Boolean(b);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_show_their_source_and_urls_lose_their_password() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("apps.main.totp_secret"), "x").unwrap();
+        let tree: Table = r#"
+            [apps.main]
+            api_key = "k"
+            api_secret = "s3cret-inline"
+            password_file = "/etc/tickvault/main.password"
+            [storage]
+            url = "mysql://tv:hunter2@db:3306/ticks"
+            [notify]
+            smtp_passwd = "typo-but-secret"
+            [sim]
+            seed = "5"
+        "#
+        .parse()
+        .unwrap();
+        let shown = view(tree, Some(dir.path())).to_string();
+        for secret in ["s3cret-inline", "hunter2", "typo-but-secret"] {
+            assert!(!shown.contains(secret), "{secret} in\n{shown}");
+        }
+        let tree: Table = shown.parse().unwrap();
+        let main = &tree["apps"]["main"];
+        assert_eq!(main["api_secret"].as_str(), Some("<set: inline>"));
+        assert_eq!(
+            main["password"].as_str(),
+            Some("<set: file /etc/tickvault/main.password>")
+        );
+        assert_eq!(
+            main["totp_secret"].as_str(),
+            Some("<set: credential apps.main.totp_secret>")
+        );
+        assert!(main.get("password_file").is_none());
+        assert_eq!(tree["storage"]["password"].as_str(), Some("<unset>"));
+        assert_eq!(
+            tree["storage"]["url"].as_str(),
+            Some("mysql://tv:***@db:3306/ticks")
+        );
+        assert_eq!(
+            tree["sim"]["seed"].as_integer(),
+            Some(5),
+            "typed as the default"
+        );
+    }
+}
