@@ -27,7 +27,9 @@ pub fn run(args: &LoginArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     let fresh = args.fresh;
     actix_rt::System::new().block_on(async move {
         let board = crate::status::StatusBoard::new();
-        let mut auth = Auth::from_settings(&settings, crate::clock::system(), board.handle("auth"));
+        // A person waits: two attempts (a TOTP code at a window's edge gets the next window).
+        let mut auth = Auth::from_settings(&settings, crate::clock::system(), board.handle("auth"))
+            .attempts(2);
         if fresh {
             auth = auth.fresh();
         }
@@ -40,10 +42,10 @@ pub fn run(args: &LoginArgs, settings: &Settings) -> Result<ExitCode, Failure> {
                 .await
                 .map_err(|e| Failure::Other(anyhow!("{e}")))?
                 .map_err(|e| match e {
-                    // Kite refused the credentials: the settings' to fix.
-                    AuthError::Rejected { .. } => Failure::Config(SettingsError::new(
-                        format!("apps.{}.password", app.name),
-                        format!("{e} (check the user id, password and TOTP secret)"),
+                    // Kite refused a credential: the settings' to fix, named.
+                    AuthError::Rejected { refusal, .. } => Failure::Config(SettingsError::new(
+                        format!("apps.{}.{}", app.name, refusal.key()),
+                        e.to_string(),
                     )),
                     e => Failure::Unavailable(anyhow!("{e}")),
                 })?;

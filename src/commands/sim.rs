@@ -74,14 +74,12 @@ fn print_banner(handle: &sim::SimHandle, options: &SimOptions) {
     use std::fmt::Write as _;
     use std::io::Write as _;
     let c = &options.config;
+    // The first line names the URL and the next two the credentials (scripts read them so);
+    // every line fits 100 columns.
     let mut text = format!(
-        "tickvault sim on {} (WebSocket {}/ws), trading date {}, seed {}, {} instruments, {} updates/s per instrument\n",
+        "tickvault sim on {} (WebSocket {}/ws)\n",
         handle.http_url(),
         handle.ws_url(),
-        options.date,
-        c.seed,
-        handle.state().universe.instruments.len(),
-        c.rate
     );
     for app in &c.apps {
         let _ = writeln!(
@@ -97,14 +95,21 @@ fn print_banner(handle: &sim::SimHandle, options: &SimOptions) {
             user.user_id, user.password, user.totp_secret
         );
     }
+    let _ = writeln!(
+        text,
+        "  trading date {}, seed {}, {} instruments, {} updates/s per instrument",
+        options.date,
+        c.seed,
+        handle.state().universe.instruments.len(),
+        c.rate
+    );
     if let Some(path) = &options.record {
         let _ = writeln!(text, "  recording every message sent to {}", path.display());
     }
     let _ = writeln!(
         text,
-        "  faults and stats: {}/sim/connections, {}/sim/stats (see docs/simulator.md)",
+        "  faults and stats: {}/sim/connections and /sim/stats (docs/simulator.md)",
         handle.http_url(),
-        handle.http_url()
     );
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());

@@ -53,7 +53,60 @@ pub enum KiteError {
     BadTotpSecret(String),
 }
 
+/// Which credential Kite refused: retrying will not help, the settings must change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `/connect/login` refused the API key.
+    ApiKey,
+    /// `/api/login` refused the user id or password.
+    Password,
+    /// `/api/twofa` refused the TOTP code (a wrong seed, or a clock far off).
+    Totp,
+    /// The TOTP seed cannot make codes.
+    TotpSecret,
+    /// `/session/token` refused the checksum: the API secret.
+    ApiSecret,
+}
+
+impl Refusal {
+    /// The `[apps.<name>]` key to check.
+    pub fn key(self) -> &'static str {
+        match self {
+            Refusal::ApiKey => "api_key",
+            Refusal::Password => "password",
+            Refusal::Totp | Refusal::TotpSecret => "totp_secret",
+            Refusal::ApiSecret => "api_secret",
+        }
+    }
+
+    /// A stable name for reports (`password_refused`, …).
+    pub fn problem(self) -> &'static str {
+        match self {
+            Refusal::ApiKey => "api_key_refused",
+            Refusal::Password => "password_refused",
+            Refusal::Totp => "totp_refused",
+            Refusal::TotpSecret => "totp_secret_unusable",
+            Refusal::ApiSecret => "api_secret_refused",
+        }
+    }
+}
+
 impl KiteError {
+    /// The credential Kite refused, if that is what this error is (a 4xx at a login step).
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            KiteError::Api { step, status, .. } if *status < 500 => match *step {
+                "connect/login" => Some(Refusal::ApiKey),
+                "login" => Some(Refusal::Password),
+                "twofa" => Some(Refusal::Totp),
+                "session/token" => Some(Refusal::ApiSecret),
+                _ => None,
+            },
+            KiteError::BadTotpSecret(_) => Some(Refusal::TotpSecret),
+            _ => None,
+        }
+    }
+
     /// HTTP 403 with `TokenException`: the access token is expired or was invalidated.
     pub fn is_token_rejected(&self) -> bool {
         matches!(self, KiteError::Api { status: 403, error_type, .. } if error_type == "TokenException")

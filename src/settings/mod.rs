@@ -284,7 +284,7 @@ fn config_error(e: ConfigError, sources: &Sources<'_>) -> SettingsError {
 
 /// The merged settings tree as written in the layers (defaults, file, environment), before
 /// validation, for `tickvault config`: every secret replaced by where it comes from
-/// ([`show::mask_secrets`]), never its value.
+/// ([`show::view`]), never its value.
 pub fn merged_view(sources: &Sources<'_>) -> Result<toml::Table, SettingsError> {
     let tree: toml::Table = merge(sources)?
         .try_deserialize()

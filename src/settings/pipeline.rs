@@ -400,11 +400,12 @@ pub fn read_equity_list(path: &str) -> Result<EquityList, SettingsError> {
             let record = record
                 .map_err(|e| SettingsError::new(key, format!("{path}: row {}: {e}", n + 2)))?;
             if let Some(symbol) = record.get(column).map(str::trim).filter(|s| !s.is_empty()) {
-                symbols.push(symbol.to_string());
+                symbols.push(symbol.to_ascii_uppercase());
             }
         }
     } else {
         for line in lines() {
+            let line = line.split('#').next().unwrap_or("");
             let symbol = line
                 .split(',')
                 .next()
@@ -412,7 +413,7 @@ pub fn read_equity_list(path: &str) -> Result<EquityList, SettingsError> {
                 .trim()
                 .trim_matches('"');
             if !symbol.is_empty() && !symbol.eq_ignore_ascii_case("symbol") {
-                symbols.push(symbol.to_string());
+                symbols.push(symbol.to_ascii_uppercase());
             }
         }
     }
@@ -631,7 +632,7 @@ mod tests {
         );
         // A plain list: a symbol a line (or the first column), comments and blank lines.
         assert_eq!(
-            list("# mine\nRELIANCE\n\nINFY, infosys\n").unwrap(),
+            list("# mine\nRELIANCE # the largest\n\ninfy, infosys\n").unwrap(),
             ["RELIANCE", "INFY"]
         );
         let e = list("# nothing\n\n").unwrap_err();

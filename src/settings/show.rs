@@ -1,6 +1,11 @@
 //! The merged settings as `tickvault config` shows them: every layer applied, values typed as
 //! the defaults type them, and every secret replaced by where it comes from
 //! (`<set: inline>`, `<set: file PATH>`, `<set: credential NAME>`, `<unset>`), never its value.
+//!
+//! Values are shown by allow-list: only keys tickvault knows (those of `config/default.toml`
+//! and of the tables named by the operator, such as `[apps.<name>]`). A key it does not know is
+//! most likely a typo, and a misspelt `passwrod = "…"` must not be printed: it shows as
+//! `<hidden: unknown key>` (the settings check names it).
 
 use std::path::Path;
 
@@ -23,21 +28,94 @@ const SECRETS: &[(&str, &str)] = &[
     ("sim.users.*", "totp_secret"),
 ];
 
-/// Words that make any other key a secret too (a misspelt `passwrd` is still hidden).
-const SECRET_WORDS: &[&str] = &["secret", "password", "passwd", "token", "credential"];
+/// Keys of tables the operator names (`*` is any name), beyond those in the defaults.
+const KNOWN: &[&str] = &[
+    "apps.*.api_key",
+    "apps.*.user_id",
+    "universe.options.*.spot",
+    "universe.options.*.weeklies",
+    "universe.options.*.monthlies",
+    "universe.options.*.strikes",
+    "universe.stock_options.underlyings",
+    "universe.stock_options.monthlies",
+    "universe.stock_options.strikes",
+    "sim.apps.*.api_key",
+    "sim.apps.*.redirect_url",
+    "sim.users.*.user_id",
+    "sim.users.*.user_name",
+    "sim.users.*.email",
+    "redis.ca_file",
+    "notify.ca_file",
+];
+
+/// What an unknown key's value is shown as.
+pub const HIDDEN: &str = "<hidden: unknown key>";
 
 /// `tree` ready to print: typed like the defaults, secrets replaced, URLs without passwords.
 pub fn view(mut tree: Table, credentials_dir: Option<&Path>) -> Table {
-    if let Ok(defaults) = DEFAULT_TOML.parse::<Table>() {
-        retype(&mut tree, &defaults);
-    }
+    let defaults = DEFAULT_TOML.parse::<Table>().unwrap_or_default();
+    retype(&mut tree, &defaults);
     for (pattern, leaf) in SECRETS {
         for path in expand(&tree, pattern) {
             mask(&mut tree, &path, leaf, credentials_dir);
         }
     }
-    hide_the_rest(&mut tree, "");
+    // A MySQL password written into the URL rather than apart from it.
+    if let Some(storage) = tree.get_mut("storage").and_then(Value::as_table_mut) {
+        let in_url = storage
+            .get("url")
+            .and_then(Value::as_str)
+            .is_some_and(|u| crate::storage::redact(u) != u);
+        if in_url && storage.get("password").and_then(Value::as_str) == Some("<unset>") {
+            storage.insert(
+                "password".into(),
+                Value::String("<set: in storage.url>".into()),
+            );
+        }
+    }
+    show_known(&mut tree, &mut Vec::new(), &defaults);
     tree
+}
+
+/// Whether `path` is a key tickvault knows.
+fn known(path: &[String], defaults: &Table) -> bool {
+    let mut t = defaults;
+    for (i, part) in path.iter().enumerate() {
+        match t.get(part) {
+            Some(Value::Table(next)) => t = next,
+            Some(_) if i == path.len() - 1 => return true,
+            _ => break,
+        }
+    }
+    KNOWN.iter().any(|pattern| {
+        let parts: Vec<&str> = pattern.split('.').collect();
+        parts.len() == path.len() && parts.iter().zip(path).all(|(p, k)| *p == "*" || p == k)
+    })
+}
+
+/// Replaces every value of an unknown key with [`HIDDEN`] and the password of any URL with
+/// `***`; keeps what [`mask`] wrote.
+fn show_known(table: &mut Table, path: &mut Vec<String>, defaults: &Table) {
+    for (key, value) in table.iter_mut() {
+        path.push(key.clone());
+        match value {
+            Value::Table(t) => show_known(t, path, defaults),
+            Value::String(s) if s.starts_with("<set: ") || s == "<unset>" => {}
+            _ if !known(path, defaults) => *value = Value::String(HIDDEN.into()),
+            Value::String(s) => *s = crate::storage::redact(s),
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::String(s) => *s = crate::storage::redact(s),
+                        Value::Table(_) | Value::Array(_) => *item = Value::String(HIDDEN.into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+        path.pop();
+    }
 }
 
 /// The tables matching `pattern` (`apps.*` → `apps.main`, `apps.backup`, …), as key paths.
@@ -97,40 +175,6 @@ fn mask(tree: &mut Table, path: &[String], leaf: &str, credentials_dir: Option<&
     table.insert(leaf.to_string(), Value::String(source));
 }
 
-/// Hides anything else that looks like a secret, and the password of any URL.
-fn hide_the_rest(table: &mut Table, prefix: &str) {
-    for (key, value) in table.iter_mut() {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match value {
-            Value::Table(t) => hide_the_rest(t, &path),
-            Value::String(s) => {
-                let lower = key.to_ascii_lowercase();
-                let looks_secret = SECRET_WORDS.iter().any(|w| lower.contains(w));
-                let shown = s.starts_with("<set: ") || s == "<unset>";
-                if looks_secret && !shown && !lower.ends_with("_file") {
-                    *s = "<set: inline>".to_string();
-                } else if s.contains("://") {
-                    *s = crate::storage::redact(s);
-                }
-            }
-            Value::Array(items) => {
-                for item in items {
-                    if let Value::String(s) = item
-                        && s.contains("://")
-                    {
-                        *s = crate::storage::redact(s);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 /// Environment variables arrive as strings: give each the type its default has, when it
 /// parses as one (`TICKVAULT__SIM__SEED=5` shows as `seed = 5`).
 fn retype(tree: &mut Table, defaults: &Table) {
@@ -176,14 +220,24 @@ mod tests {
             [storage]
             url = "mysql://tv:hunter2@db:3306/ticks"
             [notify]
-            smtp_passwd = "typo-but-secret"
+            smtp_passwrd = "typo-but-secret"
+            pin = 123456
+            to = ["ops@example.com"]
+            [[redis]]
+            password = "in-an-array-of-tables"
             [sim]
             seed = "5"
         "#
         .parse()
         .unwrap();
         let shown = view(tree, Some(dir.path())).to_string();
-        for secret in ["s3cret-inline", "hunter2", "typo-but-secret"] {
+        for secret in [
+            "s3cret-inline",
+            "hunter2",
+            "typo-but-secret",
+            "123456",
+            "in-an-array",
+        ] {
             assert!(!shown.contains(secret), "{secret} in\n{shown}");
         }
         let tree: Table = shown.parse().unwrap();
@@ -198,7 +252,10 @@ mod tests {
             Some("<set: credential apps.main.totp_secret>")
         );
         assert!(main.get("password_file").is_none());
-        assert_eq!(tree["storage"]["password"].as_str(), Some("<unset>"));
+        assert_eq!(
+            tree["storage"]["password"].as_str(),
+            Some("<set: in storage.url>")
+        );
         assert_eq!(
             tree["storage"]["url"].as_str(),
             Some("mysql://tv:***@db:3306/ticks")

@@ -161,7 +161,6 @@ impl DateText {
 }
 
 #[cfg(test)]
-#[cfg(test)]
 mod tests {
     use super::*;
     use crate::storage::schema::daily_ticks;

@@ -482,7 +482,7 @@ async fn check_passes_every_item_against_the_simulator_redis_and_an_smtp_server(
         &sim,
         dir.path(),
         &format!(
-            "[redis]\nenabled = true\nurl = \"redis://127.0.0.1:6379/0\"\n[notify]\nenabled = true\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nusername = \"{SMTP_USER}\"\npassword = \"{SMTP_PASSWORD}\"\nca_file = \"{}\"\nto = [\"ops@example.test\"]\n",
+            "[redis]\nenabled = true\nurl = \"redis://127.0.0.1:6379/0\"\n[notify]\nenabled = true\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\nusername = \"{SMTP_USER}\"\npassword = \"{SMTP_PASSWORD}\"\nca_file = \"{}\"\nto = [\"ops@example.test\"]\ndisk_free_min_gib = 0\n",
             smtp.port,
             certs.path("ca.pem").display()
         ),
@@ -612,6 +612,22 @@ async fn check_names_a_database_that_refuses() {
         );
         assert_eq!(code, 69);
         assert!(!text.contains("tv:pw"), "{text}");
+        // The test server, with a password it refuses: the settings' to fix.
+        let server = std::env::var("TICKVAULT_TEST_MYSQL")
+            .unwrap_or_else(|_| "mysql://tickvault_test:tickvault_test@127.0.0.1:3306".into());
+        let host = server
+            .rsplit_once('@')
+            .map(|(_, h)| h)
+            .unwrap_or("127.0.0.1:3306");
+        let url = format!("mysql://tickvault_test:wrong-password@{host}/tickvault_test_none");
+        let (code, report, text) = check_with("", &[("TICKVAULT__STORAGE__URL", &url)]).await;
+        assert_eq!(
+            item(&report, "database"),
+            ("fail", "database_login_refused"),
+            "{text}"
+        );
+        assert_eq!(code, 78);
+        assert!(!text.contains("wrong-password"), "{text}");
     }
 }
 
@@ -706,11 +722,22 @@ async fn login_fresh_tries_the_password_even_with_a_cached_token() {
     let fresh = output(wrong(true)).await;
     assert_eq!(fresh.status.code(), Some(78), "{}", stderr(&fresh));
     assert!(
-        stderr(&fresh).contains("apps.sim.password"),
+        stderr(&fresh).contains("`apps.sim.password`"),
         "{}",
         stderr(&fresh)
     );
     assert!(!stderr(&fresh).contains("not-the-password"));
+    // A refused API secret is named as such, at once (no retries).
+    let mut cmd = tickvault();
+    cmd.args(["login", "--fresh", "--config"]).arg(&good);
+    cmd.env("TICKVAULT__APPS__SIM__API_SECRET", "not-the-secret");
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`apps.sim.api_secret`"),
+        "{}",
+        stderr(&out)
+    );
     sim.stop().await;
 }
 
@@ -734,10 +761,12 @@ fn config_never_prints_a_secret_however_it_is_given() {
     } else {
         "sqlite://ticks.db"
     };
-    for way in ["inline", "file", "credential"] {
+    // Inline in the file or in a TICKVAULT__ variable, a `*_file` key, a systemd credential.
+    for way in ["inline", "environment", "file", "credential"] {
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("creds");
         std::fs::create_dir(&creds).unwrap();
+        let mut env: Vec<(String, String)> = Vec::new();
         let mut lines: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
         lines.insert(
             "apps.main",
@@ -762,6 +791,10 @@ fn config_never_prints_a_secret_however_it_is_given() {
                     .entry(table)
                     .or_default()
                     .push(format!("{leaf} = \"{value}\"")),
+                "environment" => env.push((
+                    format!("TICKVAULT__{}", key.replace('.', "__").to_uppercase()),
+                    value.to_string(),
+                )),
                 "file" => {
                     let path = dir.path().join(key);
                     std::fs::write(&path, value).unwrap();
@@ -790,6 +823,7 @@ fn config_never_prints_a_secret_however_it_is_given() {
             .args(["config", "--config"])
             .arg(&file)
             .env("CREDENTIALS_DIRECTORY", &creds)
+            .envs(env)
             .output()
             .unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
@@ -813,13 +847,68 @@ fn config_never_prints_a_secret_however_it_is_given() {
             }
             let value = t[leaf].as_str().unwrap();
             let expected = match way {
-                "inline" => "<set: inline>".to_string(),
+                "inline" | "environment" => "<set: inline>".to_string(),
                 "file" => format!("<set: file {}>", dir.path().join(key).display()),
                 _ => format!("<set: credential {key}>"),
             };
             assert_eq!(value, expected, "{way} {key}");
         }
     }
+}
+
+#[test]
+fn config_hides_the_value_of_any_key_it_does_not_know() {
+    // Misspelt secret keys (in the file, in a variable, in an array of tables), a password in
+    // the database URL, the simulator's own secrets: none of their values is printed.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(
+        &file,
+        "[apps.main]\napi_key = \"k\"\nuser_id = \"AB1234\"\npasswrod = \"typo-VALUE-1\"\n\
+         pin = 918273\n[storage]\nurl = \"mysql://tv:url-VALUE-2@db:3306/ticks\"\n\
+         [[extra]]\npassword = \"array-VALUE-3\"\n[sim.users.default]\npassword = \"sim-VALUE-4\"\n",
+    )
+    .unwrap();
+    let out = tickvault()
+        .args(["config", "--config"])
+        .arg(&file)
+        .env("TICKVAULT__NOTIFY__SMTP_PASWORD", "env-VALUE-5")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "unknown keys do not validate: {text}"
+    );
+    for value in [
+        "typo-VALUE-1",
+        "918273",
+        "url-VALUE-2",
+        "array-VALUE-3",
+        "sim-VALUE-4",
+        "env-VALUE-5",
+    ] {
+        assert!(!text.contains(value), "{value} printed:\n{text}");
+    }
+    let body: String = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let shown: toml::Table = body.parse().unwrap();
+    let hidden = tickvault::settings::show::HIDDEN;
+    assert_eq!(shown["apps"]["main"]["passwrod"].as_str(), Some(hidden));
+    assert_eq!(shown["notify"]["smtp_pasword"].as_str(), Some(hidden));
+    assert_eq!(shown["extra"].as_str(), Some(hidden));
+    assert_eq!(
+        shown["storage"]["password"].as_str(),
+        Some("<set: in storage.url>")
+    );
+    assert_eq!(
+        shown["sim"]["users"]["default"]["password"].as_str(),
+        Some("<set: inline>")
+    );
 }
 
 // --- the command line --------------------------------------------------------------------------

@@ -150,17 +150,17 @@ async fn a_week_with_a_holiday_and_a_weekend() {
     let run = start(ist(d("2026-11-16"), hm("07:00")), 0);
     run.until(ist(d("2026-11-16"), hm("08:00"))).await;
     assert_eq!(run.status("next_event"), "login");
-    assert_eq!(run.status("next_at"), "2026-11-16T08:45:00+05:30");
+    assert_eq!(run.status("next_at"), "2026-11-16T08:45:00.000+05:30");
 
     // Wednesday is the holiday: idle, and the status says why and until when.
     run.until(ist(d("2026-11-18"), hm("12:00"))).await;
     assert_eq!(run.status("idle"), "holiday: Test holiday");
     assert_eq!(run.status("session"), "2026-11-19");
-    assert_eq!(run.status("next_at"), "2026-11-19T08:45:00+05:30");
+    assert_eq!(run.status("next_at"), "2026-11-19T08:45:00.000+05:30");
 
     run.until(ist(d("2026-11-22"), hm("12:00"))).await;
     assert_eq!(run.status("idle"), "weekend");
-    assert_eq!(run.status("next_at"), "2026-11-23T08:45:00+05:30");
+    assert_eq!(run.status("next_at"), "2026-11-23T08:45:00.000+05:30");
 
     run.until(ist(d("2026-11-23"), hm("08:46"))).await;
     let mut expected = Vec::new();
@@ -204,7 +204,7 @@ async fn started_after_the_close_it_closes_the_day_then_waits_for_the_next() {
     assert_eq!(run.events(), ["Tue 11-17 18:00:00 close 2026-11-17"]);
     // The next session skips Wednesday's holiday.
     assert_eq!(run.status("session"), "2026-11-19");
-    assert_eq!(run.status("next_at"), "2026-11-19T08:45:00+05:30");
+    assert_eq!(run.status("next_at"), "2026-11-19T08:45:00.000+05:30");
 }
 
 #[actix_rt::test]
@@ -230,7 +230,10 @@ async fn a_refused_login_is_retried_with_backoff_before_connecting() {
 async fn the_token_expires_at_six_and_each_day_logs_in_again() {
     let run = start(ist(d("2026-11-16"), hm("08:00")), 0);
     run.until(ist(d("2026-11-16"), hm("12:00"))).await;
-    assert_eq!(run.status("token_expires_at"), "2026-11-17T06:00:00+05:30");
+    assert_eq!(
+        run.status("token_expires_at"),
+        "2026-11-17T06:00:00.000+05:30"
+    );
     assert_eq!(run.status("token_valid"), true);
     // The status is refreshed at least once a minute (`recheck`).
     run.until(ist(d("2026-11-17"), hm("06:01"))).await;
@@ -247,5 +250,8 @@ async fn the_token_expires_at_six_and_each_day_logs_in_again() {
         ],
         "a fresh login before Tuesday's connect"
     );
-    assert_eq!(run.status("token_expires_at"), "2026-11-18T06:00:00+05:30");
+    assert_eq!(
+        run.status("token_expires_at"),
+        "2026-11-18T06:00:00.000+05:30"
+    );
 }

@@ -27,6 +27,7 @@ fn the_unit_file_keeps_its_promises() {
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
         "LoadCredential=apps.main.password:/etc/tickvault/credentials/apps.main.password",
         "StateDirectoryMode=0750",
+        "WorkingDirectory=/var/lib/tickvault",
         "ExecStart=/usr/bin/tickvault run --config /etc/tickvault/tickvault.toml",
     ] {
         assert!(UNIT.lines().any(|l| l == line), "the unit lacks `{line}`");

@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::{Auth, AuthError, Token, next_expiry};
-use crate::kite::client::{Credentials, KiteError, Session};
+use crate::kite::client::{Credentials, Refusal, Session};
 use crate::status::State;
 
 /// Asks for a valid access token of `app` (logging in if needed).
@@ -72,32 +72,48 @@ impl Handler<GetToken> for Auth {
             }
             let mut delay = Duration::from_secs(1);
             let mut last = String::new();
+            let mut totp_refused = false;
             for attempt in 1..=max_attempts {
-                match client.login(&creds, unix_now(clock.now())).await {
+                let wait = match client.login(&creds, unix_now(clock.now())).await {
                     Ok(session) => {
                         tracing::info!(app = %name, user_id = %session.user_id, attempt, "logged in");
                         return Ok((session, true));
                     }
-                    Err(e @ KiteError::Api { step: "login", .. })
-                    | Err(e @ KiteError::BadTotpSecret(_)) => {
+                    // A refused TOTP may be a code at a window's edge: the next window's.
+                    Err(e) if e.refusal() == Some(Refusal::Totp) => {
+                        let wait = until_next_totp_window(unix_now(clock.now()));
+                        tracing::warn!(app = %name, attempt, error = %e, wait_s = wait.as_secs(), "TOTP refused; retrying in the next window");
+                        totp_refused = true;
+                        last = e.to_string();
+                        wait
+                    }
+                    // A refused password, API key or secret stays refused.
+                    Err(e) if e.refusal().is_some() => {
                         return Err(AuthError::Rejected {
                             app: name,
+                            refusal: e.refusal().unwrap_or(Refusal::Password),
                             reason: e.to_string(),
                         });
                     }
-                    Err(e) if e.is_totp_rejected() => {
-                        let wait = until_next_totp_window(unix_now(clock.now()));
-                        tracing::warn!(app = %name, attempt, error = %e, wait_s = wait.as_secs(), "TOTP refused; retrying in the next window");
-                        last = e.to_string();
-                        actix_rt::time::sleep(wait).await;
-                    }
                     Err(e) => {
                         tracing::warn!(app = %name, attempt, error = %e, wait_ms = delay.as_millis() as u64, "login failed; retrying");
+                        totp_refused = false;
                         last = e.to_string();
-                        actix_rt::time::sleep(delay).await;
+                        let wait = delay;
                         delay = (delay * 2).min(Duration::from_secs(60));
+                        wait
                     }
+                };
+                if attempt < max_attempts {
+                    actix_rt::time::sleep(wait).await;
                 }
+            }
+            if totp_refused {
+                return Err(AuthError::Rejected {
+                    app: name,
+                    refusal: Refusal::Totp,
+                    reason: last,
+                });
             }
             Err(AuthError::Unavailable {
                 app: name,

@@ -33,6 +33,8 @@ pub enum AuthError {
     Rejected {
         /// The app.
         app: String,
+        /// Which credential.
+        refusal: crate::kite::client::Refusal,
         /// Kite's message.
         reason: String,
     },
@@ -128,6 +130,13 @@ impl Auth {
             max_attempts: 6,
             use_cache: true,
         }
+    }
+
+    /// At most `n` login attempts (the service keeps 6: a TOTP refused at a window's edge and a
+    /// flaky network are retried; `tickvault login` gives up sooner).
+    pub fn attempts(mut self, n: u32) -> Auth {
+        self.max_attempts = n.max(1);
+        self
     }
 
     /// Logs in even when today's token is cached (`tickvault login --fresh`): the password

@@ -348,8 +348,13 @@ pub fn resolve_instruments(
         }
     }
     let stock_chains = stock_chains(universe, dump, &mut unknown);
-    for chain in universe.options.iter().chain(&stock_chains) {
-        resolve_chain(
+    for (chain, stock) in universe
+        .options
+        .iter()
+        .map(|c| (c, false))
+        .chain(stock_chains.iter().map(|c| (c, true)))
+    {
+        let resolved = resolve_chain(
             chain,
             dump,
             date,
@@ -358,7 +363,14 @@ pub fn resolve_instruments(
             &mut planned,
             &mut unknown,
             &mut push,
-        )?;
+        );
+        match resolved {
+            // One stock without a quote (of ~150 with "all") costs its chain, not the day.
+            Err(PlanError::NoSpot(_)) if stock => {
+                unknown.push(format!("stock options of {} (no price)", chain.underlying));
+            }
+            other => other?,
+        }
     }
     Ok((planned, unknown))
 }
@@ -653,6 +665,13 @@ mod tests {
             .collect();
         strikes.sort_by(f64::total_cmp);
         let spots = HashMap::from([("NSE:M&M".to_string(), strikes[strikes.len() / 2])]);
+        let (none, unknown) = resolve_instruments(&u, &rows, date(), &HashMap::new()).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(
+            unknown,
+            ["stock options of NOSUCH", "stock options of M&M (no price)"],
+            "a stock without a quote is left out, not the day"
+        );
         let (planned, unknown) = resolve_instruments(&u, &rows, date(), &spots).unwrap();
         assert_eq!(unknown, ["stock options of NOSUCH"]);
         assert!(

@@ -12,7 +12,7 @@ use super::{Blame, Item};
 use crate::actors::instruments::handlers::{ResolveError, fetch_spots};
 use crate::actors::instruments::{deal, parse_dump, resolve_instruments, spot_keys};
 use crate::actors::notifier::watch::{free_bytes, human_bytes};
-use crate::kite::client::{KiteClient, KiteError, Session};
+use crate::kite::client::{KiteClient, KiteError, Refusal, Session};
 use crate::settings::{Settings, Sources};
 use crate::storage::{self, StorageError, StorageUrl};
 
@@ -54,9 +54,28 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+/// Whether this process may write in `dir`, or create it (its nearest existing parent takes a
+/// file): `writable` or `not there yet; created at start`.
+fn writable(dir: &Path) -> std::io::Result<&'static str> {
+    if dir.is_dir() {
+        return tempfile::NamedTempFile::new_in(dir).map(|_| "writable");
+    }
+    let parent = dir
+        .ancestors()
+        .skip(1)
+        .find(|p| !p.as_os_str().is_empty() && p.is_dir())
+        .unwrap_or(Path::new("."));
+    tempfile::NamedTempFile::new_in(parent).map(|_| "not there yet; created at start")
+}
+
 /// The data and state directories: writable (or creatable at the first start), free space.
 pub fn directories(settings: &Settings) -> Vec<Item> {
-    let min_free = settings.notify.disk_free_min_bytes;
+    // The alert's threshold, when alerts are on.
+    let min_free = if settings.notify.enabled {
+        settings.notify.disk_free_min_bytes
+    } else {
+        0
+    };
     [
         ("data_dir", &settings.paths.data_dir),
         ("state_dir", &settings.paths.state_dir),
@@ -64,17 +83,7 @@ pub fn directories(settings: &Settings) -> Vec<Item> {
     .into_iter()
     .map(|(name, dir)| {
         let key = format!("paths.{name}");
-        let writable = if dir.is_dir() {
-            tempfile::NamedTempFile::new_in(dir).map(|_| "writable")
-        } else {
-            // Created at the first start: its nearest existing parent must take it.
-            let parent = dir
-                .ancestors()
-                .skip(1)
-                .find(|p| !p.as_os_str().is_empty() && p.is_dir())
-                .unwrap_or(Path::new("."));
-            tempfile::NamedTempFile::new_in(parent).map(|_| "not there yet; created at start")
-        };
+        let writable = writable(dir);
         let free = free_bytes(dir);
         let free_text = free.map_or("free space unknown".to_string(), |b| {
             format!("{} free", human_bytes(b))
@@ -179,22 +188,31 @@ pub fn database(settings: &Settings) -> Item {
             "run the tickvault that wrote it (or a newer one)",
         ),
         Ok(state) if !state.exists => {
-            let parent = match &url {
-                StorageUrl::Sqlite(p) => p.parent().map(Path::to_path_buf),
-                StorageUrl::Mysql(_) => None,
+            let dir = match &url {
+                StorageUrl::Sqlite(p) => p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf(),
+                StorageUrl::Mysql(_) => std::path::PathBuf::from("."),
             };
-            Item::pass(
-                "database",
-                format!(
-                    "{url}: not there yet; the first start creates it ({} migrations)",
-                    state.pending
+            match writable(&dir) {
+                Ok(_) => Item::pass(
+                    "database",
+                    format!(
+                        "{url}: not there yet; the first start creates it ({} migrations)",
+                        state.pending
+                    ),
                 ),
-            )
-            .with_notes(
-                parent
-                    .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
-                    .map(|p| format!("its directory {} is created too", p.display())),
-            )
+                Err(e) => Item::fail(
+                    "database",
+                    "database_unusable",
+                    Blame::Settings,
+                    format!("{url}: cannot be created in {}: {e}", dir.display()),
+                    "point storage.url at a directory the service may write (an absolute path, \
+                     or one relative to the unit's WorkingDirectory)",
+                ),
+            }
         }
         Ok(state) if state.pending > 0 => Item::pass(
             "database",
@@ -264,9 +282,16 @@ pub async fn remote(settings: Settings, today: NaiveDate) -> Vec<Item> {
         settings.kite.timeout(),
     );
     let mut session = None;
+    // A fresh login while the service runs may cost it its token (it logs in again by itself).
+    let running = crate::pidfile::running(&settings.paths.state_dir).map(|pid| {
+        format!(
+            "the service is running (pid {pid}); this fresh login may replace its token, and it \
+             logs in again by itself if Kite refuses the old one"
+        )
+    });
     for app in &settings.apps {
         let (item, s) = login(&client, app).await;
-        items.push(item);
+        items.push(item.with_notes(running.clone()));
         session = session.or(s);
     }
     items.push(match &session {
@@ -375,24 +400,17 @@ async fn login(client: &KiteClient, app: &crate::settings::AppSettings) -> (Item
             Some(session),
         ),
         Err(e) => {
-            let (problem, blame, fix) = match &e {
-                KiteError::Api {
-                    step: "connect/login",
-                    ..
-                } => (
-                    "api_key_refused",
+            let (problem, blame, fix) = match e.refusal() {
+                Some(r @ Refusal::ApiKey) => (
+                    r.problem(),
                     Blame::Settings,
                     format!(
                         "check {} (developers.kite.trade lists your apps)",
                         key("api_key")
                     ),
                 ),
-                KiteError::Api {
-                    step: "login",
-                    status,
-                    ..
-                } if *status < 500 => (
-                    "password_refused",
+                Some(r @ Refusal::Password) => (
+                    r.problem(),
                     Blame::Settings,
                     format!(
                         "check {} and {} (Zerodha locks an account after repeated failures)",
@@ -400,38 +418,26 @@ async fn login(client: &KiteClient, app: &crate::settings::AppSettings) -> (Item
                         key("password")
                     ),
                 ),
-                KiteError::Api {
-                    step: "twofa",
-                    status,
-                    ..
-                } if *status < 500 => (
-                    "totp_refused",
+                Some(r @ (Refusal::Totp | Refusal::TotpSecret)) => (
+                    r.problem(),
                     Blame::Settings,
                     format!(
-                        "check {} is the account's external TOTP seed (the base32 key shown when TOTP was enabled), and the clock",
+                        "check {} is the account's external TOTP seed (the base32 key shown when \
+                         TOTP was enabled), and the clock",
                         key("totp_secret")
                     ),
                 ),
-                KiteError::BadTotpSecret(_) => (
-                    "totp_secret_unusable",
-                    Blame::Settings,
-                    format!("check {}", key("totp_secret")),
-                ),
-                KiteError::Api {
-                    step: "session/token",
-                    status,
-                    ..
-                } if *status < 500 => (
-                    "api_secret_refused",
+                Some(r @ Refusal::ApiSecret) => (
+                    r.problem(),
                     Blame::Settings,
                     format!("check {}", key("api_secret")),
                 ),
-                KiteError::Transport { .. } => (
+                None if matches!(e, KiteError::Transport { .. }) => (
                     "kite_unreachable",
                     Blame::Remote,
                     "check the network (and kite.login_root, kite.api_root)".to_string(),
                 ),
-                _ => (
+                None => (
                     "kite_error",
                     Blame::Remote,
                     "try again later; if it lasts, look at Kite's status page".to_string(),
@@ -505,13 +511,17 @@ async fn instruments(
     let per_socket = settings.sockets.max_instruments;
     let needed = planned.len().div_ceil(per_socket);
     if let Err(e) = deal(&planned, &apps, settings.sockets.per_app, per_socket) {
-        return Item::fail(
-            "instruments",
-            "universe_does_not_fit",
-            Blame::Settings,
-            e.to_string(),
-            "add an [apps.<name>] table or narrow [universe]",
-        );
+        let (problem, fix) = match e {
+            crate::actors::instruments::PlanError::Empty => (
+                "universe_empty",
+                "name instruments in [universe] that the dump has",
+            ),
+            _ => (
+                "universe_does_not_fit",
+                "add an [apps.<name>] table or narrow [universe]",
+            ),
+        };
+        return Item::fail("instruments", problem, Blame::Settings, e.to_string(), fix);
     }
     let mut per_segment: BTreeMap<String, usize> = BTreeMap::new();
     for p in &planned {

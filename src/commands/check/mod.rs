@@ -192,7 +192,7 @@ fn print(args: &CheckArgs, items: &[Item]) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Width of the item column.
+/// Width of the item column (wider when an app's name needs it).
 const NAME: usize = 16;
 /// Human output fits this many columns.
 const COLUMNS: usize = 100;
@@ -200,6 +200,12 @@ const COLUMNS: usize = 100;
 /// The items as lines of at most [`COLUMNS`] characters: `✔ name  detail`, then the fix and
 /// notes indented under the detail.
 fn human(items: &[Item]) -> String {
+    let name_width = items
+        .iter()
+        .map(|i| i.item.chars().count() + 1)
+        .max()
+        .unwrap_or(0)
+        .clamp(NAME, 40);
     let mut out = String::new();
     for i in items {
         let mark = match i.status {
@@ -207,12 +213,12 @@ fn human(items: &[Item]) -> String {
             Status::Fail => '✘',
             Status::Skip => '–',
         };
-        let indent = " ".repeat(NAME + 3);
+        let indent = " ".repeat(name_width + 3);
         let mut first = true;
         let mut lines = |text: &str, out: &mut String| {
-            for line in wrap(text, COLUMNS - NAME - 3) {
+            for line in wrap(text, COLUMNS - name_width - 3) {
                 if first {
-                    out.push_str(&format!("{mark} {:<NAME$} {line}\n", i.item));
+                    out.push_str(&format!("{mark} {:<name_width$} {line}\n", i.item));
                     first = false;
                 } else {
                     out.push_str(&format!("{indent}{line}\n"));
@@ -282,7 +288,8 @@ mod tests {
         let long = format!("{} {}", "word ".repeat(60), "x".repeat(250));
         let item =
             Item::fail("login.main", "p", Blame::Settings, &long, &long).with_notes([long.clone()]);
-        let text = human(&[item]);
+        let named = Item::pass("login.an_app_with_a_long_name", &long);
+        let text = human(&[item, named]);
         assert!(text.lines().count() > 3);
         assert!(text.lines().all(|l| l.chars().count() <= COLUMNS), "{text}");
     }
