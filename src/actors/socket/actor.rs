@@ -31,7 +31,10 @@ impl Socket {
         }
         tracing::warn!(socket = %self.name(), cause = failure.cause(), error = %failure, "connection lost");
         if self.down_since.is_none() {
-            self.down_since = Some((now_us(), failure.cause()));
+            // Nothing arrived after the last frame: the gap starts there, not when the loss
+            // was noticed (a stall is noticed `stall_ms` later).
+            let start = self.last_frame_us.take().unwrap_or_else(now_us);
+            self.down_since = Some((start, failure.cause()));
         }
         self.failure = Some(failure);
         ctx.stop();
@@ -98,23 +101,31 @@ impl Socket {
                     }
                     act.sink = Some(sink);
                     act.last_frame = Instant::now();
+                    act.last_frame_us = None;
                     act.attempt = 0;
                     act.status.set_state(State::Running);
-                    if let Some((start_us, cause)) = act.down_since.take() {
-                        act.gaps.do_send(RecordGap(NewGap {
-                            trade_date: act.date,
-                            socket: act.plan.number as i16,
-                            start_us,
-                            end_us: now_us(),
-                            cause: cause.to_string(),
-                            instruments: act.plan.tokens.len() as i32,
-                        }));
-                    }
+                    // The gap, if any, ends at the first frame of this connection.
                     tracing::info!(socket = %act.name(), instruments = act.plan.tokens.len(), "connected and subscribed");
                     act.publish();
                 }
             })
             .wait(ctx);
+    }
+
+    /// A frame arrived at `at_us`: it ends the gap the socket was in, if any.
+    pub(crate) fn frame_arrived(&mut self, at_us: i64) {
+        self.last_frame = Instant::now();
+        self.last_frame_us = Some(at_us);
+        if let Some((start_us, cause)) = self.down_since.take() {
+            self.gaps.do_send(RecordGap(NewGap {
+                trade_date: self.date,
+                socket: self.plan.number as i16,
+                start_us,
+                end_us: at_us.max(start_us),
+                cause: cause.to_string(),
+                instruments: self.plan.tokens.len() as i32,
+            }));
+        }
     }
 
     /// Copies the counters into the status board.

@@ -40,6 +40,9 @@ impl Handler<ShutdownSocket> for Socket {
 
 impl Socket {
     fn notify_closed(&mut self) {
+        // Frames that arrived between the shutdown and the close are counted: the board's
+        // final figures are the journal's.
+        self.publish();
         for tx in self.closed.drain(..) {
             let _ = tx.send(());
         }
@@ -72,7 +75,11 @@ impl StreamHandler<Result<Frame, WsProtocolError>> for Socket {
             Ok(frame) => frame,
             Err(e) => return self.fail(Failure::Network(e.to_string()), ctx),
         };
-        self.last_frame = Instant::now();
+        if matches!(frame, Frame::Binary(_) | Frame::Text(_)) {
+            self.frame_arrived(Utc::now().timestamp_micros());
+        } else {
+            self.last_frame = Instant::now();
+        }
         match frame {
             Frame::Binary(bytes) => {
                 self.counters.frames += 1;

@@ -144,6 +144,8 @@ pub struct Socket {
     /// The token generation in use (reported back on a 403).
     pub(crate) generation: Option<u64>,
     pub(crate) last_frame: Instant,
+    /// When the last frame of this connection arrived (µs since the epoch): a gap starts there.
+    pub(crate) last_frame_us: Option<i64>,
     /// Consecutive failed attempts (reset once subscribed).
     pub(crate) attempt: u32,
     /// Why the last connection ended.
@@ -185,6 +187,7 @@ impl Socket {
             sink: None,
             generation: None,
             last_frame: Instant::now(),
+            last_frame_us: None,
             attempt: 0,
             failure: None,
             down_since: None,
