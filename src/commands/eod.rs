@@ -107,21 +107,14 @@ pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
         }
         let names: Vec<String> = list
             .iter()
-            .take(MAX_LISTED)
             .map(|i| match i.tradingsymbol.as_str() {
                 "" => format!("token {} ({})", i.token, i.rows),
                 s => format!("{s} ({})", i.rows),
             })
             .collect();
-        let more = list.len().saturating_sub(MAX_LISTED);
         let text = format!(
-            "{what}: {}{}",
-            names.join(", "),
-            if more > 0 {
-                format!(", and {more} more (in the report)")
-            } else {
-                String::new()
-            }
+            "{what}: {}",
+            super::check::first_of(&names, MAX_LISTED, ", ")
         );
         for line in super::check::wrap(&text, 96) {
             out.push_str(&format!("    {line}\n"));

@@ -535,16 +535,9 @@ async fn instruments(
         .collect();
     let mut notes = Vec::new();
     if !unknown.is_empty() {
-        let shown: Vec<&str> = unknown.iter().take(8).map(String::as_str).collect();
-        let more = unknown.len().saturating_sub(shown.len());
         notes.push(format!(
-            "not in the dump, not recorded: {}{}",
-            shown.join("; "),
-            if more > 0 {
-                format!("; and {more} more")
-            } else {
-                String::new()
-            }
+            "not in the dump, not recorded: {}",
+            super::first_of(&unknown, 8, "; ")
         ));
     }
     Item::pass(

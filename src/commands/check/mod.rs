@@ -241,6 +241,20 @@ fn human(items: &[Item]) -> String {
     out
 }
 
+/// The first `max` of `names` joined by `sep`, then `and N more` when there are more.
+pub fn first_of(names: &[String], max: usize, sep: &str) -> String {
+    let mut text = names
+        .iter()
+        .take(max)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(sep);
+    if names.len() > max {
+        text += &format!("{sep}and {} more", names.len() - max);
+    }
+    text
+}
+
 /// Greedy word wrap at `width` characters (a word longer than that is cut).
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
