@@ -132,6 +132,7 @@ fn start_publisher(redis: &RedisSettings, board: &Arc<StatusBoard>) -> Addr<Publ
 async fn send(publisher: &Addr<Publisher>, n: u64, payload: Bytes) {
     let mut msg = Publish {
         socket: 1,
+        generation: 0,
         offset: 8 + n * 10_000,
         recv_time_us: now_us(),
         payload,
@@ -159,6 +160,7 @@ async fn throughput(redis: &RedisSettings, frames: &[Bytes]) -> f64 {
     for (n, f) in frames.iter().enumerate() {
         publisher.do_send(Publish {
             socket: 1,
+            generation: 0,
             offset: 8 + n as u64 * 10_000,
             recv_time_us: now_us(),
             payload: f.clone(),

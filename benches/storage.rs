@@ -71,11 +71,11 @@ fn rows(from: usize, n: usize) -> Vec<NewTick> {
 fn batch_path(store: &mut Store, rows: &[NewTick]) -> f64 {
     let started = Instant::now();
     for (i, batch) in rows.chunks(5_000).enumerate() {
-        let position = Position {
-            trade_date: day(),
-            socket: 1,
-            committed_offset: (i as i64 + 1) * 1_000_000,
-        };
+        let position = Position::new(
+            day(),
+            tickvault::capture::JournalKey::new(1, 0),
+            (i as u64 + 1) * 1_000_000,
+        );
         storage::commit_batch(store, batch, &[position]).expect("commit");
     }
     rows.len() as f64 / started.elapsed().as_secs_f64()

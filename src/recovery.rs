@@ -1,10 +1,11 @@
 //! Crash recovery and replay: journal records become daily rows.
 //!
-//! At start-up the persister compares each socket's committed journal position with the journal
+//! At start-up the persister compares each journal file's committed position with the journal
 //! files of the trading date and replays the difference before live data flows (kdb+tick style);
 //! `tickvault replay` rebuilds a day from journals explicitly, or loads captures recorded
-//! elsewhere. Rows are keyed by (date, socket, journal offset, packet index), so replaying what
-//! is already stored inserts nothing.
+//! elsewhere. Rows are keyed by (date, socket, [`crate::capture::row_seq`]: the file's
+//! generation, the record's offset, the packet's index), so replaying what is already stored
+//! inserts nothing, and no file's rows can take another file's keys.
 
 use std::fs::{File, OpenOptions};
 use std::io::BufReader;
@@ -12,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::capture::{CaptureError, CaptureReader, Next, RecordHeader, RecordKind};
+use crate::capture::{
+    CaptureError, CaptureReader, JournalKey, Next, RecordHeader, RecordKind, row_seq,
+};
 use crate::kite::parse_message;
 use crate::storage::models::{NewTick, Position};
 use crate::storage::{self, Store};
@@ -66,6 +69,8 @@ pub struct ReplayOptions {
 pub struct FileReplay {
     /// The socket number the rows are stored under.
     pub socket: i16,
+    /// The file's generation.
+    pub generation: u16,
     /// The file.
     pub path: PathBuf,
     /// Where reading started and ended.
@@ -86,18 +91,12 @@ pub struct FileReplay {
     pub malformed: u64,
 }
 
-/// The row key of packet `index` of the journal record at `offset`: offset × 65536 + index
-/// (unique per date and socket; the publisher's stream entries carry the same).
-pub fn row_seq(offset: u64, index: usize) -> i64 {
-    ((offset as i64) << 16) | index as i64
-}
-
-/// Appends the rows of one journal record to `rows`: one per packet of a binary message,
-/// `seq` = record offset × 65536 + packet index. Returns false when the message does not parse.
+/// Appends the rows of one record of `key`'s file to `rows`: one per packet of a binary
+/// message, keyed by [`row_seq`]. Returns false when the message does not parse.
 pub fn push_rows(
     rows: &mut Vec<NewTick>,
     date: NaiveDate,
-    socket: i16,
+    key: JournalKey,
     header: &RecordHeader,
     payload: &[u8],
 ) -> bool {
@@ -107,10 +106,10 @@ pub fn push_rows(
     match parse_message(payload) {
         Ok(message) => {
             for (i, tick) in message.packets().enumerate() {
-                let seq = row_seq(header.offset, i);
+                let seq = row_seq(key.generation, header.offset, i);
                 rows.push(NewTick::new(
                     date,
-                    socket,
+                    key.socket,
                     seq,
                     header.recv_time_us as i64,
                     &tick,
@@ -122,45 +121,21 @@ pub fn push_rows(
     }
 }
 
-/// The capture files in `dir` with the socket each is stored under: `socket-N.kcap` is socket N;
-/// any other `*.kcap` (captures from elsewhere) gets 101, 102, … in name order.
-pub fn journal_files(dir: &Path) -> Result<Vec<(i16, PathBuf)>, RecoveryError> {
-    let io = |error| RecoveryError::Io {
+/// The capture files in `dir` under the key each is stored as: journal files under their own
+/// (`socket-N.kcap`, `socket-N.gG.kcap`); any other `*.kcap` (captures from elsewhere) as
+/// sockets 101, 102, … in name order.
+pub fn journal_files(dir: &Path) -> Result<Vec<(JournalKey, PathBuf)>, RecoveryError> {
+    crate::capture::journal::files_in(dir).map_err(|error| RecoveryError::Io {
         path: dir.to_path_buf(),
         error,
-    };
-    let mut named = Vec::new();
-    let mut others = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("kcap") {
-            continue;
-        }
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        match stem
-            .strip_prefix("socket-")
-            .and_then(|n| n.parse::<i16>().ok())
-        {
-            Some(n) => named.push((n, path)),
-            None => others.push(path),
-        }
-    }
-    named.sort();
-    others.sort();
-    named.extend(
-        others
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (101 + i as i16, p)),
-    );
-    Ok(named)
+    })
 }
 
-/// Replays `path` from byte `from` into the daily table of `date` as socket `socket`.
+/// Replays `path` from byte `from` into the daily table of `date` as the file `key`.
 pub fn replay_file(
     store: &mut Store,
     date: NaiveDate,
-    socket: i16,
+    key: JournalKey,
     path: &Path,
     from: u64,
     opts: ReplayOptions,
@@ -184,12 +159,16 @@ pub fn replay_file(
     };
     let mut from = from.max(FIRST_RECORD);
     if from > len {
-        tracing::error!(path = %path.display(), committed = from, len, "the journal is shorter than what was committed (replaced?); replaying it from the start");
+        // Its end was lost after the commit (a power cut before the fsync): the database holds
+        // those rows, and nothing is ever appended to this file again (a new run writes a new
+        // generation). Read from the start in case it was replaced; stored rows are skipped.
+        tracing::error!(path = %path.display(), committed = from, len, "the journal file is shorter than what was committed; replaying it from the start");
         from = FIRST_RECORD;
     }
     reader.seek_record(from).map_err(io)?;
     let mut done = FileReplay {
-        socket,
+        socket: key.socket,
+        generation: key.generation,
         path: path.to_path_buf(),
         from,
         to: from,
@@ -203,13 +182,13 @@ pub fn replay_file(
             Ok(Next::Record(h)) => {
                 done.records += 1;
                 let before = rows.len();
-                if !push_rows(&mut rows, date, socket, &h, &payload) {
+                if !push_rows(&mut rows, date, key, &h, &payload) {
                     done.malformed += 1;
                 }
                 done.ticks += (rows.len() - before) as u64;
                 done.to = h.end();
                 if rows.len() >= batch_rows {
-                    done.inserted += commit(store, &rows, date, socket, done.to, opts)? as u64;
+                    done.inserted += commit(store, &rows, date, key, done.to, opts)? as u64;
                     rows.clear();
                 }
             }
@@ -231,7 +210,7 @@ pub fn replay_file(
                 let offset = e.offset().unwrap_or(done.to);
                 if !opts.skip_corrupt {
                     if !rows.is_empty() {
-                        done.inserted += commit(store, &rows, date, socket, done.to, opts)? as u64;
+                        done.inserted += commit(store, &rows, date, key, done.to, opts)? as u64;
                     }
                     return Err(RecoveryError::Corrupt {
                         path: path.to_path_buf(),
@@ -245,7 +224,7 @@ pub fn replay_file(
         }
     }
     if !rows.is_empty() || (opts.track_position && done.to > from) {
-        done.inserted += commit(store, &rows, date, socket, done.to, opts)? as u64;
+        done.inserted += commit(store, &rows, date, key, done.to, opts)? as u64;
     }
     Ok(done)
 }
@@ -254,15 +233,11 @@ fn commit(
     store: &mut Store,
     rows: &[NewTick],
     date: NaiveDate,
-    socket: i16,
+    key: JournalKey,
     to: u64,
     opts: ReplayOptions,
 ) -> Result<usize, RecoveryError> {
-    let position = Position {
-        trade_date: date,
-        socket,
-        committed_offset: to as i64,
-    };
+    let position = Position::new(date, key, to);
     let positions: &[Position] = if opts.track_position {
         std::slice::from_ref(&position)
     } else {
@@ -271,8 +246,9 @@ fn commit(
     Ok(storage::commit_batch(store, rows, positions)?)
 }
 
-/// Crash recovery for `date`: every journal file of the date, from its socket's committed
-/// position to its end; torn tails are cut off; positions move with the rows.
+/// Crash recovery for `date`: every journal file of the date, from its committed position to
+/// its end; positions move with the rows. Files are left as they are (a torn tail stays: no
+/// run appends to an old file).
 pub fn recover(
     store: &mut Store,
     data_dir: &Path,
@@ -280,7 +256,7 @@ pub fn recover(
     skip_corrupt: bool,
     batch_rows: usize,
 ) -> Result<Vec<FileReplay>, RecoveryError> {
-    let dir = crate::actors::journal::journal_dir(data_dir, date);
+    let dir = crate::capture::journal::journal_dir(data_dir, date);
     if !dir.exists() {
         return Ok(Vec::new());
     }
@@ -288,13 +264,13 @@ pub fn recover(
     let opts = ReplayOptions {
         skip_corrupt,
         batch_rows,
-        truncate_torn: true,
+        truncate_torn: false,
         track_position: true,
     };
     let mut done = Vec::new();
-    for (socket, path) in journal_files(&dir)? {
-        let from = committed.get(&socket).copied().unwrap_or(0).max(0) as u64;
-        done.push(replay_file(store, date, socket, &path, from, opts)?);
+    for (key, path) in journal_files(&dir)? {
+        let from = committed.get(&key).copied().unwrap_or(0);
+        done.push(replay_file(store, date, key, &path, from, opts)?);
     }
     Ok(done)
 }

@@ -9,6 +9,7 @@
 //! the persister, the end-of-day actor, the stream consumer (own arbiter) and the coordinator
 //! only. Stop order: see [`crate::actors::coordinator`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -325,18 +326,20 @@ async fn start_inner(
         });
     }
 
+    let mut floors = HashMap::new();
     if let Some(persister) = &persister {
-        let replayed = persister
+        let recovered = persister
             .send(Recover {
                 skip_corrupt: options.skip_corrupt,
             })
             .await
             .map_err(|e| StartError::Internal(e.to_string()))??;
-        for file in &replayed {
+        for file in &recovered.files {
             if file.to > file.from || file.torn_bytes > 0 {
-                tracing::info!(socket = file.socket, path = %file.path.display(), from = file.from, to = file.to, rows = file.inserted, torn_bytes = file.torn_bytes, corrupt_skipped = file.corrupt_skipped, "recovered from the journal");
+                tracing::info!(socket = file.socket, generation = file.generation, path = %file.path.display(), from = file.from, to = file.to, rows = file.inserted, torn_bytes = file.torn_bytes, corrupt_skipped = file.corrupt_skipped, "recovered from the journal");
             }
         }
+        floors = recovered.floors;
     }
 
     // The live view, on its own thread: JSON and Redis I/O never share the sockets' loop. The
@@ -361,6 +364,7 @@ async fn start_inner(
             jdir,
             date,
             &journal_settings,
+            floors,
             catchup,
             to_publisher,
             journal_status,
@@ -530,7 +534,7 @@ impl App {
         let Some(eod) = &self.eod else {
             return Err("the ingest role has no database: run the end of day on the store".into());
         };
-        let sockets: Vec<i16> = match &self.journal {
+        let files: Vec<_> = match &self.journal {
             Some(journal) => journal
                 .send(FlushJournal)
                 .await
@@ -541,7 +545,7 @@ impl App {
             None => Vec::new(),
         };
         self.flush
-            .send(FlushPersister { sockets })
+            .send(FlushPersister { files })
             .await
             .map_err(|e| e.to_string())??;
         eod.send(RunEod { date }).await.map_err(|e| e.to_string())?

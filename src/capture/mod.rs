@@ -12,9 +12,11 @@
 //! past corruption to the next good record. [`CaptureWriter`] appends with buffered I/O and an
 //! explicit [`SyncPolicy`].
 
+pub mod journal;
 mod reader;
 mod writer;
 
+pub use journal::{JournalKey, row_seq};
 pub use reader::{CaptureError, CaptureReader, Next, RecordHeader, TornTail};
 pub use writer::{CaptureWriter, OpenReport, SyncPolicy};
 

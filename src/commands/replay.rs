@@ -63,13 +63,12 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> Result<ExitCode, Failure> 
     };
     let mut out = String::new();
     let (mut ticks, mut inserted) = (0, 0);
-    for (socket, path) in files {
-        let done = recovery::replay_file(&mut store, args.date, socket, &path, FIRST_RECORD, opts)
+    for (key, path) in files {
+        let done = recovery::replay_file(&mut store, args.date, key, &path, FIRST_RECORD, opts)
             .map_err(recovery_failure)?;
         out.push_str(&format!(
-            "{}: socket {}, {} records, {} ticks, {} rows inserted, {} already stored{}{}\n",
+            "{}:\n  {key}, {} records, {} ticks, {} rows inserted, {} already stored{}{}\n",
             path.display(),
-            socket,
             done.records,
             done.ticks,
             done.inserted,

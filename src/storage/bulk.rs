@@ -128,13 +128,18 @@ impl SqliteBulk {
             }
             let mut position = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO journal_positions (trade_date, socket, committed_offset) \
-                     VALUES (?1, ?2, ?3)",
+                    "INSERT OR REPLACE INTO journal_positions \
+                     (trade_date, socket, generation, committed_offset) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(sqlite_error)?;
             for p in positions {
                 position
-                    .execute((dates.get(p.trade_date), p.socket, p.committed_offset))
+                    .execute((
+                        dates.get(p.trade_date),
+                        p.socket,
+                        p.generation,
+                        p.committed_offset,
+                    ))
                     .map_err(sqlite_error)?;
             }
         }

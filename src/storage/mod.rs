@@ -28,6 +28,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use self::models::{Gap, NewGap, NewInstrument, NewTick, Position};
+use crate::capture::JournalKey;
 
 /// The SQLite migrations, compiled in.
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -394,8 +395,8 @@ pub fn commit_batch(
     }
 }
 
-/// The committed journal offset of each socket on `date`.
-pub fn positions(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<i16, i64>> {
+/// The committed offset of each journal file of `date`.
+pub fn positions(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<JournalKey, u64>> {
     use schema::journal_positions::dsl;
     let rows: Vec<Position> = on_backend!(db, c => dsl::journal_positions
         .filter(dsl::trade_date.eq(date))
@@ -403,7 +404,7 @@ pub fn positions(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<i16, i64>>
         .load(c))?;
     Ok(rows
         .into_iter()
-        .map(|p| (p.socket, p.committed_offset))
+        .map(|p| (p.key(), p.committed_offset.max(0) as u64))
         .collect())
 }
 
@@ -522,11 +523,7 @@ mod tests {
             NewTick::new(day(), 1, 8 << 16, 1, &full),
             NewTick::new(day(), 1, (8 << 16) | 1, 1, &ltp),
         ];
-        let pos = Position {
-            trade_date: day(),
-            socket: 1,
-            committed_offset: 100,
-        };
+        let pos = Position::new(day(), JournalKey::new(1, 3), 100);
         assert_eq!(commit_batch(&mut store, &rows, &[pos]).unwrap(), 2);
         assert_eq!(
             commit_batch(&mut store, &rows, &[pos]).unwrap(),
@@ -535,7 +532,7 @@ mod tests {
         );
         assert_eq!(
             positions(store.conn(), day()).unwrap(),
-            HashMap::from([(1, 100)])
+            HashMap::from([(JournalKey::new(1, 3), 100)])
         );
         let counts = rows_per_token(store.conn(), day()).unwrap();
         assert_eq!(counts, HashMap::from([(408_065, 1), (256_265, 1)]));

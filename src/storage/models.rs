@@ -256,8 +256,27 @@ pub struct Position {
     pub trade_date: NaiveDate,
     /// Socket number (1, 2, …).
     pub socket: i16,
+    /// The journal file's generation ([`crate::capture::journal`]).
+    pub generation: i16,
     /// Journal offset committed up to.
     pub committed_offset: i64,
+}
+
+impl Position {
+    /// Where `key`'s file of `date` is committed up to.
+    pub fn new(date: NaiveDate, key: crate::capture::JournalKey, offset: u64) -> Position {
+        Position {
+            trade_date: date,
+            socket: key.socket,
+            generation: key.generation as i16,
+            committed_offset: offset as i64,
+        }
+    }
+
+    /// The file it is about.
+    pub fn key(&self) -> crate::capture::JournalKey {
+        crate::capture::JournalKey::new(self.socket, self.generation.max(0) as u16)
+    }
 }
 
 /// A row of `instruments`.

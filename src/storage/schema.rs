@@ -78,9 +78,10 @@ tick_table! {
 
 diesel::table! {
     /// The journal offset committed per socket and date.
-    journal_positions (trade_date, socket) {
+    journal_positions (trade_date, socket, generation) {
         trade_date -> Date,
         socket -> SmallInt,
+        generation -> SmallInt,
         committed_offset -> BigInt,
     }
 }

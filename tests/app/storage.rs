@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+use tickvault::capture::JournalKey;
 use tickvault::kite::{Level, PacketKind, Tick};
 use tickvault::on_backend;
 #[cfg(feature = "mysql")]
@@ -104,11 +105,7 @@ fn stores_what_diesel_stores(backend: Backend) {
     let mut t = test_store(backend);
     let (bulk_day, diesel_day) = (date(19), date(20));
     let rows = mixed_rows(bulk_day);
-    let position = Position {
-        trade_date: bulk_day,
-        socket: 2,
-        committed_offset: 4_096,
-    };
+    let position = Position::new(bulk_day, JournalKey::new(2, 1), 4_096);
     assert_eq!(
         storage::commit_batch(&mut t.store, &rows, &[position]).unwrap(),
         rows.len()
@@ -132,7 +129,7 @@ fn stores_what_diesel_stores(backend: Backend) {
     assert_eq!(rows_not_in(&mut t.store, bulk_day, diesel_day), 0);
     assert_eq!(rows_not_in(&mut t.store, diesel_day, bulk_day), 0);
     let positions = storage::positions(t.store.conn(), bulk_day).unwrap();
-    assert_eq!(positions.get(&2), Some(&4_096));
+    assert_eq!(positions.get(&JournalKey::new(2, 1)), Some(&4_096));
     let path = match backend {
         Backend::Sqlite => "bound_insert",
         #[cfg(feature = "mysql")]
@@ -158,11 +155,7 @@ fn a_server_that_refuses_local_files_still_gets_every_row() {
     let server = OwnMariadb::start_with(&["--local-infile=0"]);
     let mut store = Store::open(&StorageUrl::parse(&server.url).unwrap()).unwrap();
     let rows = mixed_rows(date(20));
-    let position = Position {
-        trade_date: date(20),
-        socket: 1,
-        committed_offset: 99,
-    };
+    let position = Position::new(date(20), JournalKey::new(1, 0), 99);
     assert_eq!(store.write_path(), "load_data", "tried first");
     for expected in [rows.len(), 0] {
         assert_eq!(
@@ -174,7 +167,9 @@ fn a_server_that_refuses_local_files_still_gets_every_row() {
     let per_token = storage::rows_per_token(store.conn(), date(20)).unwrap();
     assert_eq!(per_token.values().sum::<u64>(), rows.len() as u64);
     assert_eq!(
-        storage::positions(store.conn(), date(20)).unwrap().get(&1),
+        storage::positions(store.conn(), date(20))
+            .unwrap()
+            .get(&JournalKey::new(1, 0)),
         Some(&99)
     );
 }

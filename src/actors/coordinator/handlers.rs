@@ -107,12 +107,10 @@ impl Handler<Shutdown> for Coordinator {
                     .map_err(|e| e.to_string())?,
                 None => Default::default(),
             };
-            let mut socket_ids: Vec<i16> = ends.keys().copied().collect();
-            socket_ids.sort_unstable();
+            let mut files: Vec<_> = ends.keys().copied().collect();
+            files.sort_unstable();
             persister
-                .send(FlushPersister {
-                    sockets: socket_ids,
-                })
+                .send(FlushPersister { files })
                 .await
                 .map_err(|e| e.to_string())?
         };

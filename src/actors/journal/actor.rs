@@ -12,14 +12,17 @@ use crate::status::State;
 impl Journal {
     /// Hands buffered frames to the OS and tells the persister how far each file reaches.
     pub(super) fn flush_and_notify(&mut self, ctx: &mut Context<Self>) {
-        let mut ends = std::collections::HashMap::new();
-        for (socket, w) in &mut self.writers {
+        for (socket, (generation, w)) in &mut self.writers {
             if let Err(e) = w.flush() {
                 tracing::error!(socket, error = %e, "cannot flush the journal");
                 self.status.fail(State::Running, &format!("flush: {e}"));
             }
-            ends.insert(*socket, w.position());
+            self.ends.insert(
+                crate::capture::JournalKey::new(*socket, *generation),
+                w.position(),
+            );
         }
+        let ends = self.ends.clone();
         self.status.set_all([
             ("bytes", json!(self.bytes)),
             ("records", json!(self.records)),
@@ -53,7 +56,7 @@ impl Actor for Journal {
         ctx.run_interval(self.flush_every, |act, ctx| act.flush_and_notify(ctx));
         ctx.run_interval(self.fsync_every, |act, _| {
             let now = Instant::now();
-            for (socket, w) in &mut act.writers {
+            for (socket, (_, w)) in &mut act.writers {
                 if let Err(e) = w.sync_if_due(now) {
                     tracing::error!(socket, error = %e, "cannot fsync the journal");
                 }
@@ -62,7 +65,7 @@ impl Actor for Journal {
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
-        for (socket, w) in &mut self.writers {
+        for (socket, (_, w)) in &mut self.writers {
             if let Err(e) = w.sync() {
                 tracing::error!(socket, error = %e, "cannot sync the journal at stop");
             }

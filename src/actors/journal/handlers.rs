@@ -7,7 +7,8 @@ use actix_web::web::Bytes;
 
 use super::Journal;
 use crate::actors::publisher::handlers::Publish;
-use crate::capture::RecordKind;
+use crate::capture::journal::MAX_OFFSET;
+use crate::capture::{JournalKey, RecordKind};
 use crate::status::State;
 
 /// A message as received on a socket, to append unparsed.
@@ -24,9 +25,9 @@ pub struct Append {
     pub payload: Bytes,
 }
 
-/// Syncs every journal file and returns where each ends (shutdown, tests).
+/// Syncs every journal file and returns where each this run wrote ends (shutdown, tests).
 #[derive(Debug, Message)]
-#[rtype(result = "HashMap<i16, u64>")]
+#[rtype(result = "HashMap<JournalKey, u64>")]
 pub struct FlushJournal;
 
 impl Handler<Append> for Journal {
@@ -35,18 +36,23 @@ impl Handler<Append> for Journal {
     fn handle(&mut self, msg: Append, _ctx: &mut Self::Context) {
         // Handed to the OS at once (one write per frame): a killed or aborted process loses
         // nothing the journal received; only a power cut can, back to the last fsync.
-        let appended = self.writer(msg.socket).and_then(|w| {
+        let appended = self.writer(msg.socket).and_then(|(generation, w)| {
             let offset = w.append(msg.recv_time_us, msg.kind, &msg.payload)?;
             w.flush()?;
-            Ok(offset)
+            Ok((generation, offset, w.position()))
         });
         match appended {
-            Ok(offset) => {
+            Ok((generation, offset, end)) => {
                 self.records += 1;
                 self.bytes += msg.payload.len() as u64 + 17;
+                // The next record could pass the offsets a row key holds: a new generation.
+                if end + u64::from(crate::capture::MAX_PAYLOAD) + 64 >= MAX_OFFSET {
+                    self.close_generation(msg.socket);
+                }
                 if let (Some(publisher), RecordKind::Binary) = (&self.publisher, msg.kind) {
                     let publish = Publish {
                         socket: msg.socket,
+                        generation,
                         offset,
                         recv_time_us: msg.recv_time_us,
                         payload: msg.payload,
@@ -64,9 +70,10 @@ impl Handler<Append> for Journal {
                 }
             }
             Err(e) => {
-                // Data at risk: the frame is not in the record of truth. Reopen next time.
+                // Data at risk: the frame is not in the record of truth. The file may end in
+                // half a record: the next frame goes to a new generation.
                 self.failed_appends += 1;
-                self.writers.remove(&msg.socket);
+                self.close_generation(msg.socket);
                 tracing::error!(socket = msg.socket, error = %e, "cannot append to the journal; a frame is lost");
                 self.status.fail(State::Running, &format!("append: {e}"));
             }
@@ -78,13 +85,13 @@ impl Handler<FlushJournal> for Journal {
     type Result = MessageResult<FlushJournal>;
 
     fn handle(&mut self, _msg: FlushJournal, _ctx: &mut Self::Context) -> Self::Result {
-        let mut ends = HashMap::new();
-        for (socket, w) in &mut self.writers {
+        for (socket, (generation, w)) in &mut self.writers {
             if let Err(e) = w.sync() {
                 tracing::error!(socket, error = %e, "cannot sync the journal");
             }
-            ends.insert(*socket, w.position());
+            self.ends
+                .insert(JournalKey::new(*socket, *generation), w.position());
         }
-        MessageResult(ends)
+        MessageResult(self.ends.clone())
     }
 }

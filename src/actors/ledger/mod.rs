@@ -61,8 +61,8 @@ pub fn read_gaps(path: &Path) -> std::io::Result<Vec<NewGap>> {
 pub struct Ledger {
     data_dir: PathBuf,
     date: NaiveDate,
-    /// Journal end per socket, from the last catch-up.
-    ends: HashMap<i16, u64>,
+    /// Journal end per file, from the last catch-up.
+    ends: HashMap<crate::capture::JournalKey, u64>,
     gaps: u64,
     gap_seconds: f64,
     status: StatusHandle,

@@ -5,16 +5,17 @@ use std::collections::HashMap;
 use actix::prelude::*;
 
 use super::Persister;
+use crate::capture::JournalKey;
 use crate::recovery::{self, FileReplay, RecoveryError};
 use crate::storage::models::{NewGap, NewInstrument, NewTick};
 use crate::storage::{self};
 
-/// The journal grew: each socket's file now reaches this offset.
+/// The journal grew: each file this run wrote now reaches this offset.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Catchup {
-    /// Socket → end offset.
-    pub ends: HashMap<i16, u64>,
+    /// Journal file → end offset.
+    pub ends: HashMap<JournalKey, u64>,
 }
 
 /// Reads every journal to its end and commits everything, whatever the batch settings say.
@@ -22,14 +23,23 @@ pub struct Catchup {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<u64, String>")]
 pub struct FlushPersister {
-    /// Sockets whose journals to read (the journal's last report).
-    pub sockets: Vec<i16>,
+    /// The journal files to read (the journal's last report).
+    pub files: Vec<JournalKey>,
+}
+
+/// What crash recovery did, and what the journal must not reuse.
+#[derive(Debug, Clone, Default)]
+pub struct Recovered {
+    /// Each file's replay.
+    pub files: Vec<FileReplay>,
+    /// The highest journal generation of each socket the database holds rows of.
+    pub floors: HashMap<i16, u16>,
 }
 
 /// Crash recovery, before live data flows: replays every journal file of the date from its
 /// committed position (see [`crate::recovery::recover`]).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<Vec<FileReplay>, RecoveryError>")]
+#[rtype(result = "Result<Recovered, RecoveryError>")]
 pub struct Recover {
     /// Skip damaged records instead of stopping.
     pub skip_corrupt: bool,
@@ -56,10 +66,18 @@ impl Handler<Catchup> for Persister {
     type Result = ();
 
     fn handle(&mut self, msg: Catchup, _ctx: &mut Self::Context) {
-        let mut sockets: Vec<i16> = msg.ends.keys().copied().collect();
-        sockets.sort_unstable();
-        for socket in sockets {
-            self.ingest(socket);
+        let mut files: Vec<JournalKey> = msg
+            .ends
+            .iter()
+            .filter(|(key, end)| {
+                let read = self.pending_to.get(key).or(self.committed.get(key));
+                read.is_none_or(|r| r < *end)
+            })
+            .map(|(key, _)| *key)
+            .collect();
+        files.sort_unstable();
+        for key in files {
+            self.ingest(key);
         }
         if self.pending.len() >= self.batch_rows || self.last_commit.elapsed() >= self.batch_every {
             self.commit();
@@ -74,8 +92,8 @@ impl Handler<FlushPersister> for Persister {
     fn handle(&mut self, msg: FlushPersister, _ctx: &mut Self::Context) -> Self::Result {
         // A last attempt now, whatever the retry timer says.
         self.retry_at = std::time::Instant::now();
-        for socket in msg.sockets {
-            self.ingest(socket);
+        for key in msg.files {
+            self.ingest(key);
         }
         if self.commit() {
             Ok(self.committed_rows)
@@ -101,7 +119,7 @@ impl Handler<StoreRows> for Persister {
 }
 
 impl Handler<Recover> for Persister {
-    type Result = Result<Vec<FileReplay>, RecoveryError>;
+    type Result = Result<Recovered, RecoveryError>;
 
     fn handle(&mut self, msg: Recover, _ctx: &mut Self::Context) -> Self::Result {
         let done = recovery::recover(
@@ -116,7 +134,10 @@ impl Handler<Recover> for Persister {
         self.cursors.clear();
         self.load_positions()?;
         self.publish();
-        Ok(done)
+        Ok(Recovered {
+            files: done,
+            floors: self.generation_floors(),
+        })
     }
 }
 

@@ -29,8 +29,8 @@ use chrono::NaiveDate;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
-use crate::actors::journal::journal_path;
-use crate::capture::{CaptureError, CaptureReader, Next};
+use crate::capture::journal::journal_path;
+use crate::capture::{CaptureError, CaptureReader, JournalKey, Next};
 use crate::recovery::push_rows;
 use crate::status::{State, StatusHandle};
 use crate::storage::models::{NewTick, Position};
@@ -52,12 +52,12 @@ pub struct Persister {
     date: NaiveDate,
     batch_rows: usize,
     batch_every: Duration,
-    cursors: HashMap<i16, Cursor>,
-    /// Committed offset per socket (what the database holds).
-    committed: HashMap<i16, u64>,
-    /// Rows read but not committed, and where each socket's reading got to.
+    cursors: HashMap<JournalKey, Cursor>,
+    /// Committed offset per journal file (what the database holds).
+    committed: HashMap<JournalKey, u64>,
+    /// Rows read but not committed, and where each file's reading got to.
     pending: Vec<NewTick>,
-    pending_to: HashMap<i16, u64>,
+    pending_to: HashMap<JournalKey, u64>,
     last_commit: Instant,
     status: StatusHandle,
     committed_rows: u64,
@@ -118,8 +118,7 @@ impl Persister {
 
     /// Loads the committed positions of the date.
     pub(crate) fn load_positions(&mut self) -> diesel::QueryResult<()> {
-        let positions = storage::positions(self.store.conn(), self.date)?;
-        self.committed = positions.into_iter().map(|(s, o)| (s, o as u64)).collect();
+        self.committed = storage::positions(self.store.conn(), self.date)?;
         self.gap_seconds = storage::gaps(self.store.conn(), self.date)?
             .iter()
             .map(|g| crate::storage::models::gap_seconds(g.start_us, g.end_us))
@@ -127,10 +126,21 @@ impl Persister {
         Ok(())
     }
 
-    /// Opens `socket`'s journal at its committed position.
-    fn cursor(&mut self, socket: i16) -> Option<&mut Cursor> {
-        if !self.cursors.contains_key(&socket) {
-            let path = journal_path(&self.data_dir, self.date, socket);
+    /// The highest generation of each socket the database holds rows of (the journal never
+    /// reuses one).
+    pub(crate) fn generation_floors(&self) -> HashMap<i16, u16> {
+        let mut floors: HashMap<i16, u16> = HashMap::new();
+        for key in self.committed.keys() {
+            let g = floors.entry(key.socket).or_insert(key.generation);
+            *g = (*g).max(key.generation);
+        }
+        floors
+    }
+
+    /// Opens `key`'s journal file at its committed position.
+    fn cursor(&mut self, key: JournalKey) -> Option<&mut Cursor> {
+        if !self.cursors.contains_key(&key) {
+            let path = journal_path(&self.data_dir, self.date, key);
             let file = File::open(&path).ok()?;
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
             let mut reader = match CaptureReader::new(BufReader::with_capacity(1 << 20, file)) {
@@ -142,8 +152,8 @@ impl Persister {
             };
             let mut from = self
                 .pending_to
-                .get(&socket)
-                .or(self.committed.get(&socket))
+                .get(&key)
+                .or(self.committed.get(&key))
                 .copied()
                 .unwrap_or(8);
             if from > len {
@@ -154,40 +164,40 @@ impl Persister {
                 tracing::error!(path = %path.display(), error = %e, "cannot seek in the journal");
                 return None;
             }
-            self.cursors.insert(socket, Cursor { reader });
+            self.cursors.insert(key, Cursor { reader });
         }
-        self.cursors.get_mut(&socket)
+        self.cursors.get_mut(&key)
     }
 
-    /// Reads `socket`'s journal as far as it goes, committing whenever a batch fills. Stops
+    /// Reads `key`'s journal file as far as it goes, committing whenever a batch fills. Stops
     /// early (keeping what it read) when a commit fails.
-    fn ingest(&mut self, socket: i16) {
+    fn ingest(&mut self, key: JournalKey) {
         let date = self.date;
         let mut payload = Vec::with_capacity(64 * 1024);
         loop {
             if self.pending.len() >= self.batch_rows && !self.commit() {
                 return;
             }
-            let Some(cursor) = self.cursor(socket) else {
+            let Some(cursor) = self.cursor(key) else {
                 return;
             };
             match cursor.reader.next_into(&mut payload) {
                 Ok(Next::Record(h)) => {
-                    if !push_rows(&mut self.pending, date, socket, &h, &payload) {
+                    if !push_rows(&mut self.pending, date, key, &h, &payload) {
                         // Counted and logged by the socket too; the bytes stay in the journal.
                         self.malformed_messages += 1;
                     }
-                    self.pending_to.insert(socket, h.end());
+                    self.pending_to.insert(key, h.end());
                 }
                 Ok(Next::End) | Ok(Next::Torn(_)) => return,
                 Err(CaptureError::Io(e)) => {
-                    tracing::error!(socket, error = %e, "cannot read the journal");
-                    self.cursors.remove(&socket);
+                    tracing::error!(socket = key.socket, generation = key.generation, error = %e, "cannot read the journal");
+                    self.cursors.remove(&key);
                     return;
                 }
                 Err(e) => {
                     self.corrupt_records += 1;
-                    tracing::error!(socket, error = %e, "corrupt journal record skipped");
+                    tracing::error!(socket = key.socket, generation = key.generation, error = %e, "corrupt journal record skipped");
                 }
             }
         }
@@ -202,17 +212,13 @@ impl Persister {
         let positions: Vec<Position> = self
             .pending_to
             .iter()
-            .map(|(s, o)| Position {
-                trade_date: self.date,
-                socket: *s,
-                committed_offset: *o as i64,
-            })
+            .map(|(key, o)| Position::new(self.date, *key, *o))
             .collect();
         let rows = std::mem::take(&mut self.pending);
         let ok = self.write(&rows, &positions);
         if ok {
-            for (s, o) in self.pending_to.drain() {
-                self.committed.insert(s, o);
+            for (key, o) in self.pending_to.drain() {
+                self.committed.insert(key, o);
             }
         } else {
             self.pending = rows;

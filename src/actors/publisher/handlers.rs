@@ -6,8 +6,8 @@ use actix::prelude::*;
 use actix_web::web::Bytes;
 
 use super::{Pending, Publisher};
+use crate::capture::row_seq;
 use crate::kite::parse_message;
-use crate::recovery::row_seq;
 
 /// A binary frame the journal has just stored at `offset` of `socket`'s file.
 #[derive(Message, Debug, Clone)]
@@ -15,7 +15,9 @@ use crate::recovery::row_seq;
 pub struct Publish {
     /// The socket.
     pub socket: i16,
-    /// The journal record's offset (rows are keyed by it).
+    /// The journal file's generation and the record's offset in it (rows are keyed by them).
+    pub generation: u16,
+    /// The record's offset.
     pub offset: u64,
     /// When it was received (µs, UTC).
     pub recv_time_us: u64,
@@ -38,7 +40,7 @@ impl Handler<Publish> for Publisher {
         };
         self.enqueue(message.packets().enumerate().map(|(i, tick)| Pending {
             socket: msg.socket,
-            seq: row_seq(msg.offset, i),
+            seq: row_seq(msg.generation, msg.offset, i),
             recv_time_us: msg.recv_time_us,
             tick,
         }));

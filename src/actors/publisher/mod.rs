@@ -45,7 +45,7 @@ pub const IN_FLIGHT: usize = 3;
 pub struct Pending {
     /// The socket that received it.
     pub socket: i16,
-    /// Its row key: journal record offset × 65536 + packet index.
+    /// Its row key ([`crate::capture::row_seq`]: journal generation, record offset, packet).
     pub seq: i64,
     /// When its frame was received (µs, UTC).
     pub recv_time_us: u64,
