@@ -436,8 +436,18 @@ async fn start_inner(
     )
     .start();
 
+    // Every socket's hole since an earlier run of the day is a gap: from that run's last frame
+    // to this run's first, a stop when it ended cleanly, else a crash.
+    let journal_dir = crate::capture::journal::journal_dir(&data_dir, date);
+    let cause = if crate::capture::journal::take_stopped_mark(&journal_dir) {
+        "stopped"
+    } else {
+        "crashed"
+    };
     let mut sockets = Vec::with_capacity(plan.sockets.len());
     for socket_plan in &plan.sockets {
+        let resume =
+            crate::capture::journal::previous_frame(&journal_dir, socket_plan.number as i16);
         let socket = Socket::new(
             socket_plan.clone(),
             settings.sockets.clone(),
@@ -448,7 +458,8 @@ async fn start_inner(
             sink.gaps.clone(),
             coordinator.clone().recipient(),
             board.handle(&socket_plan.name()),
-        );
+        )
+        .resuming(resume.map(|at| (at as i64, cause)));
         sockets.push(Supervisor::start(move |_| socket));
     }
     coordinator.do_send(Attach { sockets });
@@ -518,12 +529,23 @@ impl App {
         }
     }
 
-    /// Drains: sockets close, the journal syncs, the persister commits everything.
+    /// Drains: sockets close, the journal syncs, the persister commits everything. The
+    /// journals are then marked stopped, so the next start records the hole as a stop.
     pub async fn shutdown(&self) -> Result<u64, String> {
-        self.coordinator
+        let drained = self
+            .coordinator
             .send(Shutdown)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        if self.journal.is_some() {
+            let dir = crate::capture::journal::journal_dir(&self.data_dir, self.date);
+            if dir.is_dir()
+                && let Err(e) = crate::capture::journal::mark_stopped(&dir)
+            {
+                tracing::warn!(error = %e, "cannot mark the journals stopped; the next start calls the hole a crash");
+            }
+        }
+        drained
     }
 
     /// The end of day for `date`: commits everything journaled so far, then moves the date to

@@ -135,6 +135,41 @@ pub fn next_generation(dir: &Path, socket: i16, floor: Option<u16>) -> Option<u1
     }
 }
 
+/// The file a clean stop leaves in a date's journal directory: the next start knows the hole in
+/// the journals since is a stop, not a crash.
+pub const STOPPED: &str = "stopped.json";
+
+/// Marks `dir`'s journals as stopped cleanly (synced, nothing in flight), with when and by
+/// which process.
+pub fn mark_stopped(dir: &Path) -> std::io::Result<()> {
+    let text = serde_json::json!({
+        "stopped_at": crate::calendar::ist_rfc3339(chrono::Utc::now()),
+        "pid": std::process::id(),
+    });
+    crate::files::write_atomically(&dir.join(STOPPED), text.to_string().as_bytes())
+}
+
+/// Whether the last run on `dir`'s journals stopped cleanly; the mark is removed (a crash of
+/// this run must not pass for a stop).
+pub fn take_stopped_mark(dir: &Path) -> bool {
+    std::fs::remove_file(dir.join(STOPPED)).is_ok()
+}
+
+/// The receive time (µs) of the last frame any earlier run journaled for `socket` in `dir`:
+/// the last record of its latest generation that has one.
+pub fn previous_frame(dir: &Path, socket: i16) -> Option<u64> {
+    let mut files: Vec<(JournalKey, PathBuf)> = files_in(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k.socket == socket)
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .rev()
+        .find_map(|(_, path)| last_record_time(path).ok().flatten())
+}
+
 /// The receive time of the last whole record of a capture file (µs since the epoch), read
 /// from its last few MiB without trusting any offset there; `None` for a file with no record.
 pub fn last_record_time(path: &Path) -> std::io::Result<Option<u64>> {

@@ -4,9 +4,13 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// A `tickvault` command with a clean environment: no `TICKVAULT__*`, `RUST_LOG` or systemd
-/// variables leak in from the machine running the tests.
+/// variables leak in from the machine running the tests. `TICKVAULT_TEST_BIN` runs another
+/// build instead of this one (a release build, or an older one to see a test fail before a fix).
 pub fn tickvault() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickvault"));
+    let bin = std::env::var_os("TICKVAULT_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tickvault")));
+    let mut cmd = Command::new(bin);
     for (key, _) in std::env::vars() {
         if key.starts_with("TICKVAULT") || key == "RUST_LOG" || key == "CREDENTIALS_DIRECTORY" {
             cmd.env_remove(key);

@@ -25,7 +25,7 @@ fn start_sim(rate: f64) -> tickvault::sim::SimHandle {
 }
 
 /// Open simulator connections: (id, ticks sent).
-async fn open_connections(sim: &tickvault::sim::SimHandle) -> Vec<(u64, u64)> {
+pub(crate) async fn open_connections(sim: &tickvault::sim::SimHandle) -> Vec<(u64, u64)> {
     get_json(&format!("{}/sim/connections", sim.http_url()))
         .await
         .as_array()
@@ -42,7 +42,7 @@ async fn ticks_sent(sim: &tickvault::sim::SimHandle) -> u64 {
 }
 
 /// Polls `cond` every 50 ms until it holds; panics with `what` after `secs`.
-async fn until(what: &str, secs: u64, mut cond: impl AsyncFnMut() -> bool) {
+pub(crate) async fn until(what: &str, secs: u64, mut cond: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !cond().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -51,7 +51,11 @@ async fn until(what: &str, secs: u64, mut cond: impl AsyncFnMut() -> bool) {
 }
 
 /// `tickvault run --now` with its log in `log`.
-fn run_service(cfg: &std::path::Path, env: &[(&str, String)], log: &std::path::Path) -> Child {
+pub(crate) fn run_service(
+    cfg: &std::path::Path,
+    env: &[(&str, String)],
+    log: &std::path::Path,
+) -> Child {
     let mut cmd = tickvault();
     cmd.args(["run", "--now", "--config"])
         .arg(cfg)
@@ -64,7 +68,7 @@ fn run_service(cfg: &std::path::Path, env: &[(&str, String)], log: &std::path::P
 }
 
 /// Waits until the simulator streams to three connections; on timeout shows the service's log.
-async fn wait_streaming(sim: &tickvault::sim::SimHandle, log: &std::path::Path) {
+pub(crate) async fn wait_streaming(sim: &tickvault::sim::SimHandle, log: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let open = open_connections(sim).await;

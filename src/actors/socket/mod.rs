@@ -199,6 +199,13 @@ impl Socket {
         }
     }
 
+    /// Starts in a gap that began at `since` (µs) for `cause`: an earlier run's last frame
+    /// (`stopped` or `crashed`). The first frame ends it.
+    pub fn resuming(mut self, since: Option<(i64, &'static str)>) -> Socket {
+        self.down_since = since;
+        self
+    }
+
     /// `socket-N`.
     pub fn name(&self) -> String {
         self.plan.name()

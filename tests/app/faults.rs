@@ -1,0 +1,432 @@
+//! The fault suite (issue 16): the service as a process against the simulator, through the
+//! faults of a deployment's lifecycle — journals cut short or with garbage appended, restarts
+//! after a stop or a crash, stalls — each checked on the end state of the whole record:
+//!
+//! 1. every tick of every journal file is a row under its own key, with its own instrument;
+//! 2. per instrument, the rows hold every tick the simulator sent (its own recording) outside
+//!    the recorded gaps of the instrument's socket;
+//! 3. every hole in a socket's journals longer than 1.5 s is covered by a gap of that socket
+//!    with the right cause.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use tickvault::capture::{CaptureReader, Next, RecordKind, row_seq};
+use tickvault::sim::{SimHandle, SimOptions};
+use tickvault::storage::{self, StorageUrl, Store};
+
+use crate::helpers::{service_config, signal, sim_config, today};
+use crate::recovery::{open_connections, run_service, until, wait_streaming};
+
+/// A simulator of today's universe at `rate` updates/s, recording every message it sends.
+fn recording_sim(rate: f64, record: &Path) -> SimHandle {
+    let mut config = sim_config();
+    config.rate = rate;
+    tickvault::sim::start(SimOptions {
+        config,
+        date: today(),
+        record: Some(record.to_path_buf()),
+    })
+    .unwrap()
+}
+
+/// One recording environment: the simulator, the service's settings and files.
+struct Bench {
+    sim: SimHandle,
+    dir: tempfile::TempDir,
+    cfg: PathBuf,
+    runs: u32,
+}
+
+impl Bench {
+    fn new(extra: &str) -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = recording_sim(5.0, &dir.path().join("sim.kcap"));
+        let cfg = service_config(&sim, dir.path(), extra);
+        Bench {
+            sim,
+            dir,
+            cfg,
+            runs: 0,
+        }
+    }
+
+    fn journal(&self) -> PathBuf {
+        journal_of(self.dir.path())
+    }
+
+    fn log(&self, run: u32) -> PathBuf {
+        self.dir.path().join(format!("run-{run}.log"))
+    }
+
+    /// Starts the service and waits until it streams on all three sockets.
+    async fn start(&mut self, args: &[&str]) -> Child {
+        self.runs += 1;
+        let log = self.log(self.runs);
+        let env: Vec<(&str, String)> = Vec::new();
+        let child = if args.is_empty() {
+            run_service(&self.cfg, &env, &log)
+        } else {
+            let mut cmd = crate::helpers::tickvault();
+            cmd.args(["run", "--now"])
+                .args(args)
+                .arg("--config")
+                .arg(&self.cfg)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap());
+            cmd.spawn().unwrap()
+        };
+        wait_streaming(&self.sim, &log).await;
+        child
+    }
+
+    /// Lets every socket receive `more` ticks beyond what they have.
+    async fn stream(&self, more: u64) {
+        let start: u64 = open_connections(&self.sim).await.iter().map(|c| c.1).sum();
+        until("more ticks", 30, async || {
+            let now: u64 = open_connections(&self.sim).await.iter().map(|c| c.1).sum();
+            now >= start + more
+        })
+        .await;
+    }
+
+    /// Stops the service with `sig` and waits for it; returns its exit status.
+    async fn stop(&self, mut child: Child, sig: &str) -> Option<i32> {
+        signal(child.id(), sig);
+        let status = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        // The simulator notices the closed connections.
+        until("the connections to close", 20, async || {
+            open_connections(&self.sim).await.is_empty()
+        })
+        .await;
+        status.code()
+    }
+
+    /// Every run's log.
+    fn logs(&self) -> String {
+        (1..=self.runs)
+            .map(|r| std::fs::read_to_string(self.log(r)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    }
+
+    /// Stops the simulator (its recording is then complete) and checks the whole record;
+    /// returns the gaps' causes by socket.
+    async fn verify(self, causes: &[&str]) -> HashMap<i16, Vec<String>> {
+        let logs = self.logs();
+        let Bench { sim, dir, .. } = self;
+        sim.stop().await;
+        let verdict = check_record(dir.path());
+        assert!(
+            verdict.problems.is_empty(),
+            "{} problem(s) in the record:\n{}\n\nthe service's logs:\n{logs}",
+            verdict.problems.len(),
+            verdict.problems[..verdict.problems.len().min(20)].join("\n"),
+        );
+        for (socket, found) in &verdict.causes {
+            for cause in found {
+                assert!(
+                    causes.contains(&cause.as_str()),
+                    "socket-{socket}: a gap of cause {cause} (expected one of {causes:?})"
+                );
+            }
+        }
+        verdict.causes
+    }
+}
+
+/// What [`check_record`] found.
+struct Verdict {
+    problems: Vec<String>,
+    /// Causes of the gaps that cover journal holes, by socket.
+    causes: HashMap<i16, Vec<String>>,
+}
+
+/// Gaps tolerate this much around their ends: a frame in flight when a socket died.
+const MARGIN_US: i64 = 500_000;
+
+/// The journal directory of today under a test's directory.
+fn journal_of(root: &Path) -> PathBuf {
+    tickvault::capture::journal::journal_dir(&root.join("data"), today())
+}
+
+/// Checks the record of today under `root` (the service's files, `ticks.db`, and the
+/// simulator's recording `sim.kcap`).
+fn check_record(root: &Path) -> Verdict {
+    let date = today();
+    let mut problems = Vec::new();
+    let url = format!("sqlite://{}", root.join("ticks.db").display());
+    let mut store = Store::open(&StorageUrl::parse(&url).unwrap()).unwrap();
+
+    // 1. Every journaled tick is a row under its key, with its instrument.
+    let mut journaled: HashMap<(i16, i64), u32> = HashMap::new();
+    let mut frames: HashMap<i16, Vec<i64>> = HashMap::new();
+    for (key, path) in tickvault::recovery::journal_files(&journal_of(root)).unwrap() {
+        let mut reader =
+            CaptureReader::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()))
+                .unwrap();
+        let mut payload = Vec::new();
+        loop {
+            match reader.next_into(&mut payload) {
+                Ok(Next::Record(h)) => {
+                    frames
+                        .entry(key.socket)
+                        .or_default()
+                        .push(h.recv_time_us as i64);
+                    if h.kind != RecordKind::Binary || payload.len() <= 1 {
+                        continue;
+                    }
+                    let Ok(message) = tickvault::kite::parse_message(&payload) else {
+                        continue;
+                    };
+                    for (i, tick) in message.packets().enumerate() {
+                        journaled.insert(
+                            (key.socket, row_seq(key.generation, h.offset, i)),
+                            tick.instrument_token,
+                        );
+                    }
+                }
+                Ok(Next::End) | Ok(Next::Torn(_)) => break,
+                Err(_) => {} // damaged records: skipped, as --skip-corrupt does
+            }
+        }
+    }
+    use tickvault::storage::schema::daily_ticks::dsl as t;
+    let rows: Vec<(i16, i64, i64)> = tickvault::on_backend!(store.conn(), c => t::daily_ticks
+        .filter(t::trade_date.eq(date))
+        .select((t::socket, t::seq, t::instrument_token))
+        .load(c))
+    .unwrap();
+    let stored: HashMap<(i16, i64), u32> = rows
+        .iter()
+        .map(|(s, q, tok)| ((*s, *q), *tok as u32))
+        .collect();
+    for (key, token) in &journaled {
+        match stored.get(key) {
+            None => problems.push(format!("journaled tick {key:?} of {token} is not stored")),
+            Some(t) if t != token => problems.push(format!(
+                "row {key:?} holds instrument {t}, the journal {token}"
+            )),
+            Some(_) => {}
+        }
+    }
+
+    // 2. Per instrument: every tick sent outside its socket's gaps is stored.
+    let gaps = storage::gaps(store.conn(), date).unwrap();
+    use tickvault::storage::schema::instruments::dsl as i;
+    let sockets: HashMap<u32, i16> = tickvault::on_backend!(store.conn(), c => i::instruments
+        .filter(i::trade_date.eq(date))
+        .select((i::instrument_token, i::socket))
+        .load::<(i64, Option<i16>)>(c))
+    .unwrap()
+    .into_iter()
+    .filter_map(|(tok, s)| Some((tok as u32, s?)))
+    .collect();
+    let last_frame: HashMap<i16, i64> = frames
+        .iter()
+        .map(|(s, f)| (*s, f.iter().copied().max().unwrap_or(0)))
+        .collect();
+    let in_gap = |socket: i16, at: i64| {
+        gaps.iter().any(|g| {
+            g.socket == socket && g.start_us - MARGIN_US <= at && at <= g.end_us + MARGIN_US
+        })
+    };
+    let mut expected: HashMap<u32, u64> = HashMap::new();
+    let mut sent: HashMap<u32, u64> = HashMap::new();
+    let record = root.join("sim.kcap");
+    let mut reader = CaptureReader::new(std::io::BufReader::new(
+        std::fs::File::open(&record).unwrap(),
+    ))
+    .unwrap();
+    let mut payload = Vec::new();
+    while let Ok(Next::Record(h)) = reader.next_into(&mut payload) {
+        if h.kind != RecordKind::Binary || payload.len() <= 1 {
+            continue;
+        }
+        let Ok(message) = tickvault::kite::parse_message(&payload) else {
+            continue;
+        };
+        let at = h.recv_time_us as i64;
+        for tick in message.packets() {
+            let token = tick.instrument_token;
+            let Some(&socket) = sockets.get(&token) else {
+                continue;
+            };
+            *sent.entry(token).or_default() += 1;
+            // Everything the simulator sent up to the socket's last journaled frame (it sends
+            // only to subscribed connections, so from the first).
+            let recorded = last_frame
+                .get(&socket)
+                .is_some_and(|l| at <= *l - MARGIN_US);
+            if recorded && !in_gap(socket, at) {
+                *expected.entry(token).or_default() += 1;
+            }
+        }
+    }
+    let mut per_token: HashMap<u32, u64> = HashMap::new();
+    for (_, _, tok) in &rows {
+        *per_token.entry(*tok as u32).or_default() += 1;
+    }
+    for (token, want) in &expected {
+        let got = per_token.get(token).copied().unwrap_or(0);
+        if got < *want {
+            problems.push(format!(
+                "instrument {token}: {got} rows, but {want} ticks were sent outside gaps"
+            ));
+        }
+        if got > sent[token] {
+            problems.push(format!(
+                "instrument {token}: {got} rows, more than the {} ticks sent",
+                sent[token]
+            ));
+        }
+    }
+
+    // 3. Every journal hole over 1.5 s is a gap of its socket.
+    let mut causes: HashMap<i16, Vec<String>> = HashMap::new();
+    for (socket, times) in &mut frames {
+        times.sort_unstable();
+        for pair in times.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if b - a <= 1_500_000 {
+                continue;
+            }
+            match gaps.iter().find(|g| {
+                g.socket == *socket && g.start_us <= a + MARGIN_US && g.end_us >= b - MARGIN_US
+            }) {
+                Some(g) => causes.entry(*socket).or_default().push(g.cause.clone()),
+                None => problems.push(format!(
+                    "socket-{socket}: a hole of {:.1} s from {a} to {b} is in no gap ({gaps:?})",
+                    (b - a) as f64 / 1e6
+                )),
+            }
+        }
+    }
+    Verdict { problems, causes }
+}
+
+/// The journal files of `socket` in `dir`, oldest first.
+fn files_of(dir: &Path, socket: i16) -> Vec<PathBuf> {
+    tickvault::recovery::journal_files(dir)
+        .unwrap()
+        .into_iter()
+        .filter(|(k, _)| k.socket == socket)
+        .map(|(_, p)| p)
+        .collect()
+}
+
+#[actix_rt::test]
+async fn a_journal_cut_short_after_its_commit_loses_nothing_that_follows() {
+    // Finding 1: the state a power cut between a commit and the journal's fsync leaves.
+    let mut bench = Bench::new("");
+    let run = bench.start(&[]).await;
+    bench.stream(300).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    let file = &files_of(&bench.journal(), 2)[0];
+    let len = std::fs::metadata(file).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_len(len - 30)
+        .unwrap();
+    let run = bench.start(&[]).await;
+    bench.stream(600).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.verify(&["stopped"]).await;
+}
+
+#[actix_rt::test]
+async fn garbage_appended_to_a_journal_skipped_at_start_loses_nothing_that_follows() {
+    // Finding 2: the damaged file is skipped with --skip-corrupt; what follows is all stored.
+    let mut bench = Bench::new("");
+    let run = bench.start(&[]).await;
+    bench.stream(300).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    // Garbage, then a good record: corruption in the middle, not a torn tail.
+    let file = &files_of(&bench.journal(), 1)[0];
+    let mut bytes = std::fs::read(file).unwrap();
+    bytes.extend((0..5_000u32).map(|i| (i * 7919 % 251) as u8));
+    let good = bench.dir.path().join("good.kcap");
+    let mut w =
+        tickvault::capture::CaptureWriter::create(&good, tickvault::capture::SyncPolicy::Manual)
+            .unwrap();
+    w.append(1, RecordKind::Binary, &[0]).unwrap();
+    w.flush().unwrap();
+    drop(w);
+    bytes.extend(&std::fs::read(&good).unwrap()[8..]);
+    std::fs::write(file, bytes).unwrap();
+    let run = bench.start(&["--skip-corrupt"]).await;
+    bench.stream(600).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.verify(&["stopped"]).await;
+}
+
+/// Runs, stops with `sig`, stays down for `down`, runs again: the hole is a gap of `cause`
+/// on every socket.
+async fn a_restart_is_a_gap(sig: &str, cause: &str) {
+    let mut bench = Bench::new("");
+    let run = bench.start(&[]).await;
+    bench.stream(300).await;
+    let expected_status = if sig == "KILL" { None } else { Some(0) };
+    assert_eq!(bench.stop(run, sig).await, expected_status);
+    // Down long enough to leave a hole the check sees (the fault itself, not a wait).
+    actix_rt::time::sleep(Duration::from_millis(2_500)).await;
+    let run = bench.start(&[]).await;
+    bench.stream(300).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    let causes = bench.verify(&[cause]).await;
+    let sockets: HashSet<i16> = causes
+        .iter()
+        .filter(|(_, c)| c.iter().any(|c| c == cause))
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(
+        sockets,
+        HashSet::from([1, 2, 3]),
+        "every socket: {causes:?}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_stop_and_start_is_a_gap_on_every_socket() {
+    a_restart_is_a_gap("TERM", "stopped").await;
+}
+
+#[actix_rt::test]
+async fn a_crash_and_start_is_a_gap_on_every_socket() {
+    a_restart_is_a_gap("KILL", "crashed").await;
+}
+
+#[actix_rt::test]
+async fn a_stall_is_a_gap_from_the_last_frame_received() {
+    // Finding 4: the gap starts at the last frame, not when the stall is noticed.
+    let mut bench = Bench::new("[sockets]\nstall_ms = 1500\n");
+    let run = bench.start(&[]).await;
+    bench.stream(200).await;
+    let (id, _) = open_connections(&bench.sim).await[1];
+    let url = format!(
+        "{}/sim/connections/{id}/stall?seconds=4",
+        bench.sim.http_url()
+    );
+    crate::helpers::post_json(&url).await;
+    // The stalled connection is dropped by the service and a new one streams.
+    until("the stalled socket to reconnect", 30, async || {
+        let open = open_connections(&bench.sim).await;
+        open.len() == 3 && open.iter().all(|(c, _)| *c != id)
+    })
+    .await;
+    bench.stream(300).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    let causes = bench.verify(&["stalled"]).await;
+    assert!(
+        causes.values().flatten().any(|c| c == "stalled"),
+        "the stall's hole is a stalled gap: {causes:?}"
+    );
+}
