@@ -37,6 +37,7 @@ pub mod commands;
 pub mod files;
 pub mod http;
 pub mod kite;
+pub mod lock;
 pub mod metrics;
 pub mod pidfile;
 pub mod recovery;

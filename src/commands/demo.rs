@@ -60,6 +60,11 @@ pub fn run(args: &DemoArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     let mut settings = settings.clone();
     let db = db_path(&settings)
         .ok_or_else(|| Failure::Other(anyhow!("the demo needs a sqlite:// storage URL")))?;
+    // One demo per directory (a second one would delete the first one's files).
+    let lock_dir = db
+        .parent()
+        .map_or_else(|| std::path::PathBuf::from("."), |p| p.to_path_buf());
+    let _lock = crate::lock::lock(&[&lock_dir], "demo")?;
     // A fresh start: the demo's own directory and database only.
     let _ = std::fs::remove_dir_all(&settings.paths.data_dir);
     for suffix in ["", "-wal", "-shm"] {

@@ -33,6 +33,7 @@ pub struct EodArgs {
 
 /// Runs the command.
 pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
+    let _lock = super::lock_dirs(settings, "eod")?;
     let date = args.date.unwrap_or_else(|| ist_date(Utc::now()));
     let url = settings.storage.parsed_url()?;
     let mut store = Store::open(&url).map_err(|e| Failure::Unavailable(anyhow!("{e}")))?;

@@ -32,6 +32,8 @@ pub mod exit {
     pub const UNAVAILABLE: u8 = 69;
     /// An internal failure (a restart storm escalated).
     pub const SOFTWARE: u8 = 70;
+    /// Another tickvault holds the state or data directory (EX_TEMPFAIL: try when it is gone).
+    pub const LOCKED: u8 = 75;
     /// Invalid configuration.
     pub const CONFIG: u8 = 78;
 }
@@ -54,6 +56,9 @@ pub enum Failure {
     /// The service gave up on itself (exit 70).
     #[error("{0:#}")]
     Software(anyhow::Error),
+    /// Another tickvault holds the directories (exit 75).
+    #[error(transparent)]
+    Locked(#[from] crate::lock::LockError),
     /// Anything else (exit 1).
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
@@ -68,6 +73,8 @@ impl Failure {
             Failure::NoInput(_) => exit::NOINPUT,
             Failure::Unavailable(_) => exit::UNAVAILABLE,
             Failure::Software(_) => exit::SOFTWARE,
+            Failure::Locked(crate::lock::LockError::Held { .. }) => exit::LOCKED,
+            Failure::Locked(crate::lock::LockError::Io { .. }) => exit::NOINPUT,
             Failure::Other(_) => exit::FAILURE,
         }
     }
@@ -120,6 +127,14 @@ pub fn recovery_failure(e: crate::recovery::RecoveryError) -> Failure {
         RecoveryError::Io { .. } => Failure::NoInput(anyhow::anyhow!("{e}")),
         RecoveryError::Storage(_) => Failure::Unavailable(anyhow::anyhow!("{e}")),
     }
+}
+
+/// Locks the state and data directories for `command` for as long as the guard lives.
+pub fn lock_dirs(settings: &Settings, command: &str) -> Result<crate::lock::DirLock, Failure> {
+    Ok(crate::lock::lock(
+        &[&settings.paths.state_dir, &settings.paths.data_dir],
+        command,
+    )?)
 }
 
 /// Refuses to go on without an API app.

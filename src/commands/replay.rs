@@ -36,6 +36,7 @@ pub struct ReplayArgs {
 
 /// Runs the command.
 pub fn run(args: &ReplayArgs, settings: &Settings) -> Result<ExitCode, Failure> {
+    let _lock = super::lock_dirs(settings, "replay")?;
     let own = journal_dir(&settings.paths.data_dir, args.date);
     let dir = args.from_journal.clone().unwrap_or_else(|| own.clone());
     if !dir.is_dir() {

@@ -48,6 +48,8 @@ pub fn run(args: &RunArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     if args.role != Role::Store {
         require_apps(settings)?;
     }
+    // Before anything else (the pid file, the journals): one service per directory.
+    let _lock = super::lock_dirs(settings, &format!("run --role {}", args.role.as_str()))?;
     if !args.now {
         return run_scheduled(args, settings);
     }

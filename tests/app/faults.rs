@@ -430,3 +430,54 @@ async fn a_stall_is_a_gap_from_the_last_frame_received() {
         "the stall's hole is a stalled gap: {causes:?}"
     );
 }
+
+#[actix_rt::test]
+async fn a_second_instance_on_the_same_directories_exits_at_once_naming_the_first() {
+    // Finding 7: one service per directory; the second neither writes nor takes the pid file.
+    let mut bench = Bench::new("");
+    let first = bench.start(&[]).await;
+    let pid_file = bench.dir.path().join("state/tickvault.pid");
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        first.id().to_string()
+    );
+    for args in [
+        &["run", "--now"][..],
+        &["eod"][..],
+        &["replay", "--date", "2026-11-20"][..],
+    ] {
+        let mut cmd = crate::helpers::tickvault();
+        cmd.args(args).arg("--config").arg(&bench.cfg);
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{args:?}: a second instance kept running on the same directories");
+            }
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = crate::helpers::stderr(&out);
+        assert_eq!(out.status.code(), Some(75), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("pid {}", first.id())),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        first.id().to_string(),
+        "the first service's pid file is untouched"
+    );
+    bench.stream(200).await;
+    assert_eq!(bench.stop(first, "TERM").await, Some(0));
+    assert!(!pid_file.exists(), "removed by its own service at exit");
+    bench.verify(&[]).await;
+}
