@@ -40,8 +40,11 @@ pub struct Stats {
     pub heartbeats: u64,
     /// Ticks, by packet kind (in [`PacketKind::ALL`] order).
     pub packets: [u64; 5],
-    /// Records skipped as corrupt (bad CRC, bad header, or an undecodable message).
+    /// Records skipped as corrupt (a bad CRC or header: the file is damaged there).
     pub corrupt_records: u64,
+    /// Whole records whose payload is not a Kite message (kept by the service on purpose: what
+    /// the feed sent, even when it does not decode); reported and skipped.
+    pub undecodable: u64,
     /// Bytes passed over while looking for the next good record after corruption.
     pub skipped_bytes: u64,
     /// Offset of a torn final record, if the file ends inside one.
@@ -63,6 +66,11 @@ impl Stats {
         for (kind, n) in PacketKind::ALL.iter().zip(self.packets) {
             writeln!(out, "  {:<20}{:>12}", kind.as_str(), n)?;
         }
+        writeln!(
+            out,
+            "{:<22}{:>12}",
+            "undecodable messages", self.undecodable
+        )?;
         writeln!(out, "{:<22}{:>12}", "corrupt records", self.corrupt_records)?;
         writeln!(out, "{:<22}{:>12}", "skipped bytes", self.skipped_bytes)?;
         match self.torn_at {
@@ -96,12 +104,13 @@ pub fn run(args: &DecodeArgs) -> Result<ExitCode, Failure> {
     });
     match result {
         Ok(stats) => {
-            if stats.corrupt_records > 0 {
+            if stats.corrupt_records > 0 || stats.undecodable > 0 {
                 tracing::warn!(
                     file = %args.file.display(),
                     corrupt_records = stats.corrupt_records,
+                    undecodable = stats.undecodable,
                     skipped_bytes = stats.skipped_bytes,
-                    "skipped corrupt records"
+                    "skipped records"
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -163,14 +172,10 @@ pub fn decode<R: Read + Seek>(
                 if let Err(e) = write_ticks(&header, &payload, args.stats, &mut stats, out) {
                     match e {
                         TickError::Io(e) => return Err(Failure::Other(e.into())),
+                        // The record is sound; the frame is what the feed sent. Reported and
+                        // skipped, as replay does: only a damaged record stops the decode.
                         TickError::Decode(message) => {
-                            stats.corrupt_records += 1;
-                            if !args.skip_corrupt {
-                                return Err(Failure::Data(anyhow!(
-                                    "{}: {message}",
-                                    path.display()
-                                )));
-                            }
+                            stats.undecodable += 1;
                             tracing::warn!(file = %path.display(), "skipping: {message}");
                         }
                     }
