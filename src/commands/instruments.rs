@@ -42,9 +42,10 @@ pub fn run(args: &InstrumentsArgs, settings: &Settings) -> Result<ExitCode, Fail
                 print!("{}", plan.summary());
                 Ok(ExitCode::SUCCESS)
             }
-            Err(ResolveError::Plan(e)) => {
-                Err(SettingsError::new(e.setting().unwrap_or("universe"), e.to_string()).into())
-            }
+            Err(ResolveError::Plan(e)) => match e.setting() {
+                Some(key) => Err(SettingsError::new(key, e.to_string()).into()),
+                None => Err(Failure::Unavailable(anyhow!("{e}"))),
+            },
             Err(e) => Err(Failure::Unavailable(anyhow!("{e}"))),
         }
     })

@@ -107,10 +107,12 @@ pub fn start_failure(e: crate::startup::StartError) -> Failure {
     use crate::actors::instruments::handlers::ResolveError;
     use crate::startup::StartError;
     match e {
-        StartError::Plan(ResolveError::Plan(plan)) => Failure::Config(SettingsError::new(
-            plan.setting().unwrap_or("universe"),
-            plan.to_string(),
-        )),
+        // The settings' fault (78) or Kite's (a malformed dump, a missing quote: 69, which
+        // systemd retries).
+        StartError::Plan(ResolveError::Plan(plan)) => match plan.setting() {
+            Some(key) => Failure::Config(SettingsError::new(key, plan.to_string())),
+            None => Failure::Unavailable(anyhow::anyhow!("{plan}")),
+        },
         StartError::Plan(other) => Failure::Unavailable(anyhow::anyhow!("{other}")),
         StartError::Storage(e) => Failure::Unavailable(anyhow::anyhow!("{e}")),
         StartError::Internal(e) => Failure::Other(anyhow::anyhow!("{e}")),

@@ -85,6 +85,21 @@ pub async fn expire_tokens(state: Data<SimState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "expired": expired }))
 }
 
+/// `POST /sim/instruments/truncate?bytes=B&times=N`: the next N instruments dumps are cut after
+/// B bytes (default: 2 dumps, 100,000 bytes).
+pub async fn truncate_dump(req: HttpRequest, state: Data<SimState>) -> HttpResponse {
+    let number = |name: &str, default: usize| {
+        query_param(&req, name).map_or(Ok(default), |v| v.parse::<usize>())
+    };
+    match (number("bytes", 100_000), number("times", 2)) {
+        (Ok(bytes), Ok(times)) if times > 0 => {
+            *lock(&state.dump_truncation) = Some((times as u32, bytes));
+            HttpResponse::Ok().json(json!({ "truncate_bytes": bytes, "times": times }))
+        }
+        _ => bad_request("`bytes` and `times` must be whole numbers, `times` at least 1"),
+    }
+}
+
 /// `POST /sim/login/fail?times=N`: the next N logins fail at the TOTP step.
 pub async fn fail_logins(req: HttpRequest, state: Data<SimState>) -> HttpResponse {
     match query_param(&req, "times")

@@ -156,6 +156,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/sim/tokens/expire", web::post().to(faults::expire_tokens))
         .route("/sim/login/fail", web::post().to(faults::fail_logins))
+        .route(
+            "/sim/instruments/truncate",
+            web::post().to(faults::truncate_dump),
+        )
         .route("/sim/stats", web::get().to(faults::stats))
         .default_service(web::to(|| async {
             http::error(

@@ -43,6 +43,23 @@ fn instruments(req: &HttpRequest, state: &SimState, exchange: &str) -> HttpRespo
         return too_many_requests();
     }
     let (csv, gz) = state.instruments_csv(exchange);
+    {
+        let mut cut = crate::sim::state::lock(&state.dump_truncation);
+        if let Some((times, bytes)) = cut.as_mut() {
+            let body = csv.slice(..(*bytes).min(csv.len()));
+            *times -= 1;
+            if *times == 0 {
+                *cut = None;
+            }
+            tracing::info!(
+                bytes = body.len(),
+                "served a truncated instruments dump (fault)"
+            );
+            return HttpResponse::Ok()
+                .insert_header((CONTENT_TYPE, "text/csv"))
+                .body(body);
+        }
+    }
     let gzip = req
         .headers()
         .get("accept-encoding")

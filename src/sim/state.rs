@@ -203,6 +203,9 @@ pub struct SimState {
     recorder: Option<Mutex<CaptureWriter>>,
     rate_windows: Mutex<HashMap<(String, RateClass), VecDeque<Instant>>>,
     instruments_cache: Mutex<HashMap<String, (Bytes, Bytes)>>,
+    /// Fault injection: the next N dumps are cut after this many bytes (a download broken
+    /// off, a proxy's truncated body).
+    pub dump_truncation: Mutex<Option<(u32, usize)>>,
     next_connection: AtomicU64,
     recording_failed: AtomicBool,
 }
@@ -228,6 +231,7 @@ impl SimState {
             recorder: recorder.map(Mutex::new),
             rate_windows: Mutex::default(),
             instruments_cache: Mutex::default(),
+            dump_truncation: Mutex::default(),
             next_connection: AtomicU64::new(1),
             recording_failed: AtomicBool::new(false),
         }

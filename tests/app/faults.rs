@@ -481,3 +481,29 @@ async fn a_second_instance_on_the_same_directories_exits_at_once_naming_the_firs
     assert!(!pid_file.exists(), "removed by its own service at exit");
     bench.verify(&[]).await;
 }
+
+#[actix_rt::test]
+async fn a_truncated_instruments_dump_is_a_remote_fault_not_a_bad_setting() {
+    // Finding 10: exit 69 (systemd retries), never 78 (it would not).
+    let bench = Bench::new("");
+    let url = format!(
+        "{}/sim/instruments/truncate?bytes=50000&times=5",
+        bench.sim.http_url()
+    );
+    crate::helpers::post_json(&url).await;
+    for command in ["instruments", "run"] {
+        let mut cmd = crate::helpers::tickvault();
+        cmd.arg(command);
+        if command == "run" {
+            cmd.arg("--now");
+        }
+        cmd.arg("--config").arg(&bench.cfg);
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let err = crate::helpers::stderr(&out);
+        assert_eq!(out.status.code(), Some(69), "{command}: {err}");
+        assert!(!err.contains("invalid setting"), "{command}: {err}");
+    }
+    bench.sim.stop().await;
+}
