@@ -89,6 +89,9 @@ pub struct FileReplay {
     pub corrupt_skipped: u64,
     /// Binary messages that do not parse (kept in the journal, counted, no rows).
     pub malformed: u64,
+    /// Ticks not put back into the daily table because the master holds them (the date's end
+    /// of day moved them).
+    pub in_master: u64,
 }
 
 /// Appends the rows of one record of `key`'s file to `rows`: one per packet of a binary
@@ -174,6 +177,8 @@ pub fn replay_file(
         to: from,
         ..FileReplay::default()
     };
+    // A date moved to the master: its rows must not come back into the daily table.
+    let master = crate::storage::eod::master_has(store.conn(), date)?;
     let batch_rows = opts.batch_rows.max(1);
     let mut rows: Vec<NewTick> = Vec::with_capacity(batch_rows);
     let mut payload = Vec::with_capacity(64 * 1024);
@@ -188,7 +193,16 @@ pub fn replay_file(
                 done.ticks += (rows.len() - before) as u64;
                 done.to = h.end();
                 if rows.len() >= batch_rows {
-                    done.inserted += commit(store, &rows, date, key, done.to, opts)? as u64;
+                    done.inserted += commit(
+                        store,
+                        &rows,
+                        date,
+                        key,
+                        done.to,
+                        opts,
+                        master,
+                        &mut done.in_master,
+                    )? as u64;
                     rows.clear();
                 }
             }
@@ -210,7 +224,16 @@ pub fn replay_file(
                 let offset = e.offset().unwrap_or(done.to);
                 if !opts.skip_corrupt {
                     if !rows.is_empty() {
-                        done.inserted += commit(store, &rows, date, key, done.to, opts)? as u64;
+                        done.inserted += commit(
+                            store,
+                            &rows,
+                            date,
+                            key,
+                            done.to,
+                            opts,
+                            master,
+                            &mut done.in_master,
+                        )? as u64;
                     }
                     return Err(RecoveryError::Corrupt {
                         path: path.to_path_buf(),
@@ -224,11 +247,21 @@ pub fn replay_file(
         }
     }
     if !rows.is_empty() || (opts.track_position && done.to > from) {
-        done.inserted += commit(store, &rows, date, key, done.to, opts)? as u64;
+        done.inserted += commit(
+            store,
+            &rows,
+            date,
+            key,
+            done.to,
+            opts,
+            master,
+            &mut done.in_master,
+        )? as u64;
     }
     Ok(done)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn commit(
     store: &mut Store,
     rows: &[NewTick],
@@ -236,7 +269,22 @@ fn commit(
     key: JournalKey,
     to: u64,
     opts: ReplayOptions,
+    master: bool,
+    in_master: &mut u64,
 ) -> Result<usize, RecoveryError> {
+    let kept;
+    let rows = if master {
+        let held = crate::storage::eod::in_master(store.conn(), date, rows)?;
+        kept = rows
+            .iter()
+            .filter(|r| !held.contains(&(r.socket, r.seq)))
+            .cloned()
+            .collect::<Vec<_>>();
+        *in_master += (rows.len() - kept.len()) as u64;
+        &kept[..]
+    } else {
+        rows
+    };
     let position = Position::new(date, key, to);
     let positions: &[Position] = if opts.track_position {
         std::slice::from_ref(&position)

@@ -16,6 +16,11 @@ use crate::calendar::ist_date;
 use crate::recovery;
 use crate::settings::Settings;
 use crate::storage::Store;
+use crate::storage::eod as sql;
+
+fn storage_failure(e: diesel::result::Error) -> Failure {
+    Failure::Unavailable(anyhow!("{e}"))
+}
 
 /// Thin or silent instruments named in the output (all of them are in the report).
 const MAX_LISTED: usize = 30;
@@ -29,6 +34,10 @@ pub struct EodArgs {
     /// Skip damaged journal records while replaying (each is logged) instead of stopping.
     #[arg(long)]
     pub skip_corrupt: bool,
+    /// Run even for a date with nothing recorded, or whose end of day is done with nothing
+    /// new since.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs the command.
@@ -38,6 +47,24 @@ pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     let url = settings.storage.parsed_url()?;
     let mut store = Store::open(&url).map_err(|e| Failure::Unavailable(anyhow!("{e}")))?;
     let data_dir = &settings.paths.data_dir;
+    let today = ist_date(Utc::now());
+    let db = store.conn();
+    let nothing = !crate::capture::journal::journal_dir(data_dir, date).is_dir()
+        && sql::daily_rows(db, date).map_err(storage_failure)? == 0
+        && !sql::master_has(db, date).map_err(storage_failure)?;
+    if nothing && !args.force {
+        let why = if date > today {
+            " (a date still to come)"
+        } else if !settings.schedule.calendar.is_trading_day(date) {
+            " (not a trading day)"
+        } else {
+            ""
+        };
+        return Err(Failure::Usage(anyhow!(
+            "nothing is recorded for {date}{why}: no journals, no daily rows, nothing in the \
+             master; check the date, or --force to run the end of day anyway"
+        )));
+    }
 
     let replayed = recovery::recover(
         &mut store,
@@ -50,6 +77,14 @@ pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     let rows: u64 = replayed.iter().map(|f| f.inserted).sum();
     if rows > 0 {
         eprintln!("replayed {rows} rows from the journals of {date} that were not stored yet");
+    }
+    if !args.force && sql::done_and_nothing_new(store.conn(), date).map_err(storage_failure)? {
+        println!("end of day {date} is done and nothing came since: not run again");
+        println!(
+            "  report: {} (--force runs it anyway)",
+            report_path(data_dir, date).display()
+        );
+        return Ok(ExitCode::SUCCESS);
     }
 
     let opts = EodOptions::new(settings.eod, settings.journal.retention_days);

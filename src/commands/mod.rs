@@ -24,6 +24,8 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// Unexpected failure.
     pub const FAILURE: u8 = 1;
+    /// The command was given something that cannot be meant (a date with nothing recorded).
+    pub const USAGE: u8 = 64;
     /// Input data was malformed (a corrupt capture record).
     pub const DATAERR: u8 = 65;
     /// An input file did not exist or was not readable.
@@ -44,6 +46,9 @@ pub enum Failure {
     /// Settings were invalid (exit 78).
     #[error(transparent)]
     Config(#[from] SettingsError),
+    /// The arguments cannot be meant (exit 64).
+    #[error("{0:#}")]
+    Usage(anyhow::Error),
     /// Input data was corrupt (exit 65).
     #[error("{0:#}")]
     Data(anyhow::Error),
@@ -69,6 +74,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Config(_) => exit::CONFIG,
+            Failure::Usage(_) => exit::USAGE,
             Failure::Data(_) => exit::DATAERR,
             Failure::NoInput(_) => exit::NOINPUT,
             Failure::Unavailable(_) => exit::UNAVAILABLE,

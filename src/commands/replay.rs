@@ -63,17 +63,22 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> Result<ExitCode, Failure> 
         track_position: dir == own,
     };
     let mut out = String::new();
-    let (mut ticks, mut inserted) = (0, 0);
+    let (mut ticks, mut inserted, mut in_master) = (0, 0, 0);
     for (key, path) in files {
         let done = recovery::replay_file(&mut store, args.date, key, &path, FIRST_RECORD, opts)
             .map_err(recovery_failure)?;
         out.push_str(&format!(
-            "{}:\n  {key}, {} records, {} ticks, {} rows inserted, {} already stored{}{}\n",
+            "{}:\n  {key}, {} records, {} ticks, {} rows inserted, {} already stored{}{}{}\n",
             path.display(),
             done.records,
             done.ticks,
             done.inserted,
-            done.ticks - done.inserted,
+            done.ticks - done.inserted - done.in_master,
+            if done.in_master > 0 {
+                format!(", {} in the master (not put back)", done.in_master)
+            } else {
+                String::new()
+            },
             if done.torn_bytes > 0 {
                 format!(", torn tail of {} bytes ignored", done.torn_bytes)
             } else {
@@ -87,6 +92,7 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> Result<ExitCode, Failure> 
         ));
         ticks += done.ticks;
         inserted += done.inserted;
+        in_master += done.in_master;
     }
     // What an ingest process keeps beside its journal (crate::actors::ledger).
     let gaps = ledger::read_gaps(&dir.join("gaps.jsonl"))
@@ -119,10 +125,11 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> Result<ExitCode, Failure> 
         }
     }
     out.push_str(&format!(
-        "replayed {ticks} ticks into {} for {}: {inserted} rows inserted, {} already stored\n",
+        "replayed {ticks} ticks into {} for {}:\n  {inserted} rows inserted, {} already stored, \
+         {in_master} in the master (not put back)\n",
         store.url(),
         args.date,
-        ticks - inserted
+        ticks - inserted - in_master
     ));
     let _ = std::io::stdout().write_all(out.as_bytes());
     Ok(ExitCode::SUCCESS)

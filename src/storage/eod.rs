@@ -545,6 +545,48 @@ pub fn finish_run(db: &mut Db, id: i32, record: &RunRecord) -> QueryResult<()> {
     .map(|_| ())
 }
 
+/// Whether an end of day of `date` is done and nothing has come since (no daily rows left):
+/// running it again would only repeat the report and the mail.
+pub fn done_and_nothing_new(db: &mut Db, date: NaiveDate) -> QueryResult<bool> {
+    Ok(run_statuses(db, date)?.iter().any(|s| s == "done") && daily_rows(db, date)? == 0)
+}
+
+/// Whether the master holds any row of `date` (its primary key starts with the date).
+pub fn master_has(db: &mut Db, date: NaiveDate) -> QueryResult<bool> {
+    let n: i64 = on_backend!(db, c => ticks::table
+        .filter(ticks::trade_date.eq(date))
+        .select(ticks::seq)
+        .limit(1)
+        .load::<i64>(c))?
+    .len() as i64;
+    Ok(n > 0)
+}
+
+/// Which of `rows` (all of `date`) the master holds already: their (socket, seq).
+pub fn in_master(
+    db: &mut Db,
+    date: NaiveDate,
+    rows: &[crate::storage::models::NewTick],
+) -> QueryResult<std::collections::HashSet<(i16, i64)>> {
+    let mut found = std::collections::HashSet::new();
+    // Chunks keep the statement's parameters well under SQLite's limit.
+    for chunk in rows.chunks(2_000) {
+        let tokens: std::collections::BTreeSet<i64> =
+            chunk.iter().map(|r| r.instrument_token).collect();
+        let tokens: Vec<i64> = tokens.into_iter().collect();
+        let lo = chunk.iter().map(|r| r.seq).min().unwrap_or(0);
+        let hi = chunk.iter().map(|r| r.seq).max().unwrap_or(0);
+        let keys: Vec<(i16, i64)> = on_backend!(db, c => ticks::table
+            .filter(ticks::trade_date.eq(date))
+            .filter(ticks::instrument_token.eq_any(&tokens))
+            .filter(ticks::seq.between(lo, hi))
+            .select((ticks::socket, ticks::seq))
+            .load(c))?;
+        found.extend(keys);
+    }
+    Ok(found)
+}
+
 /// The statuses of `date`'s runs, oldest first.
 pub fn run_statuses(db: &mut Db, date: NaiveDate) -> QueryResult<Vec<String>> {
     use eod_runs::dsl;

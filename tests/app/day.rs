@@ -158,4 +158,19 @@ async fn a_close_after_the_pipeline_stopped_runs_the_end_of_day_from_the_journal
     let close = day.event(Event::Close).await;
     assert!(close.detail.contains("end of day"), "{}", close.detail);
     assert_eq!(day.master_rows(), journaled);
+    // Issue 16, finding 11: a restart after the close closes the day again; with the end of day
+    // done and nothing new, it is not run (nor mailed) a second time.
+    for _ in 0..2 {
+        day.event(Event::Close).await;
+    }
+    let mut store = tickvault::storage::Store::open(
+        &tickvault::storage::StorageUrl::parse(&day.settings.storage.url).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        tickvault::storage::eod::run_statuses(store.conn(), today()).unwrap(),
+        ["done"],
+        "one run of the end of day"
+    );
+    assert_eq!(day.master_rows(), journaled);
 }

@@ -507,3 +507,76 @@ async fn a_truncated_instruments_dump_is_a_remote_fault_not_a_bad_setting() {
     }
     bench.sim.stop().await;
 }
+
+/// Runs `tickvault` with `args` (and the bench's settings) to completion, off the runtime.
+async fn tickvault_cmd(cfg: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = crate::helpers::tickvault();
+    cmd.args(args).arg("--config").arg(cfg);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn the_end_of_day_runs_once_refuses_a_date_with_nothing_and_replay_keeps_the_master_whole() {
+    // Finding 11.
+    let mut bench = Bench::new("");
+    let run = bench.start(&[]).await;
+    bench.stream(300).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    let date = today().to_string();
+    let out = tickvault_cmd(&bench.cfg, &["eod", "--date", &date]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::helpers::stderr(&out)
+    );
+    // Again, with nothing new: not run a second time.
+    let out = tickvault_cmd(&bench.cfg, &["eod", "--date", &date]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let url = format!("sqlite://{}", bench.dir.path().join("ticks.db").display());
+    let mut store = Store::open(&StorageUrl::parse(&url).unwrap()).unwrap();
+    assert_eq!(
+        storage::eod::run_statuses(store.conn(), today()).unwrap(),
+        ["done"]
+    );
+    let master: u64 = storage::eod::master_rows_per_token(store.conn(), today())
+        .unwrap()
+        .values()
+        .sum();
+    assert!(master > 0);
+    // A replay of the moved date puts nothing back into the daily table.
+    let out = tickvault_cmd(&bench.cfg, &["replay", "--date", &date]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::helpers::stderr(&out)
+    );
+    assert_eq!(storage::eod::daily_rows(store.conn(), today()).unwrap(), 0);
+    // A mistyped date: a year ahead, or a Sunday with nothing recorded.
+    for day in ["2099-01-01", "2026-11-22"] {
+        let out = tickvault_cmd(&bench.cfg, &["eod", "--date", day]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{day}: {}",
+            crate::helpers::stderr(&out)
+        );
+        assert!(crate::helpers::stderr(&out).contains("--force"));
+        assert!(
+            storage::eod::run_statuses(store.conn(), day.parse().unwrap())
+                .unwrap()
+                .is_empty()
+        );
+    }
+    let out = tickvault_cmd(&bench.cfg, &["eod", "--date", "2099-01-01", "--force"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::helpers::stderr(&out)
+    );
+    bench.sim.stop().await;
+}

@@ -189,6 +189,16 @@ impl DayRunner {
                                 })
                                 .await
                                 .map_err(|e| e.to_string())?;
+                                let report = match report {
+                                    Ok(None) => {
+                                        return Ok((
+                                            format!("end of day {date} already done; nothing new"),
+                                            None,
+                                        ));
+                                    }
+                                    Ok(Some(r)) => Ok(r),
+                                    Err(e) => Err(e),
+                                };
                                 crate::actors::eod::report_status(
                                     &eod_status,
                                     date,

@@ -116,12 +116,14 @@ pub fn eod_summary(r: &EodReport) -> String {
 }
 
 /// The end of day without a running pipeline: what the journals hold beyond the committed
-/// positions goes to the database first (as at start-up), then the end of day. Blocking.
+/// positions goes to the database first (as at start-up), then the end of day. `None` when
+/// the date's end of day is done and nothing came since (a restart after the close: no second
+/// run, no second mail). Blocking.
 pub fn close_offline(
     settings: &Settings,
     date: NaiveDate,
     skip_corrupt: bool,
-) -> Result<EodReport, String> {
+) -> Result<Option<EodReport>, String> {
     let url = settings.storage.parsed_url().map_err(|e| e.to_string())?;
     let mut store = Store::open(&url).map_err(|e| e.to_string())?;
     let data_dir = &settings.paths.data_dir;
@@ -133,6 +135,12 @@ pub fn close_offline(
         settings.storage.batch_rows,
     )
     .map_err(|e| e.to_string())?;
+    if crate::storage::eod::done_and_nothing_new(store.conn(), date).map_err(|e| e.to_string())? {
+        tracing::info!(%date, "the end of day is done and nothing came since; not run again");
+        return Ok(None);
+    }
     let opts = EodOptions::new(settings.eod, settings.journal.retention_days);
-    run_eod(&mut store, data_dir, date, opts, &mut |_| {}).map_err(|e| e.to_string())
+    run_eod(&mut store, data_dir, date, opts, &mut |_| {})
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
