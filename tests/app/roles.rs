@@ -260,6 +260,12 @@ async fn redis_crashing_mid_run_costs_counted_drops_only_and_the_publisher_recov
         "the sockets kept receiving"
     );
     let published_down = detail(&t.app.board, "publisher", "published");
+    // Issue 16, finding 12: while Redis is away the status says so (connected false, backoff),
+    // and the way back counts as a reconnect.
+    let publisher = t.app.board.get("publisher").unwrap();
+    assert_eq!(publisher.details["connected"], false, "{publisher:?}");
+    assert_eq!(publisher.state, State::Backoff);
+    let reconnected_before = detail(&t.app.board, "publisher", "reconnects");
 
     redis.restart();
     t.wait_for("publishing again", Duration::from_secs(20), |b| {
@@ -270,6 +276,13 @@ async fn redis_crashing_mid_run_costs_counted_drops_only_and_the_publisher_recov
         reconnects(&t.app.board),
         reconnects_before,
         "no socket reconnected because of Redis"
+    );
+    let publisher = t.app.board.get("publisher").unwrap();
+    assert_eq!(publisher.details["connected"], true);
+    assert_eq!(publisher.state, State::Running);
+    assert!(
+        detail(&t.app.board, "publisher", "reconnects") > reconnected_before,
+        "the way back is a reconnect"
     );
     t.app.shutdown().await.expect("drains");
     let journaled = t.journaled();

@@ -58,6 +58,7 @@ impl Publisher {
             Ok(conn) => {
                 tracing::info!(url = %act.settings.url, stream = %act.settings.stream_key(), "connected to Redis");
                 act.conn = Some(conn);
+                act.came_up();
                 act.busy = false;
                 act.backoff = Duration::from_millis(100);
                 act.status.set_state(State::Running);
@@ -92,6 +93,7 @@ impl Publisher {
                     act.counters.published += batch.len() as u64;
                     act.counters.batches += 1;
                     act.record_latency(&batch);
+                    act.came_up();
                     if act.backoff > Duration::from_millis(100) {
                         tracing::info!("Redis answers again; publishing");
                         act.status.set_state(State::Running);
@@ -137,8 +139,18 @@ impl Publisher {
         }
     }
 
+    /// Redis answered: after an outage (not the first connection) that is a reconnect.
+    fn came_up(&mut self) {
+        if !self.up && self.was_up {
+            self.counters.reconnects += 1;
+        }
+        self.up = true;
+        self.was_up = true;
+    }
+
     fn retry_later(&mut self, ctx: &mut Context<Self>, error: &str) {
         self.counters.errors += 1;
+        self.up = false;
         self.busy = true;
         let wait = self.backoff;
         self.backoff = (self.backoff * 2).min(Duration::from_millis(self.settings.backoff_max_ms));
@@ -152,7 +164,6 @@ impl Publisher {
         ctx.run_later(wait, |act, ctx| {
             act.busy = false;
             if act.conn.is_none() {
-                act.counters.reconnects += 1;
                 act.connect(ctx);
             } else {
                 act.flush(ctx);

@@ -70,6 +70,11 @@ pub struct Publisher {
     views: views::Views,
     buffer: VecDeque<Pending>,
     conn: Option<redis::aio::ConnectionManager>,
+    /// Redis answered the last command (the connection manager exists while Redis is away
+    /// too: it reconnects by itself, so holding one says nothing).
+    up: bool,
+    /// Redis has answered at least once (so the next answer after an outage is a reconnect).
+    was_up: bool,
     /// Connecting, waiting for a retry, or a batch failed with others in flight: start none.
     busy: bool,
     /// Batches sent and not answered yet (at most [`IN_FLIGHT`]); the one connection keeps
@@ -96,6 +101,8 @@ impl Publisher {
             settings,
             buffer: VecDeque::new(),
             conn: None,
+            up: false,
+            was_up: false,
             busy: false,
             in_flight: 0,
             next_batch: 0,
@@ -149,7 +156,7 @@ impl Publisher {
 
     fn publish_status(&self) {
         self.status.set_all([
-            ("connected", json!(self.conn.is_some())),
+            ("connected", json!(self.up)),
             ("buffered", json!(self.buffer.len())),
             ("published", json!(self.counters.published)),
             ("dropped", json!(self.counters.dropped)),
