@@ -142,7 +142,10 @@ pub fn not_ready(actors: &[ActorStatus], storage_open: bool) -> Vec<String> {
     }
     if crate::status::day_recording(actors) {
         for a in actors.iter().filter(|a| {
-            (a.name.starts_with("socket-") || a.name == "persister" || a.name == "consumer")
+            (a.name.starts_with("socket-")
+                || a.name == "persister"
+                || a.name == "consumer"
+                || a.name == "journal")
                 && matches!(a.state, State::Starting | State::Backoff)
         }) {
             let state = match a.state {
@@ -199,6 +202,11 @@ mod tests {
         // `run --now` (no scheduler): always recording; the store role's consumer counts.
         let consumer = actor("consumer", State::Starting, json!({}));
         assert_eq!(not_ready(&[consumer], true), ["consumer is starting"]);
+        let journal = actor("journal", State::Backoff, json!({}));
+        assert_eq!(
+            not_ready(&[journal], true),
+            ["journal is backing off: refused"]
+        );
         let failed = actor("eod", State::Failed, json!({}));
         assert_eq!(
             not_ready(&[failed], true),

@@ -29,7 +29,7 @@ use crate::actors::instruments::SubscriptionPlan;
 use crate::actors::instruments::actor::Instruments;
 use crate::actors::instruments::handlers::{Resolve, ResolveError};
 use crate::actors::journal::Journal;
-use crate::actors::journal::handlers::FlushJournal;
+use crate::actors::journal::handlers::{FlushJournal, PlanSizes};
 use crate::actors::ledger::Ledger;
 use crate::actors::persister::Persister;
 use crate::actors::persister::handlers::{
@@ -356,7 +356,7 @@ async fn start_inner(
 
     let journal_status = board.handle("journal");
     let journal_settings = settings.journal.clone();
-    let (jdir, catchup) = (data_dir.clone(), sink.catchup.clone());
+    let (jdir, catchup, journal_gaps) = (data_dir.clone(), sink.catchup.clone(), sink.gaps.clone());
     let to_publisher = publisher.clone().map(Addr::recipient);
     let journal_arbiter = Arbiter::new();
     let journal = Journal::start_in_arbiter(&journal_arbiter.handle(), move |_| {
@@ -367,6 +367,7 @@ async fn start_inner(
             floors,
             catchup,
             to_publisher,
+            journal_gaps,
             journal_status,
         )
     });
@@ -436,6 +437,12 @@ async fn start_inner(
     )
     .start();
 
+    journal.do_send(PlanSizes(
+        plan.sockets
+            .iter()
+            .map(|s| (s.number as i16, s.tokens.len() as i32))
+            .collect(),
+    ));
     // Every socket's hole since an earlier run of the day is a gap: from that run's last frame
     // to this run's first, a stop when it ended cleanly, else a crash.
     let journal_dir = crate::capture::journal::journal_dir(&data_dir, date);

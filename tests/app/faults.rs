@@ -119,6 +119,14 @@ impl Bench {
     /// Stops the simulator (its recording is then complete) and checks the whole record;
     /// returns the gaps' causes by socket.
     async fn verify(self, causes: &[&str]) -> HashMap<i16, Vec<String>> {
+        self.verify_keeping(causes).await.0
+    }
+
+    /// [`Bench::verify`], handing back the test's directory (something is mounted in it).
+    async fn verify_keeping(
+        self,
+        causes: &[&str],
+    ) -> (HashMap<i16, Vec<String>>, tempfile::TempDir) {
         let logs = self.logs();
         let Bench { sim, dir, .. } = self;
         sim.stop().await;
@@ -137,7 +145,7 @@ impl Bench {
                 );
             }
         }
-        verdict.causes
+        (verdict.causes, dir)
     }
 }
 
@@ -579,4 +587,130 @@ async fn the_end_of_day_runs_once_refuses_a_date_with_nothing_and_replay_keeps_t
         crate::helpers::stderr(&out)
     );
     bench.sim.stop().await;
+}
+
+/// A size-limited tmpfs mounted for a test (the fault suite runs as root, as tests/run does),
+/// unmounted when dropped.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill a file system (it needs root, as tests/run has): {}",
+            crate::helpers::stderr(&out)
+        );
+        Tmpfs {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Fills what is left with one file.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.dir.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+async fn http_get(url: &str) -> (u16, String) {
+    let mut r = crate::helpers::http().get(url).send().await.unwrap();
+    let body = r.body().await.unwrap();
+    (
+        r.status().as_u16(),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+#[actix_rt::test]
+async fn a_full_journal_volume_is_unready_alerting_and_a_gap_not_a_flood_of_logs() {
+    // Finding 5: with only the journal's file system full.
+    let port = crate::helpers::free_port();
+    let mut bench = Bench::new(&format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let volume = Tmpfs::mount(&bench.journal().parent().unwrap().to_path_buf(), "4m");
+    let run = bench.start(&[]).await;
+    bench.stream(200).await;
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    assert_eq!(http_get(&ready).await.0, 200);
+
+    let filler = volume.fill();
+    until("the service to say it is unready", 20, async || {
+        let (code, body) = http_get(&ready).await;
+        code == 503 && body.contains("journal")
+    })
+    .await;
+    // Frames keep coming and are lost: a few hundred at least.
+    bench.stream(500).await;
+    let status: serde_json::Value =
+        serde_json::from_str(&http_get(&format!("http://127.0.0.1:{port}/status")).await.1)
+            .unwrap();
+    let journal = status["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "journal")
+        .unwrap();
+    assert_eq!(journal["state"], "backoff", "{journal}");
+    // Frames (each carrying many ticks) lost while the disk is full.
+    let lost = journal["failed_appends"].as_u64().unwrap();
+    assert!(lost >= 5, "{journal}");
+    let metrics = http_get(&format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .1;
+    let counted = metrics
+        .lines()
+        .find(|l| l.starts_with("tickvault_journal_failed_appends_total "))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(counted.is_some_and(|v| v >= 5.0), "{metrics}");
+
+    std::fs::remove_file(filler).unwrap();
+    until("the service to be ready again", 20, async || {
+        http_get(&ready).await.0 == 200
+    })
+    .await;
+    bench.stream(300).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    let log = bench.logs();
+    let lines = log.lines().filter(|l| l.contains("journal")).count();
+    assert!(
+        lines < 20,
+        "{lost} lost frames logged in {lines} lines, not one each:\n{log}"
+    );
+    let (_, dir) = bench.verify_keeping(&["journal_write_failed"]).await;
+    drop(volume);
+    let url = format!("sqlite://{}", dir.path().join("ticks.db").display());
+    let mut store = Store::open(&StorageUrl::parse(&url).unwrap()).unwrap();
+    let gaps = storage::gaps(store.conn(), today()).unwrap();
+    let failed: HashSet<i16> = gaps
+        .iter()
+        .filter(|g| g.cause == "journal_write_failed" && g.end_us > g.start_us)
+        .map(|g| g.socket)
+        .collect();
+    assert_eq!(
+        failed,
+        HashSet::from([1, 2, 3]),
+        "a gap per socket: {gaps:?}"
+    );
 }

@@ -9,7 +9,6 @@ use super::Journal;
 use crate::actors::publisher::handlers::Publish;
 use crate::capture::journal::MAX_OFFSET;
 use crate::capture::{JournalKey, RecordKind};
-use crate::status::State;
 
 /// A message as received on a socket, to append unparsed.
 #[derive(Debug, Message)]
@@ -25,6 +24,19 @@ pub struct Append {
     pub payload: Bytes,
 }
 
+/// Instruments per socket of the day's plan (the journal's gaps name them).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct PlanSizes(pub HashMap<i16, i32>);
+
+impl Handler<PlanSizes> for Journal {
+    type Result = ();
+
+    fn handle(&mut self, msg: PlanSizes, _ctx: &mut Self::Context) {
+        self.sizes = msg.0;
+    }
+}
+
 /// Syncs every journal file and returns where each this run wrote ends (shutdown, tests).
 #[derive(Debug, Message)]
 #[rtype(result = "HashMap<JournalKey, u64>")]
@@ -34,6 +46,16 @@ impl Handler<Append> for Journal {
     type Result = ();
 
     fn handle(&mut self, msg: Append, _ctx: &mut Self::Context) {
+        let at_us = msg.recv_time_us as i64;
+        // While writes fail, a new file is tried once a second; frames until then are lost.
+        if self
+            .failing
+            .get(&msg.socket)
+            .is_some_and(|f| std::time::Instant::now() < f.retry_at)
+        {
+            self.lost(msg.socket, at_us, None);
+            return;
+        }
         // Handed to the OS at once (one write per frame): a killed or aborted process loses
         // nothing the journal received; only a power cut can, back to the last fsync.
         let appended = self.writer(msg.socket).and_then(|(generation, w)| {
@@ -43,6 +65,7 @@ impl Handler<Append> for Journal {
         });
         match appended {
             Ok((generation, offset, end)) => {
+                self.recovered(msg.socket, at_us);
                 self.records += 1;
                 self.bytes += msg.payload.len() as u64 + 17;
                 // The next record could pass the offsets a row key holds: a new generation.
@@ -70,12 +93,10 @@ impl Handler<Append> for Journal {
                 }
             }
             Err(e) => {
-                // Data at risk: the frame is not in the record of truth. The file may end in
-                // half a record: the next frame goes to a new generation.
-                self.failed_appends += 1;
+                // Data at risk: the frame is not in the record of truth (the interval is a
+                // gap). The file may end in half a record: the next goes to a new generation.
                 self.close_generation(msg.socket);
-                tracing::error!(socket = msg.socket, error = %e, "cannot append to the journal; a frame is lost");
-                self.status.fail(State::Running, &format!("append: {e}"));
+                self.lost(msg.socket, at_us, Some(e.to_string()));
             }
         }
     }
@@ -85,6 +106,7 @@ impl Handler<FlushJournal> for Journal {
     type Result = MessageResult<FlushJournal>;
 
     fn handle(&mut self, _msg: FlushJournal, _ctx: &mut Self::Context) -> Self::Result {
+        self.close_failing();
         for (socket, (generation, w)) in &mut self.writers {
             if let Err(e) = w.sync() {
                 tracing::error!(socket, error = %e, "cannot sync the journal");

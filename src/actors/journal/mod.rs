@@ -22,12 +22,12 @@ use std::time::Duration;
 use actix::Recipient;
 use chrono::NaiveDate;
 
-use crate::actors::persister::handlers::Catchup;
+use crate::actors::persister::handlers::{Catchup, RecordGap};
 use crate::actors::publisher::handlers::Publish;
 use crate::capture::journal::{self as files, JournalKey};
 use crate::capture::{CaptureWriter, SyncPolicy};
 use crate::settings::pipeline::JournalSettings;
-use crate::status::StatusHandle;
+use crate::status::{State, StatusHandle};
 
 pub use crate::capture::journal::{journal_dir, journal_path};
 
@@ -59,10 +59,40 @@ pub struct Journal {
     publisher: Option<Recipient<Publish>>,
     /// Frames the publisher's mailbox had no room for (the live view misses them).
     publish_dropped: u64,
+    /// Where the intervals of lost frames go (the persister or the ledger).
+    gaps: Recipient<RecordGap>,
+    /// Instruments per socket (for the gaps), once the plan is known.
+    sizes: HashMap<i16, i32>,
+    /// Sockets whose frames cannot be written right now.
+    failing: HashMap<i16, Failing>,
 }
 
+/// A socket whose journal writes fail (a full disk, a read-only remount).
+#[derive(Debug, Clone)]
+pub(crate) struct Failing {
+    /// Receive time of the first frame lost (µs): the gap starts there.
+    pub(crate) since_us: i64,
+    /// Receive time of the last frame lost.
+    pub(crate) last_us: i64,
+    /// Frames lost, in all and since the last log line.
+    pub(crate) lost: u64,
+    pub(crate) lost_since_log: u64,
+    /// The error.
+    pub(crate) error: String,
+    /// No new file is tried before this; frames until then are lost.
+    pub(crate) retry_at: std::time::Instant,
+    pub(crate) logged_at: std::time::Instant,
+}
+
+/// A new file is tried at most this often while writes fail.
+pub(crate) const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// While writes fail, one log line per socket this often, with the count.
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
+
 impl Journal {
-    /// A journal for `date`; `floors` are the highest generations the database has rows of.
+    /// A journal for `date`; `floors` are the highest generations the database has rows of;
+    /// intervals of frames it could not write go to `gaps`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_dir: PathBuf,
         date: NaiveDate,
@@ -70,6 +100,7 @@ impl Journal {
         floors: HashMap<i16, u16>,
         persister: Recipient<Catchup>,
         publisher: Option<Recipient<Publish>>,
+        gaps: Recipient<RecordGap>,
         status: StatusHandle,
     ) -> Journal {
         Journal {
@@ -89,6 +120,9 @@ impl Journal {
             failed_appends: 0,
             publisher,
             publish_dropped: 0,
+            gaps,
+            sizes: HashMap::new(),
+            failing: HashMap::new(),
         }
     }
 
@@ -108,7 +142,16 @@ impl Journal {
             })?;
             let key = JournalKey::new(socket, generation);
             let path = files::file_in(&dir, key);
-            let writer = CaptureWriter::create(&path, SyncPolicy::Interval(self.fsync_every))?;
+            let writer = match CaptureWriter::create(&path, SyncPolicy::Interval(self.fsync_every))
+            {
+                Ok(w) => w,
+                Err(e) => {
+                    // Nothing was written to it (not even the magic, or only part of it): no
+                    // row can name it, so its number may be taken again.
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
+            };
             if generation > 0 {
                 tracing::info!(socket, generation, path = %path.display(), "a new journal generation");
             }
@@ -123,6 +166,98 @@ impl Journal {
             .ok_or_else(|| std::io::Error::other("writer vanished"))
     }
 
+    /// A frame of `socket` received at `at_us` is lost: the journal could not write it
+    /// (`error`, or `None` when no new file is tried yet).
+    pub(crate) fn lost(&mut self, socket: i16, at_us: i64, error: Option<String>) {
+        self.failed_appends += 1;
+        let now = std::time::Instant::now();
+        match self.failing.get_mut(&socket) {
+            Some(f) => {
+                f.lost += 1;
+                f.lost_since_log += 1;
+                f.last_us = at_us;
+                if let Some(e) = error {
+                    f.error = e;
+                    f.retry_at = now + RETRY_EVERY;
+                }
+            }
+            None => {
+                let error = error.unwrap_or_default();
+                // Once per interval of failure (then a line every LOG_EVERY with the count).
+                tracing::error!(socket, error = %error, "cannot write the journal: frames are lost until it can (recorded as a gap)");
+                self.failing.insert(
+                    socket,
+                    Failing {
+                        since_us: at_us,
+                        last_us: at_us,
+                        lost: 1,
+                        lost_since_log: 0,
+                        error,
+                        retry_at: now + RETRY_EVERY,
+                        logged_at: now,
+                    },
+                );
+            }
+        }
+        let failing: Vec<String> = self.failing.keys().map(|s| format!("socket-{s}")).collect();
+        let error = self
+            .failing
+            .get(&socket)
+            .map(|f| f.error.clone())
+            .unwrap_or_default();
+        self.status.fail(
+            State::Backoff,
+            &format!(
+                "cannot write the journal of {}: {error}",
+                failing.join(", ")
+            ),
+        );
+    }
+
+    /// `socket`'s frames are written again (the first at `at_us`): its interval of lost
+    /// frames becomes a gap.
+    pub(crate) fn recovered(&mut self, socket: i16, at_us: i64) {
+        let Some(f) = self.failing.remove(&socket) else {
+            return;
+        };
+        tracing::info!(socket, lost = f.lost, "the journal is written again");
+        self.record_gap(socket, f.since_us, at_us);
+        if self.failing.is_empty() {
+            self.status.set_state(State::Running);
+        }
+    }
+
+    /// The gaps of sockets still failing, up to their last lost frame (at shutdown).
+    pub(crate) fn close_failing(&mut self) {
+        let failing: Vec<(i16, Failing)> = self.failing.drain().collect();
+        for (socket, f) in failing {
+            self.record_gap(socket, f.since_us, f.last_us);
+        }
+    }
+
+    fn record_gap(&self, socket: i16, start_us: i64, end_us: i64) {
+        self.gaps.do_send(RecordGap(crate::storage::models::NewGap {
+            trade_date: self.date,
+            socket,
+            start_us,
+            end_us: end_us.max(start_us),
+            cause: "journal_write_failed".into(),
+            instruments: self.sizes.get(&socket).copied().unwrap_or(0),
+        }));
+    }
+
+    /// One line per failing socket every [`LOG_EVERY`], with how many frames were lost.
+    pub(crate) fn log_failing(&mut self) {
+        let now = std::time::Instant::now();
+        for (socket, f) in &mut self.failing {
+            if f.lost_since_log > 0 && now.duration_since(f.logged_at) >= LOG_EVERY {
+                tracing::warn!(socket, lost = f.lost_since_log, lost_in_all = f.lost, error = %f.error, "the journal still cannot be written");
+                f.lost_since_log = 0;
+                f.logged_at = now;
+            }
+        }
+    }
+
     /// Ends `socket`'s current file: its next frame opens a new generation.
     fn close_generation(&mut self, socket: i16) {
         if let Some((generation, mut writer)) = self.writers.remove(&socket) {
@@ -131,8 +266,14 @@ impl Journal {
                 Ok(()) => {
                     self.ends.insert(key, writer.position());
                 }
-                Err(e) => {
-                    tracing::error!(socket, generation, error = %e, "cannot sync a journal file being closed")
+                Err(_) => {
+                    // A file that never got a whole record (a full disk at its creation) goes:
+                    // no row names it, and its generation may be taken again.
+                    let path = files::journal_path(&self.data_dir, self.date, key);
+                    if std::fs::metadata(&path).is_ok_and(|m| m.len() <= 8) {
+                        let _ = std::fs::remove_file(&path);
+                        self.ends.remove(&key);
+                    }
                 }
             }
         }

@@ -53,6 +53,8 @@ pub enum AlertKind {
     DiskLow,
     /// After 1 December, the holiday list has no entry for next year.
     HolidaysMissing,
+    /// The journal cannot be written (a full disk): frames are being lost.
+    JournalFailing,
 }
 
 impl AlertKind {
@@ -67,6 +69,7 @@ impl AlertKind {
             AlertKind::EodSummary => "eod_summary",
             AlertKind::DiskLow => "disk_low",
             AlertKind::HolidaysMissing => "holidays_missing",
+            AlertKind::JournalFailing => "journal_failing",
         }
     }
 }

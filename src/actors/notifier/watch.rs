@@ -34,6 +34,8 @@ pub struct Watch {
     event_told: bool,
     /// When low disk space was last told (while it stays low).
     disk_told: Option<DateTime<Utc>>,
+    /// The journal's current failure has been told.
+    journal_told: bool,
     holidays_checked: Option<NaiveDate>,
 }
 
@@ -62,6 +64,7 @@ impl Watch {
             failures_ok: 0,
             event_told: false,
             disk_told: None,
+            journal_told: false,
             holidays_checked: None,
         }
     }
@@ -95,6 +98,27 @@ impl Watch {
                         s.last_error.as_deref().unwrap_or(last),
                     ),
                     about: event,
+                });
+            }
+        }
+        // The journal cannot write: every frame is lost until it can (a gap each).
+        if let Some(j) = actors.iter().find(|a| a.name == "journal") {
+            if j.state != State::Backoff {
+                self.journal_told = false;
+            } else if !self.journal_told {
+                self.journal_told = true;
+                alerts.push(Alert {
+                    kind: AlertKind::JournalFailing,
+                    about: "journal".into(),
+                    subject: "the journal cannot be written: ticks are being lost".into(),
+                    body: format!(
+                        "The journal, tickvault's record of truth, cannot be written: {}\n\n                         Every frame received meanwhile is lost (the service keeps its sockets \
+                         and tries a new file every second); each interval is recorded as a gap \
+                         of cause journal_write_failed. The usual cause is a full file system: \
+                         free space under the data directory's journal/ now. The service is \
+                         unready (/readyz) until it writes again.\n",
+                        j.last_error.as_deref().unwrap_or("no error recorded"),
+                    ),
                 });
             }
         }
@@ -312,6 +336,33 @@ mod tests {
 
     fn kinds(alerts: &[Alert]) -> Vec<(AlertKind, String)> {
         alerts.iter().map(|a| (a.kind, a.about.clone())).collect()
+    }
+
+    #[test]
+    fn a_journal_that_cannot_write_is_told_once_per_failure() {
+        let mut w = watch();
+        let t0 = ist(2026, 11, 19, 10, 0);
+        let journal = |state| {
+            let mut a = crate::status::sample("journal", state, serde_json::json!({}));
+            a.last_error = Some("No space left on device".into());
+            a
+        };
+        let alerts = w.look(&[journal(State::Backoff)], t0);
+        assert_eq!(
+            kinds(&alerts),
+            [(AlertKind::JournalFailing, "journal".into())]
+        );
+        assert!(alerts[0].body.contains("No space left on device"));
+        assert!(
+            w.look(&[journal(State::Backoff)], t0 + TimeDelta::minutes(1))
+                .is_empty()
+        );
+        assert!(
+            w.look(&[journal(State::Running)], t0 + TimeDelta::minutes(2))
+                .is_empty()
+        );
+        let again = w.look(&[journal(State::Backoff)], t0 + TimeDelta::minutes(3));
+        assert_eq!(again.len(), 1, "a new failure is told again");
     }
 
     // Thursday 2026-11-19 is a trading day.
