@@ -648,7 +648,7 @@ async fn a_full_journal_volume_is_unready_alerting_and_a_gap_not_a_flood_of_logs
     // Finding 5: with only the journal's file system full.
     let port = crate::helpers::free_port();
     let mut bench = Bench::new(&format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"));
-    let volume = Tmpfs::mount(&bench.journal().parent().unwrap().to_path_buf(), "4m");
+    let volume = Tmpfs::mount(bench.journal().parent().unwrap(), "4m");
     let run = bench.start(&[]).await;
     bench.stream(200).await;
     let ready = format!("http://127.0.0.1:{port}/readyz");
