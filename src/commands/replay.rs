@@ -16,8 +16,7 @@ use crate::actors::journal::journal_dir;
 use crate::actors::ledger;
 use crate::recovery::{self, FIRST_RECORD, ReplayOptions};
 use crate::settings::Settings;
-use crate::storage::models::NewInstrument;
-use crate::storage::{self, Store};
+use crate::storage::Store;
 
 /// Arguments of `tickvault replay`.
 #[derive(Debug, clap::Args)]
@@ -94,35 +93,13 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> Result<ExitCode, Failure> 
         inserted += done.inserted;
         in_master += done.in_master;
     }
-    // What an ingest process keeps beside its journal (crate::actors::ledger).
-    let gaps = ledger::read_gaps(&dir.join("gaps.jsonl"))
-        .map_err(|e| Failure::NoInput(anyhow!("cannot read the gaps file: {e}")))?;
-    let mut added = 0;
-    for gap in gaps.iter().filter(|g| g.trade_date == args.date) {
-        if storage::record_gap_once(store.conn(), gap)
-            .map_err(|e| Failure::Unavailable(anyhow!("{e}")))?
-        {
-            added += 1;
-        }
-    }
-    if !gaps.is_empty() {
+    // What the service keeps beside its journal (crate::actors::ledger): gaps, the snapshot.
+    let (gaps, instruments) = ledger::restore(&mut store, &dir, args.date)
+        .map_err(|e| Failure::NoInput(anyhow!("cannot restore beside the journal: {e}")))?;
+    if gaps + instruments > 0 {
         out.push_str(&format!(
-            "gaps.jsonl: {added} of {} gaps recorded\n",
-            gaps.len()
+            "gaps.jsonl: {gaps} gaps recorded; instruments.json: {instruments} instruments\n"
         ));
-    }
-    if let Ok(text) = std::fs::read(dir.join("instruments.json")) {
-        match serde_json::from_slice::<Vec<NewInstrument>>(&text) {
-            Ok(rows) => {
-                storage::save_instruments(store.conn(), args.date, &rows)
-                    .map_err(|e| Failure::Unavailable(anyhow!("{e}")))?;
-                out.push_str(&format!(
-                    "instruments.json: {} instruments saved\n",
-                    rows.len()
-                ));
-            }
-            Err(e) => out.push_str(&format!("instruments.json skipped: {e}\n")),
-        }
     }
     out.push_str(&format!(
         "replayed {ticks} ticks into {} for {}:\n  {inserted} rows inserted, {} already stored, \

@@ -191,6 +191,15 @@ pub struct Store {
     db: Db,
     bulk: bulk::Bulk,
     url: StorageUrl,
+    /// A SQLite file's device and inode when it was opened: a file deleted or replaced under
+    /// the open connection is noticed ([`Store::replaced`]).
+    identity: Option<(u64, u64)>,
+}
+
+/// A file's (device, inode).
+fn identity_of(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl std::fmt::Debug for Store {
@@ -209,11 +218,32 @@ impl Store {
             Db::Mysql(c) => c.run_pending_migrations(MYSQL_MIGRATIONS).map(|_| ()),
         }
         .map_err(|e| StorageError::Migration(e.to_string()))?;
+        let identity = match url {
+            StorageUrl::Sqlite(path) => identity_of(path),
+            StorageUrl::Mysql(_) => None,
+        };
         Ok(Store {
             db,
             bulk: open_bulk(url)?,
             url: url.clone(),
+            identity,
         })
+    }
+
+    /// Whether the SQLite file this store opened is gone or is another file now (deleted, or
+    /// replaced by a restore): the open connection writes where nobody will read. Never for
+    /// MySQL.
+    pub fn replaced(&self) -> bool {
+        match &self.url {
+            StorageUrl::Sqlite(path) => identity_of(path) != self.identity,
+            StorageUrl::Mysql(_) => false,
+        }
+    }
+
+    /// Opens the store again from its URL (a new SQLite file is created and migrated).
+    pub fn reopen(&mut self) -> Result<(), StorageError> {
+        *self = Store::open(&self.url.clone())?;
+        Ok(())
     }
 
     /// The connection, for the query functions below.
@@ -408,13 +438,15 @@ pub fn positions(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<JournalKey
         .collect())
 }
 
-/// Replaces `date`'s instrument snapshot.
+/// Adds `rows` to `date`'s instrument snapshot: the snapshot is the union of every plan of
+/// the day (a restart's plan replaces the rows of its instruments and keeps the others, so
+/// rows stored under an earlier plan keep their symbols).
 pub fn save_instruments(db: &mut Db, date: NaiveDate, rows: &[NewInstrument]) -> QueryResult<()> {
     use schema::instruments::dsl;
+    debug_assert!(rows.iter().all(|r| r.trade_date == date));
     on_backend!(db, c => c.transaction(|c| {
-        diesel::delete(dsl::instruments.filter(dsl::trade_date.eq(date))).execute(c)?;
         for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
-            diesel::insert_into(dsl::instruments).values(chunk).execute(c)?;
+            diesel::replace_into(dsl::instruments).values(chunk).execute(c)?;
         }
         Ok(())
     }))

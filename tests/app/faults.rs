@@ -714,3 +714,41 @@ async fn a_full_journal_volume_is_unready_alerting_and_a_gap_not_a_flood_of_logs
         "a gap per socket: {gaps:?}"
     );
 }
+
+#[actix_rt::test]
+async fn a_deleted_sqlite_database_is_noticed_and_rebuilt_from_the_journals() {
+    // Finding 6.
+    let mut bench = Bench::new("");
+    let run = bench.start(&[]).await;
+    bench.stream(300).await;
+    let db = bench.dir.path().join("ticks.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    until("the database to be rebuilt", 30, async || db.exists()).await;
+    bench.stream(300).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    let status: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(bench.dir.path().join("data/status.json")).unwrap(),
+    )
+    .unwrap();
+    let persister = status["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "persister")
+        .unwrap();
+    assert_eq!(persister["database_rebuilds"], 1, "{persister}");
+    assert!(
+        bench.logs().contains("deleted or replaced"),
+        "the log says what happened"
+    );
+    // Every tick journaled before and after the deletion is in the new database, the gaps
+    // and the instrument snapshot too.
+    let url = format!("sqlite://{}", db.display());
+    let mut store = Store::open(&StorageUrl::parse(&url).unwrap()).unwrap();
+    let symbols = storage::eod::instrument_symbols(store.conn(), today()).unwrap();
+    assert!(!symbols.is_empty(), "the snapshot is restored");
+    drop(store);
+    bench.verify(&[]).await;
+}

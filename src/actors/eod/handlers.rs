@@ -19,6 +19,13 @@ impl Handler<RunEod> for Eod {
     type Result = Result<EodReport, String>;
 
     fn handle(&mut self, msg: RunEod, _ctx: &mut Self::Context) -> Self::Result {
+        // A SQLite file deleted or replaced since this connection opened (the persister
+        // rebuilt it): the end of day works on the file there is now.
+        if self.store.replaced()
+            && let Err(e) = self.store.reopen()
+        {
+            tracing::error!(error = %e, "cannot open the database again for the end of day");
+        }
         let opts = EodOptions::new(self.settings, self.retention_days);
         self.status.set_all([("date", json!(msg.date.to_string()))]);
         let status = self.status.clone();

@@ -66,6 +66,7 @@ impl Handler<Catchup> for Persister {
     type Result = ();
 
     fn handle(&mut self, msg: Catchup, _ctx: &mut Self::Context) {
+        self.check_database();
         let mut files: Vec<JournalKey> = msg
             .ends
             .iter()
@@ -145,6 +146,10 @@ impl Handler<RecordGap> for Persister {
     type Result = ();
 
     fn handle(&mut self, msg: RecordGap, _ctx: &mut Self::Context) {
+        // Beside the journal too: the day can be rebuilt from its directory alone.
+        if let Err(e) = crate::actors::ledger::append_gap_file(&self.data_dir, self.date, &msg.0) {
+            tracing::error!(error = %e, gap = ?msg.0, "cannot keep a gap beside the journal");
+        }
         match storage::record_gap(self.store.conn(), &msg.0) {
             Ok(()) => self.gap_recorded(&msg.0),
             Err(e) => tracing::error!(error = %e, gap = ?msg.0, "cannot record a gap"),
@@ -156,6 +161,11 @@ impl Handler<SaveInstruments> for Persister {
     type Result = Result<(), String>;
 
     fn handle(&mut self, msg: SaveInstruments, _ctx: &mut Self::Context) -> Self::Result {
+        if let Err(e) =
+            crate::actors::ledger::merge_instruments_file(&self.data_dir, self.date, &msg.0)
+        {
+            tracing::error!(error = %e, "cannot keep the instrument snapshot beside the journal");
+        }
         storage::save_instruments(self.store.conn(), self.date, &msg.0).map_err(|e| e.to_string())
     }
 }

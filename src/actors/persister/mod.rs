@@ -71,6 +71,9 @@ pub struct Persister {
     lag_ms: i64,
     /// The last commit failed: the database is unavailable.
     failing: bool,
+    /// When the SQLite file's identity was last looked at, and rebuilds since start.
+    checked_at: Instant,
+    rebuilds: u64,
     /// While failing: no new attempt before this (then a reconnect first), doubling up to 10 s.
     retry_at: Instant,
     retry_after: Duration,
@@ -109,6 +112,8 @@ impl Persister {
             last_commit_at: None,
             lag_ms: 0,
             failing: false,
+            checked_at: Instant::now(),
+            rebuilds: 0,
             retry_at: Instant::now(),
             retry_after: FIRST_RETRY,
             // 1 µs to 1 h, 3 significant digits; longer waits (a day-long outage) are clamped.
@@ -286,6 +291,61 @@ impl Persister {
         }
     }
 
+    /// Rebuilds the database from the journals when its SQLite file was deleted or replaced
+    /// under the open connection (rows would go where nobody reads them). Looked at once a
+    /// second.
+    pub(crate) fn check_database(&mut self) {
+        if self.checked_at.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.checked_at = Instant::now();
+        if !self.store.replaced() {
+            return;
+        }
+        tracing::error!(url = %self.store.url(), "the database file was deleted or replaced under the service; rebuilding it from the journals");
+        self.status.fail(
+            State::Backoff,
+            "the database file was deleted or replaced; rebuilding it from the journals",
+        );
+        self.rebuilds += 1;
+        self.publish();
+        let rebuilt = self.rebuild();
+        match rebuilt {
+            Ok(rows) => {
+                tracing::info!(rows, "the database is rebuilt from the journals");
+                self.status.set_state(State::Running);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot rebuild the database; retrying");
+                self.status
+                    .fail(State::Backoff, &format!("rebuilding the database: {e}"));
+            }
+        }
+        self.publish();
+    }
+
+    /// A new database from the date's journal directory: every file's records, its gaps and
+    /// its instrument snapshot. Returns the rows stored.
+    fn rebuild(&mut self) -> Result<u64, String> {
+        self.store.reopen().map_err(|e| e.to_string())?;
+        self.cursors.clear();
+        self.pending.clear();
+        self.pending_to.clear();
+        // Damaged records are skipped (logged): the service is running.
+        let done = crate::recovery::recover(
+            &mut self.store,
+            &self.data_dir,
+            self.date,
+            true,
+            self.batch_rows,
+        )
+        .map_err(|e| e.to_string())?;
+        let dir = crate::capture::journal::journal_dir(&self.data_dir, self.date);
+        crate::actors::ledger::restore(&mut self.store, &dir, self.date)?;
+        self.load_positions().map_err(|e| e.to_string())?;
+        Ok(done.iter().map(|f| f.inserted).sum())
+    }
+
     /// Counts a recorded gap.
     pub(crate) fn gap_recorded(&mut self, gap: &crate::storage::models::NewGap) {
         self.gap_seconds += gap.seconds();
@@ -309,6 +369,7 @@ impl Persister {
             ("latency_p99_ms", json!(self.latency_ms(99.0))),
             ("latency_max_ms", json!(self.latency_ms(100.0))),
             ("write_path", json!(self.store.write_path())),
+            ("database_rebuilds", json!(self.rebuilds)),
         ]);
     }
 
