@@ -457,6 +457,18 @@ pub struct RawUniverse {
     /// Option chains of stocks by list.
     #[serde(default)]
     pub stock_options: Option<RawStockOptions>,
+    /// `never` or `on_restart`: whether a restart the same day resolves the universe again.
+    pub recenter: String,
+}
+
+/// Whether a restart re-resolves the day's universe (re-centring the strike windows on the
+/// spot of the moment) or records the plan made at the day's first start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recenter {
+    /// The day's first plan holds all day.
+    Never,
+    /// Each start resolves again (the day's snapshot keeps every instrument planned).
+    OnRestart,
 }
 
 /// The universe to record, validated.
@@ -482,6 +494,8 @@ pub struct Universe {
     pub options: Vec<OptionChain>,
     /// Option chains of stocks.
     pub stock_options: Option<StockOptions>,
+    /// Whether a restart resolves again.
+    pub recenter: Recenter,
     /// Option mode.
     pub option_mode: Mode,
 }
@@ -543,6 +557,16 @@ impl RawUniverse {
             future_mode: mode("universe.future_mode", &self.future_mode)?,
             options,
             stock_options,
+            recenter: match self.recenter.as_str() {
+                "never" => Recenter::Never,
+                "on_restart" => Recenter::OnRestart,
+                other => {
+                    return Err(SettingsError::new(
+                        "universe.recenter",
+                        format!("expected `never` or `on_restart`, found `{other}`"),
+                    ));
+                }
+            },
             option_mode: mode("universe.option_mode", &self.option_mode)?,
         })
     }

@@ -752,3 +752,61 @@ async fn a_deleted_sqlite_database_is_noticed_and_rebuilt_from_the_journals() {
     drop(store);
     bench.verify(&[]).await;
 }
+
+/// An actor's entry in the status report the last run left.
+fn last_status(bench: &Bench, actor: &str) -> serde_json::Value {
+    let status: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(bench.dir.path().join("data/status.json")).unwrap(),
+    )
+    .unwrap();
+    status["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == actor)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {actor} in {status}"))
+}
+
+#[actix_rt::test]
+async fn a_restart_keeps_the_days_plan_and_every_row_keeps_its_symbol() {
+    // Finding 8.
+    let mut bench = Bench::new("");
+    let run = bench.start(&[]).await;
+    bench.stream(200).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    assert_eq!(last_status(&bench, "instruments")["plan"], "resolved");
+    assert!(journal_of(bench.dir.path()).join("plan.json").exists());
+
+    // The same day, the same settings: the plan as first resolved.
+    let run = bench.start(&[]).await;
+    bench.stream(200).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    assert_eq!(last_status(&bench, "instruments")["plan"], "saved");
+
+    // The universe changed: resolved again; the day's snapshot keeps both plans' instruments.
+    let text = std::fs::read_to_string(&bench.cfg).unwrap().replace(
+        r#"equities = ["RELIANCE", "INFY", "TCS", "SBIN"]"#,
+        r#"equities = ["HDFCBANK", "ICICIBANK", "ITC"]"#,
+    );
+    std::fs::write(&bench.cfg, text).unwrap();
+    let run = bench.start(&[]).await;
+    bench.stream(200).await;
+    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    assert_eq!(last_status(&bench, "instruments")["plan"], "resolved");
+
+    let url = format!("sqlite://{}", bench.dir.path().join("ticks.db").display());
+    let mut store = Store::open(&StorageUrl::parse(&url).unwrap()).unwrap();
+    let symbols = storage::eod::instrument_symbols(store.conn(), today()).unwrap();
+    let stored = storage::rows_per_token(store.conn(), today()).unwrap();
+    let nameless: Vec<&u32> = stored.keys().filter(|t| !symbols.contains_key(t)).collect();
+    assert!(nameless.is_empty(), "rows without a symbol: {nameless:?}");
+    for symbol in ["RELIANCE", "HDFCBANK"] {
+        assert!(
+            symbols.values().any(|s| s == symbol),
+            "{symbol} in {symbols:?}"
+        );
+    }
+    drop(store);
+    bench.verify(&["stopped"]).await;
+}

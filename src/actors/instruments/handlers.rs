@@ -7,9 +7,13 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::actor::Instruments;
-use super::{PlanError, SubscriptionPlan, deal, parse_dump, resolve_instruments, spot_keys};
+use super::{
+    PlanError, SavedPlan, SubscriptionPlan, deal, dedupe_dump, parse_dump, resolve_instruments,
+    spot_keys,
+};
 use crate::actors::auth::handlers::GetToken;
 use crate::kite::client::{KiteClient, Session};
+use crate::settings::pipeline::Recenter;
 use crate::status::State;
 
 /// Downloads the dump for `date` and resolves the plan.
@@ -88,7 +92,21 @@ impl Handler<Resolve> for Instruments {
             .data_dir
             .join("instruments")
             .join(format!("{}.csv", msg.date));
+        let data_dir = self.data_dir.clone();
+        // The day's first plan holds all day unless the settings say otherwise (or changed).
+        let saved = match universe.recenter {
+            Recenter::Never => SavedPlan::load(&data_dir, msg.date, &universe),
+            Recenter::OnRestart => None,
+        };
         let work = async move {
+            if let Some(planned) = saved.as_ref().and_then(SavedPlan::planned) {
+                let unknown = saved.map(|s| s.unknown).unwrap_or_default();
+                tracing::info!(
+                    instruments = planned.len(),
+                    "the day's plan as first resolved (universe.recenter = never)"
+                );
+                return Ok::<_, ResolveError>((planned, unknown, None, Vec::new(), "saved"));
+            }
             let token = auth
                 .send(GetToken { app })
                 .await
@@ -107,13 +125,18 @@ impl Handler<Resolve> for Instruments {
             if let Err(e) = std::fs::write(&snapshot, &csv) {
                 tracing::warn!(path = %snapshot.display(), error = %e, "cannot keep the dump snapshot");
             }
-            let dump = parse_dump(&csv)?;
+            let mut dump = parse_dump(&csv)?;
+            let duplicates = dedupe_dump(&mut dump);
             let spots = fetch_spots(&client, &token.session, &spot_keys(&universe, &dump)).await?;
             let (planned, unknown) = resolve_instruments(&universe, &dump, msg.date, &spots)?;
-            Ok::<_, ResolveError>((planned, unknown, dump.len()))
+            if let Err(e) = SavedPlan::new(&universe, &planned, &unknown).save(&data_dir, msg.date)
+            {
+                tracing::warn!(error = %e, "cannot keep the day's plan; a restart resolves again");
+            }
+            Ok((planned, unknown, Some(dump.len()), duplicates, "resolved"))
         };
         Box::pin(work.into_actor(self).map(move |result, act, _ctx| {
-            let (planned, unknown, dump_rows) = match result {
+            let (planned, unknown, dump_rows, duplicates, source) = match result {
                 Ok(r) => r,
                 Err(e) => {
                     act.status.fail(State::Failed, &e.to_string());
@@ -122,6 +145,9 @@ impl Handler<Resolve> for Instruments {
             };
             for name in &unknown {
                 tracing::warn!(name, "not in the instruments dump; not recorded");
+            }
+            for name in &duplicates {
+                tracing::warn!(name, "a duplicate row in the instruments dump; left out");
             }
             let sockets = deal(
                 &planned,
@@ -133,6 +159,8 @@ impl Handler<Resolve> for Instruments {
                 act.status.fail(State::Failed, &e.to_string());
             })?;
             act.status.set_all([
+                ("plan", json!(source)),
+                ("duplicates", json!(duplicates)),
                 ("dump_rows", json!(dump_rows)),
                 ("instruments", json!(planned.len())),
                 ("sockets", json!(sockets.len())),

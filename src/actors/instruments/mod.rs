@@ -19,7 +19,7 @@ use crate::kite::Mode;
 use crate::settings::pipeline::{OptionChain, StockSet, StrikeWindow, Universe};
 
 /// One row of the instruments dump.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DumpRow {
     /// Token.
     pub instrument_token: u32,
@@ -134,6 +134,126 @@ pub fn parse_dump(csv_bytes: &[u8]) -> Result<Vec<DumpRow>, PlanError> {
         });
     }
     Ok(rows)
+}
+
+/// Removes duplicate rows from a dump, deterministically: of rows with one token the first is
+/// kept; of rows with one `EXCHANGE:TRADINGSYMBOL` and different tokens, the lowest token.
+/// Returns what was dropped, by name (a duplicated future used to take its next month's place
+/// in the plan).
+pub fn dedupe_dump(rows: &mut Vec<DumpRow>) -> Vec<String> {
+    let mut dropped = Vec::new();
+    let mut tokens = std::collections::HashSet::new();
+    rows.retain(|r| {
+        let first = tokens.insert(r.instrument_token);
+        if !first {
+            dropped.push(format!(
+                "{}:{} (token {} listed twice)",
+                r.exchange, r.tradingsymbol, r.instrument_token
+            ));
+        }
+        first
+    });
+    let mut by_key: HashMap<(String, String), u32> = HashMap::new();
+    for r in rows.iter() {
+        let key = (r.exchange.clone(), r.tradingsymbol.clone());
+        let lowest = by_key.entry(key).or_insert(r.instrument_token);
+        *lowest = (*lowest).min(r.instrument_token);
+    }
+    rows.retain(|r| {
+        let keep =
+            by_key.get(&(r.exchange.clone(), r.tradingsymbol.clone())) == Some(&r.instrument_token);
+        if !keep {
+            dropped.push(format!(
+                "{}:{} (token {} dropped for a lower token of the same symbol)",
+                r.exchange, r.tradingsymbol, r.instrument_token
+            ));
+        }
+        keep
+    });
+    dropped
+}
+
+/// The day's instruments as first resolved, kept beside the journal (`plan.json`): a restart
+/// the same day records the same instruments (the strike windows are not re-centred on a spot
+/// that moved) unless `universe.recenter = "on_restart"`, or the universe settings changed.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedPlan {
+    /// What the universe settings were (their digest).
+    pub universe: String,
+    /// The instruments, in resolution order: the dump row, the mode, the group.
+    pub instruments: Vec<(DumpRow, String, String)>,
+    /// Names the dump lacked.
+    pub unknown: Vec<String>,
+}
+
+impl SavedPlan {
+    /// The digest of `universe` a saved plan is checked against.
+    pub fn digest(universe: &Universe) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(format!("{universe:?}").as_bytes()))
+    }
+
+    /// A plan to save.
+    pub fn new(universe: &Universe, planned: &[Planned], unknown: &[String]) -> SavedPlan {
+        SavedPlan {
+            universe: Self::digest(universe),
+            instruments: planned
+                .iter()
+                .map(|p| {
+                    (
+                        p.row.clone(),
+                        p.mode.as_str().to_string(),
+                        p.group.to_string(),
+                    )
+                })
+                .collect(),
+            unknown: unknown.to_vec(),
+        }
+    }
+
+    /// The instruments again (`None` if the file holds a mode or group this build does not
+    /// know).
+    pub fn planned(&self) -> Option<Vec<Planned>> {
+        self.instruments
+            .iter()
+            .map(|(row, mode, group)| {
+                let group = match group.as_str() {
+                    "index" => "index",
+                    "equity" => "equity",
+                    "future" => "future",
+                    "option" => "option",
+                    _ => return None,
+                };
+                Some(Planned {
+                    row: row.clone(),
+                    mode: Mode::parse(mode)?,
+                    group,
+                })
+            })
+            .collect()
+    }
+
+    /// `<journal dir of date>/plan.json`.
+    pub fn path(data_dir: &std::path::Path, date: NaiveDate) -> std::path::PathBuf {
+        crate::capture::journal::journal_dir(data_dir, date).join("plan.json")
+    }
+
+    /// The plan saved for `date`, if it was made for `universe`.
+    pub fn load(
+        data_dir: &std::path::Path,
+        date: NaiveDate,
+        universe: &Universe,
+    ) -> Option<SavedPlan> {
+        let text = std::fs::read(Self::path(data_dir, date)).ok()?;
+        let saved: SavedPlan = serde_json::from_slice(&text).ok()?;
+        (saved.universe == Self::digest(universe)).then_some(saved)
+    }
+
+    /// Keeps it for the rest of the day.
+    pub fn save(&self, data_dir: &std::path::Path, date: NaiveDate) -> std::io::Result<()> {
+        let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        crate::files::write_atomically(&Self::path(data_dir, date), &json)
+    }
 }
 
 /// An instrument to record.
@@ -585,6 +705,7 @@ mod tests {
                 strikes: StrikeWindow::AroundAtm(5),
             }],
             stock_options: None,
+            recenter: crate::settings::pipeline::Recenter::Never,
             option_mode: Mode::Full,
         }
     }
@@ -696,6 +817,59 @@ mod tests {
         let names: BTreeSet<&str> = planned.iter().map(|p| p.row.name.as_str()).collect();
         assert_eq!(names.len(), 150, "every stock with options, no index");
         assert!(!names.contains("NIFTY"));
+    }
+
+    #[test]
+    fn duplicate_dump_rows_are_dropped_deterministically_and_named() {
+        let mut rows = dump();
+        let futures = |rows: &[DumpRow]| -> Vec<u32> {
+            let u = Universe {
+                indices: vec![],
+                equities: vec![],
+                options: vec![],
+                ..universe()
+            };
+            let (planned, _) = resolve_instruments(&u, rows, date(), &HashMap::new()).unwrap();
+            planned.iter().map(|p| p.row.instrument_token).collect()
+        };
+        let want = futures(&rows);
+        assert_eq!(want.len(), 2, "this month's and next month's");
+        // The dump lists this month's future twice, and a symbol under a second token.
+        let near = rows
+            .iter()
+            .find(|r| r.instrument_token == want[0])
+            .unwrap()
+            .clone();
+        rows.insert(0, near.clone());
+        let mut alias = near.clone();
+        alias.instrument_token = near.instrument_token + 1_000_000;
+        rows.push(alias);
+        let dropped = dedupe_dump(&mut rows);
+        assert_eq!(dropped.len(), 2, "{dropped:?}");
+        assert!(
+            dropped.iter().all(|d| d.contains(&near.tradingsymbol)),
+            "{dropped:?}"
+        );
+        assert_eq!(futures(&rows), want, "both futures stay in the plan");
+    }
+
+    #[test]
+    fn a_saved_plan_comes_back_as_it_was_and_only_for_its_universe() {
+        let dir = tempfile::tempdir().unwrap();
+        let spots = HashMap::from([("NSE:NIFTY 50".to_string(), 26_000.0)]);
+        let (planned, unknown) = resolve_instruments(&universe(), &dump(), date(), &spots).unwrap();
+        SavedPlan::new(&universe(), &planned, &unknown)
+            .save(dir.path(), date())
+            .unwrap();
+        let saved = SavedPlan::load(dir.path(), date(), &universe()).unwrap();
+        assert_eq!(saved.planned().unwrap(), planned);
+        assert_eq!(saved.unknown, unknown);
+        let mut other = universe();
+        other.equities.push("TCS".into());
+        assert!(
+            SavedPlan::load(dir.path(), date(), &other).is_none(),
+            "a changed universe resolves again"
+        );
     }
 
     #[test]
