@@ -36,7 +36,7 @@ use crate::actors::persister::handlers::{
     Catchup, FlushPersister, RecordGap, Recover, SaveInstruments,
 };
 use crate::actors::publisher::Publisher;
-use crate::actors::publisher::handlers::SetSymbols;
+use crate::actors::publisher::handlers::{PublishInstruments, SetSymbols};
 use crate::actors::socket::Socket;
 use crate::clock::SharedClock;
 use crate::recovery::RecoveryError;
@@ -280,11 +280,12 @@ async fn start_inner(
             ));
         };
         let (redis, status) = (settings.redis.clone(), board.handle("consumer"));
+        let snapshots = persister.clone().recipient();
         let rows = persister.recipient();
         let stop_before_ack = options.stop_before_ack;
         let arbiter = Arbiter::new();
         let consumer = Consumer::start_in_arbiter(&arbiter.handle(), move |_| {
-            let c = Consumer::new(redis, rows, status);
+            let c = Consumer::new(redis, rows, snapshots, status);
             if stop_before_ack {
                 c.stopping_before_the_first_ack()
             } else {
@@ -415,6 +416,10 @@ async fn start_inner(
             mode: Some(p.mode.as_str().to_string()),
         })
         .collect();
+    // The stores learn the symbols through Redis (their databases have no other source).
+    if let Some(publisher) = &publisher {
+        publisher.do_send(PublishInstruments(rows.clone()));
+    }
     if let Err(e) = sink
         .instruments
         .send(SaveInstruments(rows))

@@ -101,6 +101,17 @@ impl RedisSettings {
         self.key(&self.stream)
     }
 
+    /// The hash of `date`'s instrument snapshot (token → the instrument as JSON), the union of
+    /// the day's plans: how a store process learns the symbols the ingest process resolved.
+    pub fn instruments_key(&self, date: chrono::NaiveDate) -> String {
+        self.key(&format!("instruments:{date}"))
+    }
+
+    /// Bumped at each change of `date`'s snapshot (stores re-read it when it moves).
+    pub fn instruments_version_key(&self, date: chrono::NaiveDate) -> String {
+        self.key(&format!("instruments_version:{date}"))
+    }
+
     /// Connection info for the redis crate, the password included (never logged).
     pub fn connection_info(&self) -> Result<redis::ConnectionInfo, redis::RedisError> {
         use redis::IntoConnectionInfo;

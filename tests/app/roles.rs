@@ -21,6 +21,17 @@ use crate::helpers::{
     Backend, OwnRedis, RedisKeys, TestApp, detail, spawn_app, spawn_app_with, today,
 };
 
+/// Stored instruments of today without a symbol in the snapshot (`None`: no snapshot yet).
+fn nameless(url: &str) -> Option<usize> {
+    let mut store = Store::open(&StorageUrl::parse(url).unwrap()).unwrap();
+    let symbols = tickvault::storage::eod::instrument_symbols(store.conn(), today()).unwrap();
+    if symbols.is_empty() {
+        return None;
+    }
+    let rows = tickvault::storage::rows_per_token(store.conn(), today()).unwrap();
+    Some(rows.keys().filter(|t| !symbols.contains_key(t)).count())
+}
+
 /// An ingest process publishing under `prefix` until every socket has `ticks` ticks, then
 /// drained: returns it and the ticks its journal holds (everything is in the stream then).
 async fn ingest(prefix: &str, ticks: u64) -> (TestApp, u64) {
@@ -217,6 +228,9 @@ async fn a_store_killed_before_its_ack_leaves_entries_that_another_store_claims(
     .await;
     assert_eq!(detail(&b.board, "consumer", "claimed"), left);
     assert_eq!(pending(&mut keys), 0);
+    // Issue 16, finding 9: the store's database has the ingest side's instrument snapshot, so
+    // every stored row has its symbol there too.
+    wait_until("the snapshot stored", &[&b], || nameless(&url) == Some(0)).await;
     b.shutdown().await.expect("store b drains");
     let (rows, n) = stored(&url);
     assert_eq!(n as u64, journaled, "every tick exactly once");

@@ -30,12 +30,12 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::actors::persister::handlers::StoreRows;
+use crate::actors::persister::handlers::{SaveInstruments, StoreRows};
 use crate::actors::publisher::views::fields;
 use crate::kite::decode_packet;
 use crate::settings::redis::RedisSettings;
 use crate::status::{State, StatusHandle};
-use crate::storage::models::NewTick;
+use crate::storage::models::{NewInstrument, NewTick};
 
 /// Why an entry cannot become a row.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -93,6 +93,7 @@ pub struct Consumer {
     settings: RedisSettings,
     name: String,
     persister: Recipient<StoreRows>,
+    pub(crate) snapshots: Recipient<SaveInstruments>,
     status: StatusHandle,
     counters: Arc<Counters>,
     stop: watch::Sender<bool>,
@@ -104,10 +105,12 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    /// A consumer of `settings.stream` in `settings.group`, committing through `persister`.
+    /// A consumer of `settings.stream` in `settings.group`, committing through `persister`
+    /// and keeping the ingest side's instrument snapshots through `snapshots`.
     pub fn new(
         settings: RedisSettings,
         persister: Recipient<StoreRows>,
+        snapshots: Recipient<SaveInstruments>,
         status: StatusHandle,
     ) -> Consumer {
         let name = settings.consumer_name();
@@ -115,6 +118,7 @@ impl Consumer {
             settings,
             name,
             persister,
+            snapshots,
             status,
             counters: Arc::new(Counters::default()),
             stop: watch::channel(false).0,
@@ -155,6 +159,10 @@ struct Loop {
     name: String,
     stream: String,
     persister: Recipient<StoreRows>,
+    snapshots: Recipient<SaveInstruments>,
+    /// Dates of the entries seen, and the snapshot version stored of each.
+    dates: std::collections::BTreeMap<chrono::NaiveDate, Option<i64>>,
+    snapshot_checked: Option<Instant>,
     status: StatusHandle,
     counters: Arc<Counters>,
     stop: Stop,
@@ -235,6 +243,9 @@ impl Loop {
                 };
                 if matches!(source, Source::Own) && entries.is_empty() {
                     source = Source::New;
+                }
+                if let Err(e) = self.sync_snapshots(&mut conn).await {
+                    tracing::warn!(error = %e, "cannot read the instrument snapshot from Redis yet");
                 }
                 if entries.is_empty() {
                     continue;
@@ -353,7 +364,10 @@ impl Loop {
         let mut rows = Vec::with_capacity(entries.len());
         for e in &entries {
             match entry_row(e) {
-                Ok(row) => rows.push(row),
+                Ok(row) => {
+                    self.dates.entry(row.trade_date).or_insert(None);
+                    rows.push(row)
+                }
                 Err(err) => {
                     self.counters.malformed.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(id = %e.id, error = %err, "a stream entry does not decode; acknowledged and skipped (the ingest host's journal has the frame)");
@@ -402,6 +416,52 @@ impl Loop {
             .fetch_add(entries.len() as u64, Ordering::Relaxed);
         self.counters.in_flight.store(0, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// Every few seconds, for each date its entries carried: when the ingest side's snapshot
+    /// of the date (`instruments:{date}`) has a new version, stores it (the union of the
+    /// day's plans): rows on a store host have symbols too.
+    async fn sync_snapshots(
+        &mut self,
+        conn: &mut redis::aio::MultiplexedConnection,
+    ) -> redis::RedisResult<()> {
+        if self
+            .snapshot_checked
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(2))
+        {
+            return Ok(());
+        }
+        self.snapshot_checked = Some(Instant::now());
+        let dates: Vec<(NaiveDate, Option<i64>)> =
+            self.dates.iter().map(|(d, v)| (*d, *v)).collect();
+        for (date, stored) in dates {
+            let version: Option<i64> = redis::cmd("GET")
+                .arg(self.settings.instruments_version_key(date))
+                .query_async(conn)
+                .await?;
+            if version.is_none() || version == stored {
+                continue;
+            }
+            let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+                .arg(self.settings.instruments_key(date))
+                .query_async(conn)
+                .await?;
+            let rows: Vec<NewInstrument> = fields
+                .iter()
+                .filter_map(|(_, json)| serde_json::from_str(json).ok())
+                .collect();
+            match self.snapshots.send(SaveInstruments(rows.clone())).await {
+                Ok(Ok(())) => {
+                    tracing::info!(%date, instruments = rows.len(), "stored the ingest side's instrument snapshot");
+                    self.dates.insert(date, version);
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot store the instrument snapshot; again later")
+                }
+                Err(e) => tracing::warn!(error = %e, "the persister is gone"),
+            }
+        }
+        Ok(())
     }
 
     /// Waits `d`; true when told to stop meanwhile.

@@ -59,6 +59,7 @@ impl Publisher {
                 tracing::info!(url = %act.settings.url, stream = %act.settings.stream_key(), "connected to Redis");
                 act.conn = Some(conn);
                 act.came_up();
+                act.send_snapshot(ctx);
                 act.busy = false;
                 act.backoff = Duration::from_millis(100);
                 act.status.set_state(State::Running);
@@ -93,6 +94,9 @@ impl Publisher {
                     act.counters.published += batch.len() as u64;
                     act.counters.batches += 1;
                     act.record_latency(&batch);
+                    if !act.up {
+                        act.send_snapshot(ctx);
+                    }
                     act.came_up();
                     if act.backoff > Duration::from_millis(100) {
                         tracing::info!("Redis answers again; publishing");
@@ -137,6 +141,51 @@ impl Publisher {
                 self.buffer.push_front(p);
             }
         }
+    }
+
+    /// Puts the snapshot rows waiting into `instruments:{date}` (one field per instrument, so
+    /// the hash is the union of the day's plans) and bumps its version; kept for later when
+    /// Redis does not answer.
+    pub(super) fn send_snapshot(&mut self, ctx: &mut Context<Self>) {
+        let Some(mut conn) = self.conn.clone() else {
+            return;
+        };
+        if self.snapshot.is_empty() {
+            return;
+        }
+        let rows = std::mem::take(&mut self.snapshot);
+        let mut pipe = redis::pipe();
+        let ttl = self.settings.ttl_secs.max(7 * 86_400);
+        let mut dates: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.trade_date).collect();
+        dates.sort_unstable();
+        dates.dedup();
+        for row in &rows {
+            if let Ok(json) = serde_json::to_string(row) {
+                pipe.hset(
+                    self.settings.instruments_key(row.trade_date),
+                    row.instrument_token,
+                    json,
+                )
+                .ignore();
+            }
+        }
+        for date in dates {
+            let (hash, version) = (
+                self.settings.instruments_key(date),
+                self.settings.instruments_version_key(date),
+            );
+            pipe.expire(&hash, ttl as i64).ignore();
+            pipe.incr(&version, 1).ignore();
+            pipe.expire(&version, ttl as i64).ignore();
+        }
+        let fut = async move { pipe.query_async::<()>(&mut conn).await };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
+            Ok(()) => tracing::info!(instruments = rows.len(), "the instrument snapshot is in Redis for the stores"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot put the instrument snapshot in Redis yet; again when it answers");
+                act.snapshot.extend(rows);
+            }
+        }));
     }
 
     /// Redis answered: after an outage (not the first connection) that is a reconnect.

@@ -25,6 +25,20 @@ pub struct Publish {
     pub payload: Bytes,
 }
 
+/// The day's instrument snapshot (this start's plan), for the stores (`instruments:{date}`).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct PublishInstruments(pub Vec<crate::storage::models::NewInstrument>);
+
+impl Handler<PublishInstruments> for Publisher {
+    type Result = ();
+
+    fn handle(&mut self, msg: PublishInstruments, ctx: &mut Self::Context) {
+        self.snapshot.extend(msg.0);
+        self.send_snapshot(ctx);
+    }
+}
+
 /// The day's token → trading symbol map (from the subscription plan).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]

@@ -73,6 +73,8 @@ pub struct Publisher {
     /// Redis answered the last command (the connection manager exists while Redis is away
     /// too: it reconnects by itself, so holding one says nothing).
     up: bool,
+    /// Snapshot rows not yet in Redis (sent when it answers).
+    snapshot: Vec<crate::storage::models::NewInstrument>,
     /// Redis has answered at least once (so the next answer after an outage is a reconnect).
     was_up: bool,
     /// Connecting, waiting for a retry, or a batch failed with others in flight: start none.
@@ -102,6 +104,7 @@ impl Publisher {
             buffer: VecDeque::new(),
             conn: None,
             up: false,
+            snapshot: Vec::new(),
             was_up: false,
             busy: false,
             in_flight: 0,
