@@ -264,10 +264,11 @@ async fn store_role(redis: &RedisSettings, url: &str, group: &str, entries: u64)
     r.group = group.to_string();
     r.consumer = "bench".into();
     let status = board.handle("consumer");
+    let snapshots = persister.clone().recipient();
     let rows = persister.recipient();
     let started = Instant::now();
     let consumer = Consumer::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-        Consumer::new(r, rows, status)
+        Consumer::new(r, rows, snapshots, status)
     });
     // The status board is refreshed once a second; the group's own counts are exact: an
     // entry is acknowledged once it has been read and is no longer pending.
