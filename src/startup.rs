@@ -456,10 +456,19 @@ async fn start_inner(
     } else {
         "crashed"
     };
+    // A last frame outside the day (a damaged file's stray record) is no start for a gap.
+    let day_start_us = date
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(crate::calendar::IST).single())
+        .map_or(0, |t| t.timestamp_micros()) as u64;
+    let now_us = chrono::Utc::now().timestamp_micros().max(0) as u64;
     let mut sockets = Vec::with_capacity(plan.sockets.len());
     for socket_plan in &plan.sockets {
-        let resume =
-            crate::capture::journal::previous_frame(&journal_dir, socket_plan.number as i16);
+        let resume = crate::capture::journal::previous_frame(
+            &journal_dir,
+            socket_plan.number as i16,
+            day_start_us..=now_us,
+        );
         let socket = Socket::new(
             socket_plan.clone(),
             settings.sockets.clone(),

@@ -156,8 +156,13 @@ pub fn take_stopped_mark(dir: &Path) -> bool {
 }
 
 /// The receive time (µs) of the last frame any earlier run journaled for `socket` in `dir`:
-/// the last record of its latest generation that has one.
-pub fn previous_frame(dir: &Path, socket: i16) -> Option<u64> {
+/// the last record within `within` (the day: a damaged file's stray record is no frame) of its
+/// latest generation that has one.
+pub fn previous_frame(
+    dir: &Path,
+    socket: i16,
+    within: std::ops::RangeInclusive<u64>,
+) -> Option<u64> {
     let mut files: Vec<(JournalKey, PathBuf)> = files_in(dir)
         .unwrap_or_default()
         .into_iter()
@@ -167,12 +172,20 @@ pub fn previous_frame(dir: &Path, socket: i16) -> Option<u64> {
     files
         .iter()
         .rev()
-        .find_map(|(_, path)| last_record_time(path).ok().flatten())
+        .find_map(|(_, path)| last_record_time_within(path, &within).ok().flatten())
 }
 
 /// The receive time of the last whole record of a capture file (µs since the epoch), read
 /// from its last few MiB without trusting any offset there; `None` for a file with no record.
 pub fn last_record_time(path: &Path) -> std::io::Result<Option<u64>> {
+    last_record_time_within(path, &(0..=u64::MAX))
+}
+
+/// [`last_record_time`] of the records whose time is within `within`.
+pub fn last_record_time_within(
+    path: &Path,
+    within: &std::ops::RangeInclusive<u64>,
+) -> std::io::Result<Option<u64>> {
     /// Heartbeats come every second: the last records are always within this of the end.
     const TAIL: u64 = 4 << 20;
     let mut file = std::fs::File::open(path)?;
@@ -188,7 +201,8 @@ pub fn last_record_time(path: &Path) -> std::io::Result<Option<u64>> {
     let mut payload = Vec::new();
     loop {
         match reader.next_into(&mut payload) {
-            Ok(Next::Record(h)) => last = Some(h.recv_time_us),
+            Ok(Next::Record(h)) if within.contains(&h.recv_time_us) => last = Some(h.recv_time_us),
+            Ok(Next::Record(_)) => {}
             Ok(Next::End) | Ok(Next::Torn(_)) => return Ok(last),
             Err(CaptureError::Io(e)) => return Err(e),
             // Not at a record boundary (or damage): the reader resyncs on the next call.
@@ -298,6 +312,17 @@ mod tests {
         let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(len - 30).unwrap();
         assert_eq!(last_record_time(&path).unwrap(), Some(1_038));
+        // A stray record from another time: skipped by a window, not by the plain reading.
+        let mut w = CaptureWriter::open(&path, SyncPolicy::Manual).unwrap().0;
+        w.append(1, RecordKind::Binary, &[0]).unwrap();
+        w.flush().unwrap();
+        drop(w);
+        assert_eq!(last_record_time(&path).unwrap(), Some(1));
+        assert_eq!(
+            last_record_time_within(&path, &(1_000..=2_000)).unwrap(),
+            Some(1_038)
+        );
+        assert_eq!(previous_frame(dir.path(), 1, 1_000..=2_000), Some(1_038));
         let empty = dir.path().join("socket-2.kcap");
         CaptureWriter::create(&empty, SyncPolicy::Manual)
             .unwrap()
