@@ -44,7 +44,7 @@ pub enum ResolveError {
 }
 
 /// Keys per `/quote/ltp` request (Kite takes up to 1000).
-const LTP_KEYS_PER_REQUEST: usize = 500;
+pub const LTP_KEYS_PER_REQUEST: usize = 500;
 
 /// The last prices of `keys`, in requests of [`LTP_KEYS_PER_REQUEST`]. Quotes are limited to
 /// one request a second per app: a quick restart (or the next chunk) can meet the limit, so a

@@ -1,7 +1,7 @@
 //! `tickvault check [--json] [--as-of DATE]`: what an operator runs before enabling the unit,
 //! and a support engineer runs first. It loads the settings as `run` would, then checks every
 //! outside thing the service depends on and prints a line per item, ✔ or ✘ with the reason and
-//! the fix ([`items`]). Exit 0 when every item passes; 78 when a failure is the settings' to fix
+//! the fix (`items`). Exit 0 when every item passes; 78 when a failure is the settings' to fix
 //! (a refused password, a universe that does not resolve, a holiday list to update); else 69 (a
 //! server that does not answer).
 
