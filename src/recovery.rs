@@ -178,7 +178,12 @@ pub fn replay_file(
         ..FileReplay::default()
     };
     // A date moved to the master: its rows must not come back into the daily table.
-    let master = crate::storage::eod::master_has(store.conn(), date)?;
+    let target = Target {
+        date,
+        key,
+        opts,
+        master: crate::storage::eod::master_has(store.conn(), date)?,
+    };
     let batch_rows = opts.batch_rows.max(1);
     let mut rows: Vec<NewTick> = Vec::with_capacity(batch_rows);
     let mut payload = Vec::with_capacity(64 * 1024);
@@ -193,16 +198,7 @@ pub fn replay_file(
                 done.ticks += (rows.len() - before) as u64;
                 done.to = h.end();
                 if rows.len() >= batch_rows {
-                    done.inserted += commit(
-                        store,
-                        &rows,
-                        date,
-                        key,
-                        done.to,
-                        opts,
-                        master,
-                        &mut done.in_master,
-                    )? as u64;
+                    target.commit(store, &rows, &mut done)?;
                     rows.clear();
                 }
             }
@@ -224,16 +220,7 @@ pub fn replay_file(
                 let offset = e.offset().unwrap_or(done.to);
                 if !opts.skip_corrupt {
                     if !rows.is_empty() {
-                        done.inserted += commit(
-                            store,
-                            &rows,
-                            date,
-                            key,
-                            done.to,
-                            opts,
-                            master,
-                            &mut done.in_master,
-                        )? as u64;
+                        target.commit(store, &rows, &mut done)?;
                     }
                     return Err(RecoveryError::Corrupt {
                         path: path.to_path_buf(),
@@ -247,51 +234,50 @@ pub fn replay_file(
         }
     }
     if !rows.is_empty() || (opts.track_position && done.to > from) {
-        done.inserted += commit(
-            store,
-            &rows,
-            date,
-            key,
-            done.to,
-            opts,
-            master,
-            &mut done.in_master,
-        )? as u64;
+        target.commit(store, &rows, &mut done)?;
     }
     Ok(done)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn commit(
-    store: &mut Store,
-    rows: &[NewTick],
+/// Where one file's rows go: its date and key, how, and whether the master holds the date.
+struct Target {
     date: NaiveDate,
     key: JournalKey,
-    to: u64,
     opts: ReplayOptions,
     master: bool,
-    in_master: &mut u64,
-) -> Result<usize, RecoveryError> {
-    let kept;
-    let rows = if master {
-        let held = crate::storage::eod::in_master(store.conn(), date, rows)?;
-        kept = rows
-            .iter()
-            .filter(|r| !held.contains(&(r.socket, r.seq)))
-            .cloned()
-            .collect::<Vec<_>>();
-        *in_master += (rows.len() - kept.len()) as u64;
-        &kept[..]
-    } else {
-        rows
-    };
-    let position = Position::new(date, key, to);
-    let positions: &[Position] = if opts.track_position {
-        std::slice::from_ref(&position)
-    } else {
-        &[]
-    };
-    Ok(storage::commit_batch(store, rows, positions)?)
+}
+
+impl Target {
+    /// Commits `rows` (leaving out those the master holds) and, when tracked, the file's
+    /// position up to `done.to`; counts into `done`.
+    fn commit(
+        &self,
+        store: &mut Store,
+        rows: &[NewTick],
+        done: &mut FileReplay,
+    ) -> Result<(), RecoveryError> {
+        let kept;
+        let rows = if self.master {
+            let held = crate::storage::eod::in_master(store.conn(), self.date, rows)?;
+            kept = rows
+                .iter()
+                .filter(|r| !held.contains(&(r.socket, r.seq)))
+                .cloned()
+                .collect::<Vec<_>>();
+            done.in_master += (rows.len() - kept.len()) as u64;
+            &kept[..]
+        } else {
+            rows
+        };
+        let position = Position::new(self.date, self.key, done.to);
+        let positions: &[Position] = if self.opts.track_position {
+            std::slice::from_ref(&position)
+        } else {
+            &[]
+        };
+        done.inserted += storage::commit_batch(store, rows, positions)? as u64;
+        Ok(())
+    }
 }
 
 /// Crash recovery for `date`: every journal file of the date, from its committed position to

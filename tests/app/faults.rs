@@ -93,6 +93,13 @@ impl Bench {
         .await;
     }
 
+    /// Starts the service, lets it record `ticks` more ticks, and stops it (SIGTERM, exit 0).
+    async fn run_and_stop(&mut self, ticks: u64) {
+        let run = self.start(&[]).await;
+        self.stream(ticks).await;
+        assert_eq!(self.stop(run, "TERM").await, Some(0), "{}", self.logs());
+    }
+
     /// Stops the service with `sig` and waits for it; returns its exit status.
     async fn stop(&self, mut child: Child, sig: &str) -> Option<i32> {
         signal(child.id(), sig);
@@ -352,9 +359,7 @@ fn files_of(dir: &Path, socket: i16) -> Vec<PathBuf> {
 async fn a_journal_cut_short_after_its_commit_loses_nothing_that_follows() {
     // Finding 1: the state a power cut between a commit and the journal's fsync leaves.
     let mut bench = Bench::new("");
-    let run = bench.start(&[]).await;
-    bench.stream(300).await;
-    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.run_and_stop(300).await;
     let file = &files_of(&bench.journal(), 2)[0];
     let len = std::fs::metadata(file).unwrap().len();
     std::fs::OpenOptions::new()
@@ -363,9 +368,7 @@ async fn a_journal_cut_short_after_its_commit_loses_nothing_that_follows() {
         .unwrap()
         .set_len(len - 30)
         .unwrap();
-    let run = bench.start(&[]).await;
-    bench.stream(600).await;
-    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.run_and_stop(600).await;
     bench.verify(&["stopped"]).await;
 }
 
@@ -373,9 +376,7 @@ async fn a_journal_cut_short_after_its_commit_loses_nothing_that_follows() {
 async fn garbage_appended_to_a_journal_skipped_at_start_loses_nothing_that_follows() {
     // Finding 2: the damaged file is skipped with --skip-corrupt; what follows is all stored.
     let mut bench = Bench::new("");
-    let run = bench.start(&[]).await;
-    bench.stream(300).await;
-    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.run_and_stop(300).await;
     // Garbage, then a good record: corruption in the middle, not a torn tail.
     let file = &files_of(&bench.journal(), 1)[0];
     let mut bytes = std::fs::read(file).unwrap();
@@ -406,9 +407,7 @@ async fn a_restart_is_a_gap(sig: &str, cause: &str) {
     assert_eq!(bench.stop(run, sig).await, expected_status);
     // Down long enough to leave a hole the check sees (the fault itself, not a wait).
     actix_rt::time::sleep(Duration::from_millis(2_500)).await;
-    let run = bench.start(&[]).await;
-    bench.stream(300).await;
-    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.run_and_stop(300).await;
     let causes = bench.verify(&[cause]).await;
     let sockets: HashSet<i16> = causes
         .iter()
@@ -549,9 +548,7 @@ async fn tickvault_cmd(cfg: &Path, args: &[&str]) -> std::process::Output {
 async fn the_end_of_day_runs_once_refuses_a_date_with_nothing_and_replay_keeps_the_master_whole() {
     // Finding 11.
     let mut bench = Bench::new("");
-    let run = bench.start(&[]).await;
-    bench.stream(300).await;
-    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.run_and_stop(300).await;
     let date = today().to_string();
     let out = tickvault_cmd(&bench.cfg, &["eod", "--date", &date]).await;
     assert_eq!(
@@ -682,15 +679,8 @@ async fn a_full_journal_volume_is_unready_alerting_and_a_gap_not_a_flood_of_logs
     .await;
     // Frames keep coming and are lost: a few hundred at least.
     bench.stream(500).await;
-    let status: serde_json::Value =
-        serde_json::from_str(&http_get(&format!("http://127.0.0.1:{port}/status")).await.1)
-            .unwrap();
-    let journal = status["actors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "journal")
-        .unwrap();
+    let status = http_get(&format!("http://127.0.0.1:{port}/status")).await.1;
+    let journal = actor_in(&serde_json::from_str(&status).unwrap(), "journal");
     assert_eq!(journal["state"], "backoff", "{journal}");
     // Frames (each carrying many ticks) lost while the disk is full.
     let lost = journal["failed_appends"].as_u64().unwrap();
@@ -749,16 +739,7 @@ async fn a_deleted_sqlite_database_is_noticed_and_rebuilt_from_the_journals() {
     until("the database to be rebuilt", 30, async || db.exists()).await;
     bench.stream(300).await;
     assert_eq!(bench.stop(run, "TERM").await, Some(0));
-    let status: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(bench.dir.path().join("data/status.json")).unwrap(),
-    )
-    .unwrap();
-    let persister = status["actors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "persister")
-        .unwrap();
+    let persister = last_status(&bench, "persister");
     assert_eq!(persister["database_rebuilds"], 1, "{persister}");
     assert!(
         bench.logs().contains("deleted or replaced"),
@@ -776,10 +757,12 @@ async fn a_deleted_sqlite_database_is_noticed_and_rebuilt_from_the_journals() {
 
 /// An actor's entry in the status report the last run left.
 fn last_status(bench: &Bench, actor: &str) -> serde_json::Value {
-    let status: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(bench.dir.path().join("data/status.json")).unwrap(),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(bench.dir.path().join("data/status.json")).unwrap();
+    actor_in(&serde_json::from_str(&text).unwrap(), actor)
+}
+
+/// An actor's entry in a status report.
+fn actor_in(status: &serde_json::Value, actor: &str) -> serde_json::Value {
     status["actors"]
         .as_array()
         .unwrap()
@@ -793,16 +776,12 @@ fn last_status(bench: &Bench, actor: &str) -> serde_json::Value {
 async fn a_restart_keeps_the_days_plan_and_every_row_keeps_its_symbol() {
     // Finding 8.
     let mut bench = Bench::new("");
-    let run = bench.start(&[]).await;
-    bench.stream(200).await;
-    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.run_and_stop(200).await;
     assert_eq!(last_status(&bench, "instruments")["plan"], "resolved");
     assert!(journal_of(bench.dir.path()).join("plan.json").exists());
 
     // The same day, the same settings: the plan as first resolved.
-    let run = bench.start(&[]).await;
-    bench.stream(200).await;
-    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.run_and_stop(200).await;
     assert_eq!(last_status(&bench, "instruments")["plan"], "saved");
 
     // The universe changed: resolved again; the day's snapshot keeps both plans' instruments.
@@ -811,9 +790,7 @@ async fn a_restart_keeps_the_days_plan_and_every_row_keeps_its_symbol() {
         r#"equities = ["HDFCBANK", "ICICIBANK", "ITC"]"#,
     );
     std::fs::write(&bench.cfg, text).unwrap();
-    let run = bench.start(&[]).await;
-    bench.stream(200).await;
-    assert_eq!(bench.stop(run, "TERM").await, Some(0));
+    bench.run_and_stop(200).await;
     assert_eq!(last_status(&bench, "instruments")["plan"], "resolved");
 
     let url = format!("sqlite://{}", bench.dir.path().join("ticks.db").display());
