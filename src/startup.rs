@@ -186,18 +186,11 @@ fn start_database(
         )
     });
 
-    let eod_store = Store::open(&url)?;
-    let cell = Arc::new(Mutex::new(Some(eod_store)));
     let (eod_settings, retention) = (settings.eod, settings.journal.retention_days);
     let status = board.handle("eod");
     let eod = SyncArbiter::start(1, move || {
-        let store = cell
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let store = store.unwrap_or_else(|| panic!("the end-of-day store was already taken"));
         Eod::new(
-            store,
+            url.clone(),
             data_dir.clone(),
             eod_settings,
             retention,
@@ -558,7 +551,8 @@ impl App {
             .send(Shutdown)
             .await
             .map_err(|e| e.to_string())?;
-        if self.journal.is_some() {
+        // Only a drain that went through is a clean stop.
+        if self.journal.is_some() && drained.is_ok() {
             let dir = crate::capture::journal::journal_dir(&self.data_dir, self.date);
             if dir.is_dir()
                 && let Err(e) = crate::capture::journal::mark_stopped(&dir)

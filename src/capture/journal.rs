@@ -80,14 +80,17 @@ pub fn journal_path(data_dir: &Path, date: NaiveDate, key: JournalKey) -> PathBu
     file_in(&journal_dir(data_dir, date), key)
 }
 
-/// The key a journal file name stands for (`socket-3.kcap`, `socket-3.g2.kcap`).
+/// The key a journal file name stands for (`socket-3.kcap`, `socket-3.g2.kcap`); only the
+/// names [`file_in`] makes (`socket-03.kcap` or `socket-3.g0.kcap` would alias a key).
 pub fn parse_name(name: &str) -> Option<JournalKey> {
     let stem = name.strip_suffix(".kcap")?.strip_prefix("socket-")?;
     let (socket, generation) = match stem.split_once(".g") {
         Some((s, g)) => (s, g.parse().ok()?),
         None => (stem, 0),
     };
-    Some(JournalKey::new(socket.parse().ok()?, generation))
+    let key = JournalKey::new(socket.parse().ok()?, generation);
+    let canonical = file_in(Path::new(""), key);
+    (canonical.to_str() == Some(name)).then_some(key)
 }
 
 /// The capture files of a directory, in (socket, generation) order: journal files under their
@@ -120,19 +123,23 @@ pub fn files_in(dir: &Path) -> std::io::Result<Vec<(JournalKey, PathBuf)>> {
 
 /// The generation a new file of `socket` takes in `dir`: one past every generation there is
 /// (or ever was, as far as `floor` knows: the positions a database has committed), 0 for the
-/// first. `None` when [`MAX_GENERATION`] is used up.
-pub fn next_generation(dir: &Path, socket: i16, floor: Option<u16>) -> Option<u16> {
-    let on_disk = files_in(dir)
-        .unwrap_or_default()
+/// first. `Ok(None)` when [`MAX_GENERATION`] is used up; an unreadable directory is an error
+/// (never taken for an empty one).
+pub fn next_generation(
+    dir: &Path,
+    socket: i16,
+    floor: Option<u16>,
+) -> std::io::Result<Option<u16>> {
+    let on_disk = files_in(dir)?
         .into_iter()
         .filter(|(k, _)| k.socket == socket && k.socket < 101)
         .map(|(k, _)| k.generation)
         .max();
-    match on_disk.max(floor) {
+    Ok(match on_disk.max(floor) {
         None => Some(0),
         Some(g) if g < MAX_GENERATION => Some(g + 1),
         Some(_) => None,
-    }
+    })
 }
 
 /// The file a clean stop leaves in a date's journal directory: the next start knows the hole in
@@ -233,6 +240,14 @@ mod tests {
             Path::new("/j/socket-2.g5.kcap")
         );
         assert_eq!(parse_name("socket-2.kcap.corrupt-123"), None);
+        for alias in [
+            "socket-02.kcap",
+            "socket-2.g0.kcap",
+            "socket-2.g007.kcap",
+            "socket-+2.kcap",
+        ] {
+            assert_eq!(parse_name(alias), None, "{alias}");
+        }
         assert_eq!(parse_name("feed.kcap"), None);
     }
 
@@ -260,9 +275,10 @@ mod tests {
     #[test]
     fn generations_count_up_from_what_is_there_and_what_was_committed() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(next_generation(dir.path(), 1, None), Some(0));
+        let next = |socket, floor| next_generation(dir.path(), socket, floor).unwrap();
+        assert_eq!(next(1, None), Some(0));
         assert_eq!(
-            next_generation(dir.path(), 1, Some(0)),
+            next(1, Some(0)),
             Some(1),
             "a committed generation 0 whose file is gone"
         );
@@ -274,10 +290,11 @@ mod tests {
             std::fs::write(file_in(dir.path(), key), b"KITECAP1").unwrap();
         }
         std::fs::write(dir.path().join("other.kcap"), b"KITECAP1").unwrap();
-        assert_eq!(next_generation(dir.path(), 1, None), Some(4));
-        assert_eq!(next_generation(dir.path(), 1, Some(9)), Some(10));
-        assert_eq!(next_generation(dir.path(), 2, None), Some(1));
-        assert_eq!(next_generation(dir.path(), 1, Some(MAX_GENERATION)), None);
+        assert_eq!(next(1, None), Some(4));
+        assert_eq!(next(1, Some(9)), Some(10));
+        assert_eq!(next(2, None), Some(1));
+        assert_eq!(next(1, Some(MAX_GENERATION)), None);
+        assert!(next_generation(&dir.path().join("missing"), 1, None).is_err());
         let keys: Vec<JournalKey> = files_in(dir.path())
             .unwrap()
             .into_iter()

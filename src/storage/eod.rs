@@ -548,7 +548,8 @@ pub fn finish_run(db: &mut Db, id: i32, record: &RunRecord) -> QueryResult<()> {
 /// Whether an end of day of `date` is done and nothing has come since (no daily rows left):
 /// running it again would only repeat the report and the mail.
 pub fn done_and_nothing_new(db: &mut Db, date: NaiveDate) -> QueryResult<bool> {
-    Ok(run_statuses(db, date)?.iter().any(|s| s == "done") && daily_rows(db, date)? == 0)
+    // The latest run decides: one that failed after another was done is retried.
+    Ok(run_statuses(db, date)?.last().is_some_and(|s| s == "done") && daily_rows(db, date)? == 0)
 }
 
 /// Whether the master holds any row of `date` (its primary key starts with the date).

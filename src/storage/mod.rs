@@ -196,6 +196,32 @@ pub struct Store {
     identity: Option<(u64, u64)>,
 }
 
+/// Moves the `-wal` and `-shm` files of the missing SQLite database `path` out of the way of
+/// a new one (logged; a failure to move is logged too, and the open that follows decides).
+fn set_aside_orphans(path: &std::path::Path) {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let orphan = std::path::PathBuf::from(name);
+        if !orphan.exists() {
+            continue;
+        }
+        let mut aside = orphan.clone().into_os_string();
+        aside.push(format!(".orphaned-{stamp}"));
+        match std::fs::rename(&orphan, &aside) {
+            Ok(()) => {
+                tracing::warn!(from = %orphan.display(), to = %std::path::Path::new(&aside).display(), "moved aside a file of the deleted database")
+            }
+            Err(e) => {
+                tracing::error!(path = %orphan.display(), error = %e, "cannot move aside a file of the deleted database")
+            }
+        }
+    }
+}
+
 /// A file's (device, inode).
 fn identity_of(path: &std::path::Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -241,8 +267,26 @@ impl Store {
     }
 
     /// Opens the store again from its URL (a new SQLite file is created and migrated).
+    ///
+    /// The old connections are closed first: a new file opened beside a live connection to a
+    /// deleted one would share its `-wal`/`-shm` names, read the old file's pages out of the
+    /// old WAL, and lose its own WAL when the old connection closes and deletes it. A WAL or
+    /// shared-memory file left behind by a deleted database is moved aside
+    /// (`<name>-wal.orphaned-<unix seconds>`), never replayed into the new one.
     pub fn reopen(&mut self) -> Result<(), StorageError> {
-        *self = Store::open(&self.url.clone())?;
+        let url = self.url.clone();
+        if let StorageUrl::Sqlite(path) = &url {
+            let memory = std::path::Path::new(":memory:");
+            let closed = |e: String| StorageError::Unavailable(format!(":memory: {e}"));
+            let db = SqliteConnection::establish(":memory:").map_err(|e| closed(e.to_string()))?;
+            let bulk = bulk::SqliteBulk::open(memory).map_err(closed)?;
+            drop(std::mem::replace(&mut self.db, Db::Sqlite(db)));
+            drop(std::mem::replace(&mut self.bulk, bulk::Bulk::Sqlite(bulk)));
+            if !path.exists() {
+                set_aside_orphans(path);
+            }
+        }
+        *self = Store::open(&url)?;
         Ok(())
     }
 
@@ -443,7 +487,11 @@ pub fn positions(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<JournalKey
 /// rows stored under an earlier plan keep their symbols).
 pub fn save_instruments(db: &mut Db, date: NaiveDate, rows: &[NewInstrument]) -> QueryResult<()> {
     use schema::instruments::dsl;
-    debug_assert!(rows.iter().all(|r| r.trade_date == date));
+    let rows: Vec<NewInstrument> = rows
+        .iter()
+        .filter(|r| r.trade_date == date)
+        .cloned()
+        .collect();
     on_backend!(db, c => c.transaction(|c| {
         for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
             diesel::replace_into(dsl::instruments).values(chunk).execute(c)?;
@@ -583,6 +631,59 @@ mod tests {
             .first(c))
         .unwrap();
         assert_eq!(ltp_volume, None);
+    }
+
+    /// Rows of socket 1 for token 408 065 with row_seq `seqs`.
+    fn rows(seqs: std::ops::Range<i64>) -> Vec<NewTick> {
+        let tick = Tick::new(PacketKind::Ltp, 408_065);
+        seqs.map(|s| NewTick::new(day(), 1, s, 1, &tick)).collect()
+    }
+
+    fn integrity(path: &std::path::Path) -> String {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_store_reopened_after_its_file_was_deleted_starts_a_sound_new_file() {
+        let (dir, mut store) = store();
+        let path = dir.path().join("t.db");
+        commit_batch(&mut store, &rows(0..500), &[]).unwrap();
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        // These stay in the WAL of the file about to be deleted.
+        commit_batch(&mut store, &rows(500..600), &[]).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(store.replaced());
+
+        store.reopen().unwrap();
+        assert!(!store.replaced());
+        assert!(
+            rows_per_token(store.conn(), day()).unwrap().is_empty(),
+            "a new file"
+        );
+        commit_batch(&mut store, &rows(1000..1010), &[]).unwrap();
+        // Another reader (an export, an analyst) sees the committed rows while the service
+        // runs: the new file's WAL is the one on disk.
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        let seen: i64 = reader
+            .query_row("SELECT COUNT(*) FROM daily_ticks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 10);
+        drop(reader);
+        drop(store);
+
+        assert_eq!(integrity(&path), "ok");
+        let url = StorageUrl::Sqlite(path.clone());
+        let mut again = Store::open(&url).unwrap();
+        assert_eq!(
+            rows_per_token(again.conn(), day()).unwrap(),
+            HashMap::from([(408_065, 10)]),
+            "the new file's own rows, none of the deleted one's"
+        );
     }
 
     #[test]

@@ -39,6 +39,40 @@ struct Bench {
     dir: tempfile::TempDir,
     cfg: PathBuf,
     runs: u32,
+    running: Running,
+}
+
+/// The service processes a bench started and has not stopped: killed when the bench is
+/// dropped, so a test failing half way leaves no recorder behind.
+#[derive(Default)]
+struct Running(std::sync::Mutex<Vec<u32>>);
+
+impl Running {
+    fn add(&self, pid: u32) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    }
+
+    fn remove(&self, pid: u32) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| *p != pid);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for pid in self
+            .0
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
 }
 
 impl Bench {
@@ -51,6 +85,7 @@ impl Bench {
             dir,
             cfg,
             runs: 0,
+            running: Running::default(),
         }
     }
 
@@ -79,6 +114,7 @@ impl Bench {
                 .stderr(std::fs::File::create(&log).unwrap());
             cmd.spawn().unwrap()
         };
+        self.running.add(child.id());
         wait_streaming(&self.sim, &log).await;
         child
     }
@@ -102,11 +138,13 @@ impl Bench {
 
     /// Stops the service with `sig` and waits for it; returns its exit status.
     async fn stop(&self, mut child: Child, sig: &str) -> Option<i32> {
-        signal(child.id(), sig);
+        let pid = child.id();
+        signal(pid, sig);
         let status = tokio::task::spawn_blocking(move || child.wait())
             .await
             .unwrap()
             .unwrap();
+        self.running.remove(pid);
         // The simulator notices the closed connections.
         until("the connections to close", 20, async || {
             open_connections(&self.sim).await.is_empty()
@@ -672,6 +710,7 @@ async fn a_full_journal_volume_is_unready_alerting_and_a_gap_not_a_flood_of_logs
     assert_eq!(http_get(&ready).await.0, 200);
 
     let filler = volume.fill();
+    let full_since = std::time::Instant::now();
     until("the service to say it is unready", 20, async || {
         let (code, body) = http_get(&ready).await;
         code == 503 && body.contains("journal")
@@ -679,6 +718,10 @@ async fn a_full_journal_volume_is_unready_alerting_and_a_gap_not_a_flood_of_logs
     .await;
     // Frames keep coming and are lost: a few hundred at least.
     bench.stream(500).await;
+    // The outage lasts several of the journal's retries (each tries a new file): the duration
+    // is the fault being made, not a wait for something.
+    let outage = Duration::from_secs(4);
+    actix_rt::time::sleep(outage.saturating_sub(full_since.elapsed())).await;
     let status = http_get(&format!("http://127.0.0.1:{port}/status")).await.1;
     let journal = actor_in(&serde_json::from_str(&status).unwrap(), "journal");
     assert_eq!(journal["state"], "backoff", "{journal}");
@@ -710,6 +753,21 @@ async fn a_full_journal_volume_is_unready_alerting_and_a_gap_not_a_flood_of_logs
         "{lost} lost frames logged in {lines} lines, not one each:\n{log}"
     );
     let (_, dir) = bench.verify_keeping(&["journal_write_failed"]).await;
+    // The retries took no generation numbers: each socket has the file it had before the
+    // disk filled and the one it opened after.
+    let journal = journal_of(dir.path());
+    let names: std::collections::BTreeSet<String> = std::fs::read_dir(&journal)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".kcap"))
+        .collect();
+    let expected: std::collections::BTreeSet<String> = (1..=3)
+        .flat_map(|s| [format!("socket-{s}.kcap"), format!("socket-{s}.g1.kcap")])
+        .collect();
+    assert_eq!(
+        names, expected,
+        "the journal's files after a {outage:?} outage"
+    );
     drop(volume);
     let url = format!("sqlite://{}", dir.path().join("ticks.db").display());
     let mut store = Store::open(&StorageUrl::parse(&url).unwrap()).unwrap();
@@ -733,18 +791,13 @@ async fn a_deleted_sqlite_database_is_noticed_and_rebuilt_from_the_journals() {
     let run = bench.start(&[]).await;
     bench.stream(300).await;
     let db = bench.dir.path().join("ticks.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    // As an operator would: the main file only (its -wal and -shm stay behind).
+    std::fs::remove_file(&db).unwrap();
     until("the database to be rebuilt", 30, async || db.exists()).await;
     bench.stream(300).await;
     assert_eq!(bench.stop(run, "TERM").await, Some(0));
     let persister = last_status(&bench, "persister");
     assert_eq!(persister["database_rebuilds"], 1, "{persister}");
-    assert!(
-        bench.logs().contains("deleted or replaced"),
-        "the log says what happened"
-    );
     // Every tick journaled before and after the deletion is in the new database, the gaps
     // and the instrument snapshot too.
     let url = format!("sqlite://{}", db.display());

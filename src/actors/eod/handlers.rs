@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::{Eod, EodOptions, EodReport, run_eod};
+use crate::storage::Store;
 
 /// Runs the end of day for `date` (the persister must have been flushed first). Answers with the
 /// report, or why it stopped (the daily rows are then kept).
@@ -19,13 +20,15 @@ impl Handler<RunEod> for Eod {
     type Result = Result<EodReport, String>;
 
     fn handle(&mut self, msg: RunEod, _ctx: &mut Self::Context) -> Self::Result {
-        // A SQLite file deleted or replaced since this connection opened (the persister
-        // rebuilt it): the end of day works on the file there is now.
-        if self.store.replaced()
-            && let Err(e) = self.store.reopen()
-        {
-            tracing::error!(error = %e, "cannot open the database again for the end of day");
-        }
+        // A connection of the run's own, closed after it.
+        let mut store = match Store::open(&self.url) {
+            Ok(store) => store,
+            Err(e) => {
+                let e = format!("cannot open the database for the end of day: {e}");
+                super::report_status(&self.status, msg.date, &Err(e.clone()));
+                return Err(e);
+            }
+        };
         let opts = EodOptions::new(self.settings, self.retention_days);
         self.status.set_all([("date", json!(msg.date.to_string()))]);
         let status = self.status.clone();
@@ -39,13 +42,7 @@ impl Handler<RunEod> for Eod {
                 ("rows_total", json!(p.rows_total)),
             ]);
         };
-        match run_eod(
-            &mut self.store,
-            &self.data_dir,
-            msg.date,
-            opts,
-            &mut progress,
-        ) {
+        match run_eod(&mut store, &self.data_dir, msg.date, opts, &mut progress) {
             Ok(report) => {
                 super::report_status(&self.status, msg.date, &Ok(&report));
                 Ok(report)

@@ -210,7 +210,10 @@ pub fn report_status(status: &StatusHandle, date: NaiveDate, outcome: &Result<&E
 
 /// The end-of-day actor's state.
 pub struct Eod {
-    store: Store,
+    /// Where the database is: opened for each run and closed after it (a long-lived SQLite
+    /// connection to a file deleted and rebuilt meanwhile would, on closing, delete the new
+    /// file's WAL by name).
+    url: crate::storage::StorageUrl,
     data_dir: PathBuf,
     settings: EodSettings,
     retention_days: u32,
@@ -218,16 +221,16 @@ pub struct Eod {
 }
 
 impl Eod {
-    /// An end-of-day actor writing through `store`.
+    /// An end-of-day actor writing to the database at `url`.
     pub fn new(
-        store: Store,
+        url: crate::storage::StorageUrl,
         data_dir: PathBuf,
         settings: EodSettings,
         retention_days: u32,
         status: StatusHandle,
     ) -> Eod {
         Eod {
-            store,
+            url,
             data_dir,
             settings,
             retention_days,

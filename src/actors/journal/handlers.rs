@@ -66,6 +66,7 @@ impl Handler<Append> for Journal {
         match appended {
             Ok((generation, offset, end)) => {
                 self.recovered(msg.socket, at_us);
+                self.last_written_us.insert(msg.socket, at_us);
                 self.records += 1;
                 self.bytes += msg.payload.len() as u64 + 17;
                 // The next record could pass the offsets a row key holds: a new generation.

@@ -65,12 +65,15 @@ pub struct Journal {
     sizes: HashMap<i16, i32>,
     /// Sockets whose frames cannot be written right now.
     failing: HashMap<i16, Failing>,
+    /// Receive time of each socket's last frame written (a gap of lost frames starts there).
+    last_written_us: HashMap<i16, i64>,
 }
 
 /// A socket whose journal writes fail (a full disk, a read-only remount).
 #[derive(Debug, Clone)]
 pub(crate) struct Failing {
-    /// Receive time of the first frame lost (µs): the gap starts there.
+    /// Receive time of the last frame written before the failure (or of the first lost,
+    /// when none was): the gap starts there.
     pub(crate) since_us: i64,
     /// Receive time of the last frame lost.
     pub(crate) last_us: i64,
@@ -123,6 +126,7 @@ impl Journal {
             gaps,
             sizes: HashMap::new(),
             failing: HashMap::new(),
+            last_written_us: HashMap::new(),
         }
     }
 
@@ -133,7 +137,7 @@ impl Journal {
             let dir = files::journal_dir(&self.data_dir, self.date);
             std::fs::create_dir_all(&dir)?;
             let floor = self.floors.get(&socket).copied();
-            let generation = files::next_generation(&dir, socket, floor).ok_or_else(|| {
+            let generation = files::next_generation(&dir, socket, floor)?.ok_or_else(|| {
                 std::io::Error::other(format!(
                     "socket-{socket} used up its {} journal generations of {}",
                     files::MAX_GENERATION,
@@ -145,17 +149,26 @@ impl Journal {
             let writer = match CaptureWriter::create(&path, SyncPolicy::Interval(self.fsync_every))
             {
                 Ok(w) => w,
+                // Another file has the name: never touched.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
                 Err(e) => {
-                    // Nothing was written to it (not even the magic, or only part of it): no
-                    // row can name it, so its number may be taken again.
+                    // This call made it and nothing could be written to it: no row can name
+                    // it, so its number may be taken again.
                     let _ = std::fs::remove_file(&path);
                     return Err(e);
                 }
             };
-            if generation > 0 {
+            // The new name reaches the disk before any row can name the file: a power cut must
+            // not lose a generation's number (the ingest role knows them from the disk alone).
+            if let Err(e) = std::fs::File::open(&dir).and_then(|d| d.sync_all()) {
+                tracing::warn!(error = %e, "cannot sync the journal directory");
+            }
+            // While the socket's frames are lost, each retry makes a file: the line saying the
+            // journal is written again names the one that took.
+            if generation > 0 && !self.failing.contains_key(&socket) {
                 tracing::info!(socket, generation, path = %path.display(), "a new journal generation");
             }
-            // Never reused, even if its file goes.
+            // Never reused, even if its file goes (unless it never held a record).
             self.floors.insert(socket, generation);
             self.ends.insert(key, writer.position());
             self.writers.insert(socket, (generation, writer));
@@ -185,10 +198,11 @@ impl Journal {
                 let error = error.unwrap_or_default();
                 // Once per interval of failure (then a line every LOG_EVERY with the count).
                 tracing::error!(socket, error = %error, "cannot write the journal: frames are lost until it can (recorded as a gap)");
+                let since_us = self.last_written_us.get(&socket).copied().unwrap_or(at_us);
                 self.failing.insert(
                     socket,
                     Failing {
-                        since_us: at_us,
+                        since_us,
                         last_us: at_us,
                         lost: 1,
                         lost_since_log: 0,
@@ -220,7 +234,13 @@ impl Journal {
         let Some(f) = self.failing.remove(&socket) else {
             return;
         };
-        tracing::info!(socket, lost = f.lost, "the journal is written again");
+        let generation = self.writers.get(&socket).map(|(g, _)| *g);
+        tracing::info!(
+            socket,
+            lost = f.lost,
+            generation,
+            "the journal is written again"
+        );
         self.record_gap(socket, f.since_us, at_us);
         if self.failing.is_empty() {
             self.status.set_state(State::Running);
@@ -268,11 +288,19 @@ impl Journal {
                 }
                 Err(_) => {
                     // A file that never got a whole record (a full disk at its creation) goes:
-                    // no row names it, and its generation may be taken again.
+                    // no row names it, and its generation is taken again by the next try (a
+                    // long outage must not use up the numbers).
                     let path = files::journal_path(&self.data_dir, self.date, key);
-                    if std::fs::metadata(&path).is_ok_and(|m| m.len() <= 8) {
-                        let _ = std::fs::remove_file(&path);
+                    if std::fs::metadata(&path).is_ok_and(|m| m.len() <= 8)
+                        && std::fs::remove_file(&path).is_ok()
+                    {
                         self.ends.remove(&key);
+                        if self.floors.get(&socket) == Some(&generation) {
+                            match generation.checked_sub(1) {
+                                Some(g) => self.floors.insert(socket, g),
+                                None => self.floors.remove(&socket),
+                            };
+                        }
                     }
                 }
             }

@@ -66,7 +66,7 @@ impl Handler<Catchup> for Persister {
     type Result = ();
 
     fn handle(&mut self, msg: Catchup, _ctx: &mut Self::Context) {
-        self.check_database();
+        self.check_database(false);
         let mut files: Vec<JournalKey> = msg
             .ends
             .iter()
@@ -91,7 +91,8 @@ impl Handler<FlushPersister> for Persister {
     type Result = Result<u64, String>;
 
     fn handle(&mut self, msg: FlushPersister, _ctx: &mut Self::Context) -> Self::Result {
-        // A last attempt now, whatever the retry timer says.
+        // A last attempt now, whatever the retry timer says, into a database that is there.
+        self.check_database(true);
         self.retry_at = std::time::Instant::now();
         for key in msg.files {
             self.ingest(key);
@@ -111,6 +112,9 @@ impl Handler<StoreRows> for Persister {
     type Result = Result<u64, String>;
 
     fn handle(&mut self, msg: StoreRows, _ctx: &mut Self::Context) -> Self::Result {
+        // The store role has no journal to rebuild from: a deleted file is recreated (its
+        // schema and today's snapshot) and the stream's rows from here on go into it.
+        self.check_database(false);
         if self.write(&msg.0, &[]) {
             Ok(msg.0.len() as u64)
         } else {
@@ -161,11 +165,19 @@ impl Handler<SaveInstruments> for Persister {
     type Result = Result<(), String>;
 
     fn handle(&mut self, msg: SaveInstruments, _ctx: &mut Self::Context) -> Self::Result {
-        if let Err(e) =
-            crate::actors::ledger::merge_instruments_file(&self.data_dir, self.date, &msg.0)
-        {
-            tracing::error!(error = %e, "cannot keep the instrument snapshot beside the journal");
+        // Each row under its own date (a store may get yesterday's snapshot at today's start).
+        let mut by_date: std::collections::BTreeMap<_, Vec<_>> = Default::default();
+        for row in msg.0 {
+            by_date.entry(row.trade_date).or_default().push(row);
         }
-        storage::save_instruments(self.store.conn(), self.date, &msg.0).map_err(|e| e.to_string())
+        for (date, rows) in by_date {
+            if let Err(e) =
+                crate::actors::ledger::merge_instruments_file(&self.data_dir, date, &rows)
+            {
+                tracing::error!(error = %e, "cannot keep the instrument snapshot beside the journal");
+            }
+            storage::save_instruments(self.store.conn(), date, &rows).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }

@@ -291,11 +291,11 @@ impl Persister {
         }
     }
 
-    /// Rebuilds the database from the journals when its SQLite file was deleted or replaced
-    /// under the open connection (rows would go where nobody reads them). Looked at once a
-    /// second.
-    pub(crate) fn check_database(&mut self) {
-        if self.checked_at.elapsed() < Duration::from_secs(1) {
+    /// Rebuilds the database from the journals when its SQLite file was deleted or renamed
+    /// over under the open connection (rows would go where nobody reads them). Looked at at
+    /// most once a second, or now when `force` (the drain).
+    pub(crate) fn check_database(&mut self, force: bool) {
+        if !force && self.checked_at.elapsed() < Duration::from_secs(1) {
             return;
         }
         self.checked_at = Instant::now();

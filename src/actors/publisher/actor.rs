@@ -95,6 +95,7 @@ impl Publisher {
                     act.counters.batches += 1;
                     act.record_latency(&batch);
                     if !act.up {
+                        act.snapshot_unsent = true;
                         act.send_snapshot(ctx);
                     }
                     act.came_up();
@@ -143,17 +144,19 @@ impl Publisher {
         }
     }
 
-    /// Puts the snapshot rows waiting into `instruments:{date}` (one field per instrument, so
-    /// the hash is the union of the day's plans) and bumps its version; kept for later when
-    /// Redis does not answer.
+    /// Puts the day's snapshot into `instruments:{date}` (one field per instrument, so the
+    /// hash is the union of the day's plans) and bumps its version, when Redis may lack it;
+    /// again after every outage (a restarted Redis may have lost its keys; HSET is idempotent).
     pub(super) fn send_snapshot(&mut self, ctx: &mut Context<Self>) {
         let Some(mut conn) = self.conn.clone() else {
             return;
         };
-        if self.snapshot.is_empty() {
+        if !self.snapshot_unsent || self.snapshot.is_empty() {
             return;
         }
-        let rows = std::mem::take(&mut self.snapshot);
+        self.snapshot_unsent = false;
+        let rows: Vec<crate::storage::models::NewInstrument> =
+            self.snapshot.values().cloned().collect();
         let mut pipe = redis::pipe();
         let ttl = self.settings.ttl_secs.max(7 * 86_400);
         let mut dates: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.trade_date).collect();
@@ -183,7 +186,7 @@ impl Publisher {
             Ok(()) => tracing::info!(instruments = rows.len(), "the instrument snapshot is in Redis for the stores"),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot put the instrument snapshot in Redis yet; again when it answers");
-                act.snapshot.extend(rows);
+                act.snapshot_unsent = true;
             }
         }));
     }

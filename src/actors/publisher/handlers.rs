@@ -34,7 +34,9 @@ impl Handler<PublishInstruments> for Publisher {
     type Result = ();
 
     fn handle(&mut self, msg: PublishInstruments, ctx: &mut Self::Context) {
-        self.snapshot.extend(msg.0);
+        self.snapshot
+            .extend(msg.0.into_iter().map(|r| (r.instrument_token, r)));
+        self.snapshot_unsent = true;
         self.send_snapshot(ctx);
     }
 }

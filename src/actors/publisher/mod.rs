@@ -73,8 +73,10 @@ pub struct Publisher {
     /// Redis answered the last command (the connection manager exists while Redis is away
     /// too: it reconnects by itself, so holding one says nothing).
     up: bool,
-    /// Snapshot rows not yet in Redis (sent when it answers).
-    snapshot: Vec<crate::storage::models::NewInstrument>,
+    /// The day's instrument snapshot, by token (the union of this run's plans), and whether
+    /// Redis may lack some of it (not sent yet, or Redis came back and may have lost its keys).
+    snapshot: std::collections::BTreeMap<i64, crate::storage::models::NewInstrument>,
+    snapshot_unsent: bool,
     /// Redis has answered at least once (so the next answer after an outage is a reconnect).
     was_up: bool,
     /// Connecting, waiting for a retry, or a batch failed with others in flight: start none.
@@ -104,7 +106,8 @@ impl Publisher {
             buffer: VecDeque::new(),
             conn: None,
             up: false,
-            snapshot: Vec::new(),
+            snapshot: Default::default(),
+            snapshot_unsent: false,
             was_up: false,
             busy: false,
             in_flight: 0,

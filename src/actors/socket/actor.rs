@@ -160,9 +160,20 @@ impl Socket {
         ]);
     }
 
-    /// Closes the connection cleanly, for good.
+    /// Closes the connection cleanly, for good. A gap still open (down, or resuming after a
+    /// restart with no frame yet) is recorded up to now.
     pub(crate) fn shut_down(&mut self) {
         self.shutting_down = true;
+        if let Some((start_us, cause)) = self.down_since.take() {
+            self.gaps.do_send(RecordGap(NewGap {
+                trade_date: self.date,
+                socket: self.plan.number as i16,
+                start_us,
+                end_us: now_us().max(start_us),
+                cause: cause.to_string(),
+                instruments: self.plan.tokens.len() as i32,
+            }));
+        }
         if let Some(sink) = &mut self.sink {
             let _ = sink.write(WsMessage::Close(Some(CloseReason::from(CloseCode::Normal))));
             sink.close();

@@ -488,13 +488,23 @@ async fn instruments(
     let (planned, unknown) = match resolved {
         Ok(r) => r,
         Err(ResolveError::Plan(e)) => {
-            return Item::fail(
-                "instruments",
-                "universe_unresolved",
-                Blame::Settings,
-                e.to_string(),
-                format!("fix `{}`", e.setting().unwrap_or("universe")),
-            );
+            return match e.setting() {
+                Some(key) => Item::fail(
+                    "instruments",
+                    "universe_unresolved",
+                    Blame::Settings,
+                    e.to_string(),
+                    format!("fix `{key}`"),
+                ),
+                // Kite's fault (a missing quote): not the settings'.
+                None => Item::fail(
+                    "instruments",
+                    "quotes_unavailable",
+                    Blame::Remote,
+                    e.to_string(),
+                    "try again later",
+                ),
+            };
         }
         Err(e) => {
             return Item::fail(
