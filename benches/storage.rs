@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use tickvault::actors::eod::{EodOptions, Step, run_eod};
+use tickvault::eod::{EodOptions, Step, run_eod};
 use tickvault::kite::{Level, PacketKind, Tick};
 use tickvault::settings::pipeline::EodSettings;
 use tickvault::storage::eod::Dedupe;

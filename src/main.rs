@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tickvault::cli::{Cli, Command};
-use tickvault::commands::{self, exit};
+use tickvault::cli::Cli;
+use tickvault::commands::{self, Command, exit};
 use tickvault::settings::{Settings, Sources};
 use tickvault::telemetry;
 

@@ -3,9 +3,9 @@
 //! the actor that receives them). See `docs/architecture.md` for the graph.
 
 pub mod auth;
+pub mod children;
 pub mod consumer;
 pub mod coordinator;
-pub mod day;
 pub mod eod;
 pub mod instruments;
 pub mod journal;
@@ -14,4 +14,5 @@ pub mod notifier;
 pub mod persister;
 pub mod publisher;
 pub mod scheduler;
+pub mod sink;
 pub mod socket;

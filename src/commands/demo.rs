@@ -13,11 +13,10 @@ use anyhow::{Context, anyhow};
 use chrono::Utc;
 use serde_json::Value;
 
-use super::{Failure, start_failure};
+use super::{Failure, day_failure};
 use crate::calendar::ist_date;
 use crate::settings::Settings;
 use crate::sim::{self, SimOptions};
-use crate::startup;
 use crate::storage::{self, Store};
 
 /// The demo's settings preset.
@@ -81,7 +80,11 @@ pub fn run(args: &DemoArgs, settings: &Settings) -> Result<ExitCode, Failure> {
         settings.kite.ws_root = sim.ws_url();
         println!("tickvault demo: Kite simulator on {} (trading date {date})", sim.http_url());
         println!("recording for {} s", duration.as_secs());
-        let app = startup::start(&settings, date, crate::clock::system()).await.map_err(start_failure)?;
+        let app = crate::service::control::start_day(&settings, date, crate::clock::system(), Default::default())
+            .await
+            .map_err(day_failure)?;
+        let (board, status_path) = (app.board.clone(), app.status_path());
+        crate::signals::on_sigusr1(move || board.dump(&status_path));
         println!("resolved {} instruments onto {} sockets", app.plan.instruments.len(), app.plan.sockets.len());
         println!("journal in {}, rows in {}", settings.paths.data_dir.join("journal").display(), db.display());
         let sockets: Vec<String> = app.plan.sockets.iter().map(|s| s.name()).collect();
@@ -205,7 +208,7 @@ async fn drop_socket(base: &str, token: u32) -> anyhow::Result<u64> {
 }
 
 fn summary(
-    app: &startup::App,
+    app: &crate::pipeline::App,
     settings: &Settings,
     db: &Path,
     rows: u64,

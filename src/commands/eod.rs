@@ -11,8 +11,8 @@ use anyhow::anyhow;
 use chrono::{NaiveDate, Utc};
 
 use super::{Failure, recovery_failure};
-use crate::actors::eod::{EodError, EodOptions, PROGRESS_EVERY, Progress, report_path, run_eod};
 use crate::calendar::ist_date;
+use crate::eod::{EodError, EodOptions, PROGRESS_EVERY, Progress, report_path, run_eod};
 use crate::recovery;
 use crate::settings::Settings;
 use crate::storage::Store;

@@ -3,15 +3,13 @@
 
 use std::process::ExitCode;
 
-use actix::Actor;
 use anyhow::anyhow;
 use chrono::{NaiveDate, Utc};
 
 use super::{Failure, require_apps};
-use crate::actors::auth::Auth;
-use crate::actors::instruments::actor::Instruments;
-use crate::actors::instruments::handlers::{Resolve, ResolveError};
+use crate::actors::instruments::handlers::ResolveError;
 use crate::calendar::ist_date;
+use crate::service::control::{Control, DayError};
 use crate::settings::{Settings, SettingsError};
 
 /// Arguments of `tickvault instruments`.
@@ -29,23 +27,17 @@ pub fn run(args: &InstrumentsArgs, settings: &Settings) -> Result<ExitCode, Fail
     let date = args.date.unwrap_or_else(|| ist_date(Utc::now()));
     actix_rt::System::new().block_on(async move {
         let board = crate::status::StatusBoard::new();
-        let auth =
-            Auth::from_settings(&settings, crate::clock::system(), board.handle("auth")).start();
-        let instruments =
-            Instruments::from_settings(&settings, auth, board.handle("instruments")).start();
-        match instruments
-            .send(Resolve { date })
-            .await
-            .map_err(|e| Failure::Other(anyhow!("{e}")))?
-        {
+        let control = Control::start(&settings, crate::clock::system(), &board);
+        match control.resolve(date).await {
             Ok(plan) => {
                 print!("{}", plan.summary());
                 Ok(ExitCode::SUCCESS)
             }
-            Err(ResolveError::Plan(e)) => match e.setting() {
+            Err(DayError::Plan(ResolveError::Plan(e))) => match e.setting() {
                 Some(key) => Err(SettingsError::new(key, e.to_string()).into()),
                 None => Err(Failure::Unavailable(anyhow!("{e}"))),
             },
+            Err(e @ DayError::Internal(_)) => Err(Failure::Other(anyhow!("{e}"))),
             Err(e) => Err(Failure::Unavailable(anyhow!("{e}"))),
         }
     })

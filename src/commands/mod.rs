@@ -15,8 +15,59 @@ pub mod status;
 
 use std::process::ExitCode;
 
-use crate::cli::Command;
 use crate::settings::{Settings, SettingsError, Sources};
+
+/// The subcommands, in the order people use them: the service and its daily jobs, the
+/// commands that set it up and look into it, then the tools.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// The service: follow the NSE calendar (or record now with --now), store every tick.
+    Run(run::RunArgs),
+    /// Print the service's status report: a fresh one when it runs, else the last.
+    ///
+    /// A running service is found through its pid file and asked for a fresh report (SIGUSR1).
+    Status(status::StatusArgs),
+    /// Check the setup before enabling the unit: a line per item, with the fix.
+    ///
+    /// Logins (fresh), the instruments dump and the universe, the database, Redis, SMTP, the
+    /// directories, the holiday list and the clock.
+    Check(check::CheckArgs),
+    /// End of day by hand: dedupe, move the date into the master table, verify, clear.
+    ///
+    /// Replays unstored journal records first; writes the report.
+    Eod(eod::EodArgs),
+    /// Rebuild a day's daily table from journals (or load captures recorded elsewhere).
+    ///
+    /// Rows already stored are skipped.
+    Replay(replay::ReplayArgs),
+    /// Log in to every API app (or reuse today's cached tokens) and print the expiry.
+    Login(login::LoginArgs),
+    /// Resolve the universe against the day's instruments dump and print the plan.
+    Instruments(instruments::InstrumentsArgs),
+    /// Print the merged settings as TOML, each secret as where it comes from.
+    ///
+    /// Layers: the compiled-in defaults, --config FILE, then TICKVAULT__ variables.
+    Config(config::ConfigArgs),
+    /// Print the ticks of a capture file as JSON lines (or counts with --stats).
+    Decode(decode::DecodeArgs),
+    /// Run the Kite simulator: login, REST, instruments, the WebSocket feed, faults.
+    Sim(sim::SimArgs),
+    /// See it all work in a minute, offline, against the simulator in-process.
+    ///
+    /// The service records for a minute, a socket is dropped mid-run, and a summary shows what
+    /// was stored.
+    Demo(demo::DemoArgs),
+}
+
+impl Command {
+    /// The compiled-in settings preset this command layers over the defaults.
+    pub fn preset(&self) -> Option<&'static str> {
+        match self {
+            Command::Demo(_) => Some(demo::DEMO_TOML),
+            _ => None,
+        }
+    }
+}
 
 /// Exit statuses, from BSD's `sysexits.h` (what systemd and shell scripts expect).
 pub mod exit {
@@ -108,21 +159,38 @@ pub fn run(
     }
 }
 
-/// Maps a start-up failure to the exit status it deserves.
-pub fn start_failure(e: crate::startup::StartError) -> Failure {
+/// Maps a day that could not open to the exit status it deserves.
+pub fn day_failure(e: crate::service::control::DayError) -> Failure {
     use crate::actors::instruments::handlers::ResolveError;
-    use crate::startup::StartError;
+    use crate::pipeline::StartError;
+    use crate::service::control::DayError;
     match e {
         // The settings' fault (78) or Kite's (a malformed dump, a missing quote: 69, which
         // systemd retries).
-        StartError::Plan(ResolveError::Plan(plan)) => match plan.setting() {
+        DayError::Plan(ResolveError::Plan(plan)) => match plan.setting() {
             Some(key) => Failure::Config(SettingsError::new(key, plan.to_string())),
             None => Failure::Unavailable(anyhow::anyhow!("{plan}")),
         },
-        StartError::Plan(other) => Failure::Unavailable(anyhow::anyhow!("{other}")),
-        StartError::Storage(e) => Failure::Unavailable(anyhow::anyhow!("{e}")),
-        StartError::Internal(e) => Failure::Other(anyhow::anyhow!("{e}")),
-        StartError::Recovery(e) => recovery_failure(e),
+        DayError::Start(StartError::Recovery(e)) => recovery_failure(e),
+        DayError::Start(StartError::Internal(e)) | DayError::Internal(e) => {
+            Failure::Other(anyhow::anyhow!("{e}"))
+        }
+        e @ (DayError::Plan(_)
+        | DayError::Login { .. }
+        | DayError::Start(StartError::Storage(_))
+        | DayError::Close(_)) => Failure::Unavailable(anyhow::anyhow!("{e}")),
+    }
+}
+
+/// Maps the service's failure to its exit status.
+pub fn service_failure(e: crate::service::ServiceError) -> Failure {
+    use crate::service::ServiceError;
+    match e {
+        ServiceError::Config(e) => Failure::Config(e),
+        ServiceError::Day(e) => day_failure(e),
+        e @ (ServiceError::Unavailable(_) | ServiceError::Drain(_)) => {
+            Failure::Unavailable(anyhow::anyhow!("{e}"))
+        }
     }
 }
 

@@ -12,8 +12,7 @@ use anyhow::anyhow;
 use chrono::NaiveDate;
 
 use super::{Failure, recovery_failure};
-use crate::actors::journal::journal_dir;
-use crate::actors::ledger;
+use crate::capture::journal::journal_dir;
 use crate::recovery::{self, FIRST_RECORD, ReplayOptions};
 use crate::settings::Settings;
 use crate::storage::Store;
@@ -93,8 +92,8 @@ pub fn run(args: &ReplayArgs, settings: &Settings) -> Result<ExitCode, Failure> 
         inserted += done.inserted;
         in_master += done.in_master;
     }
-    // What the service keeps beside its journal (crate::actors::ledger): gaps, the snapshot.
-    let (gaps, instruments) = ledger::restore(&mut store, &dir, args.date)
+    // What the service keeps beside its journal (crate::sidecar): gaps, the snapshot.
+    let (gaps, instruments) = crate::sidecar::restore(&mut store, &dir, args.date)
         .map_err(|e| Failure::NoInput(anyhow!("cannot restore beside the journal: {e}")))?;
     if gaps + instruments > 0 {
         out.push_str(&format!(

@@ -60,7 +60,9 @@ pub fn run(args: &SimArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     system.block_on(async move {
         let handle = sim::start(options.clone())?;
         print_banner(&handle, &options);
-        wait_for_stop().await.context("cannot wait for signals")?;
+        crate::signals::wait_for_stop()
+            .await
+            .context("cannot wait for signals")?;
         tracing::info!("stopping the simulator");
         handle.stop().await;
         Ok::<_, anyhow::Error>(())
@@ -113,16 +115,4 @@ fn print_banner(handle: &sim::SimHandle, options: &SimOptions) {
     );
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn wait_for_stop() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
 }

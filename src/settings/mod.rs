@@ -11,9 +11,13 @@
 pub mod ops;
 pub mod pipeline;
 pub mod redis;
+mod role;
 pub mod schedule;
 pub mod secret;
 pub mod show;
+pub mod sim;
+
+pub use role::Role;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -145,7 +149,7 @@ pub struct Settings {
     /// `[apps.<name>]`, in name order.
     pub apps: Vec<AppSettings>,
     /// `[sim]`: the Kite simulator.
-    pub sim: crate::sim::SimConfig,
+    pub sim: sim::SimConfig,
     /// `[paths]`.
     pub paths: pipeline::PathSettings,
     /// `[kite]`.
@@ -189,7 +193,7 @@ pub struct Sources<'a> {
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     log: LogSettings,
-    sim: crate::sim::SimSettings,
+    sim: sim::SimSettings,
     paths: pipeline::PathSettings,
     kite: pipeline::KiteSettings,
     storage: pipeline::StorageSettings,

@@ -264,6 +264,7 @@ pub async fn session_token(body: Bytes, state: Data<SimState>) -> HttpResponse {
         .map(|(e, _)| e.clone())
         .unwrap_or_default();
     drop(auth);
+    lock(&state.stats).sessions_created += 1;
     let mut data = profile_json(user);
     if let Some(obj) = data.as_object_mut() {
         obj.insert("api_key".into(), json!(api_key));
@@ -299,7 +300,7 @@ pub async fn delete_session(req: HttpRequest, state: Data<SimState>) -> HttpResp
     }
 }
 
-fn profile_json(user: &super::config::SimUser) -> serde_json::Value {
+fn profile_json(user: &crate::settings::sim::SimUser) -> serde_json::Value {
     json!({
         "user_id": user.user_id,
         "user_type": "individual",
@@ -319,7 +320,10 @@ fn profile_json(user: &super::config::SimUser) -> serde_json::Value {
 pub async fn profile(req: HttpRequest, state: Data<SimState>) -> HttpResponse {
     match authorize(&req, &state, RateClass::Api) {
         Ok(caller) => match state.user(&caller.user_id) {
-            Some(user) => success(profile_json(user)),
+            Some(user) => {
+                lock(&state.stats).profile_checks += 1;
+                success(profile_json(user))
+            }
             None => token_error(),
         },
         Err(refusal) => refusal.response(),

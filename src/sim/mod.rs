@@ -11,7 +11,6 @@
 //! [`start`] runs it inside the current actix system and returns a [`SimHandle`] with the bound
 //! address, so tests and `tickvault demo` can run it in-process on port 0.
 
-pub mod config;
 pub mod engine;
 pub mod expiry;
 pub mod faults;
@@ -34,7 +33,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use tokio::sync::watch;
 
-pub use config::{SimConfig, SimSettings};
+pub use crate::settings::sim::{SimConfig, SimSettings};
 pub use state::SimState;
 
 use crate::capture::{CaptureWriter, SyncPolicy};

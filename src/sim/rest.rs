@@ -43,6 +43,7 @@ fn instruments(req: &HttpRequest, state: &SimState, exchange: &str) -> HttpRespo
         return too_many_requests();
     }
     let (csv, gz) = state.instruments_csv(exchange);
+    lock(&state.stats).dumps_served += 1;
     {
         let mut cut = crate::sim::state::lock(&state.dump_truncation);
         if let Some((times, bytes)) = cut.as_mut() {

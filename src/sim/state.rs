@@ -10,12 +10,12 @@ use actix_web::web::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use tokio::sync::{broadcast, mpsc};
 
-use super::config::{SimApp, SimConfig, SimUser};
 use super::market::{Market, ist_epoch};
 use super::universe::Universe;
 use crate::calendar::IST;
 use crate::capture::{CaptureWriter, RecordKind};
 use crate::kite::{Mode, Tick};
+use crate::settings::sim::{SimApp, SimConfig, SimUser};
 
 /// Locks a mutex, carrying on with the data if a panicking thread poisoned it (the data of
 /// these maps stays consistent at every await-free step).
@@ -157,6 +157,12 @@ pub struct Stats {
     pub ticks_per_token: HashMap<u32, u64>,
     /// Per connection id: (api_key, frames, ticks, open).
     pub per_connection: BTreeMap<u64, ConnectionStats>,
+    /// Sessions created (`POST /session/token`): completed logins.
+    pub sessions_created: u64,
+    /// Instruments dumps served (whole or per exchange, truncated ones included).
+    pub dumps_served: u64,
+    /// `GET /user/profile` calls answered (a cached token being checked).
+    pub profile_checks: u64,
 }
 
 /// Counters of one connection.

@@ -97,7 +97,7 @@ pub struct Universe {
 }
 
 /// The dump's header line, exactly (PROTOCOL.md §3.4).
-pub const CSV_HEADER: &str = "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange";
+pub use crate::kite::instruments::CSV_HEADER;
 
 /// An index of the universe and, for NSE's F&O indices, its derivatives.
 struct IndexSpec {

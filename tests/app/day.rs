@@ -6,16 +6,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use tickvault::actors::day::DayRunner;
-use tickvault::actors::day::handlers::StopDay;
 use tickvault::actors::scheduler::Event;
 use tickvault::actors::scheduler::handlers::{DayEvent, Outcome};
 use tickvault::calendar::IST;
+use tickvault::service::day::DayRunner;
+use tickvault::service::day::handlers::StopDay;
+use tickvault::settings::Role;
 use tickvault::sim::SimHandle;
-use tickvault::startup::Role;
 use tickvault::status::StatusBoard;
 
-use crate::helpers::{app_settings, detail, journal_ticks, spawn_sim_today, today};
+use tickvault::pipeline::Ending;
+use tickvault::service::{Service, ServiceOptions};
+
+use crate::helpers::{app_settings, detail, get_json, journal_ticks, spawn_sim_today, today};
 
 struct Day {
     _sim: SimHandle,
@@ -31,9 +34,11 @@ fn start() -> Day {
     let settings = app_settings(&sim, dir.path());
     let board = StatusBoard::new();
     let (escalate, _escalations) = tokio::sync::mpsc::unbounded_channel();
+    let control =
+        tickvault::service::control::Control::start(&settings, tickvault::clock::system(), &board);
     let runner = DayRunner::new(
         settings.clone(),
-        tickvault::clock::system(),
+        Some(control),
         board.clone(),
         Role::All,
         false,
@@ -118,6 +123,11 @@ async fn the_runner_carries_a_day_from_login_to_the_end_of_day() {
 
     day.event(Event::Connect).await;
     assert_eq!(
+        kite_calls(&day._sim).await,
+        (1, 1, 0),
+        "the connect used the login's token and the instruments event's plan"
+    );
+    assert_eq!(
         day.event(Event::Connect).await.detail,
         "already connected",
         "a repeated connect is harmless"
@@ -149,7 +159,7 @@ async fn a_close_after_the_pipeline_stopped_runs_the_end_of_day_from_the_journal
     day.wait_for_ticks(10).await;
     // The service is stopped mid-session (drained, no end of day) and comes back after the close.
     day.runner.send(StopDay).await.unwrap().unwrap();
-    let journaled = journal_ticks(&tickvault::actors::journal::journal_dir(
+    let journaled = journal_ticks(&tickvault::capture::journal::journal_dir(
         &day.settings.paths.data_dir,
         today(),
     )) as i64;
@@ -173,4 +183,105 @@ async fn a_close_after_the_pipeline_stopped_runs_the_end_of_day_from_the_journal
         "one run of the end of day"
     );
     assert_eq!(day.master_rows(), journaled);
+}
+
+/// The simulator's counts of completed logins, dumps served and cached-token checks.
+async fn kite_calls(sim: &SimHandle) -> (u64, u64, u64) {
+    let stats = get_json(&format!("{}/sim/stats", sim.http_url())).await;
+    let n = |k: &str| {
+        stats[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} in {stats}"))
+    };
+    (
+        n("sessions_created"),
+        n("dumps_served"),
+        n("profile_checks"),
+    )
+}
+
+/// Issue 17: the calendar-driven service logs in once and downloads the instruments dump once
+/// per trading day; the day's pipeline uses the service's auth actor (the token in memory, not
+/// through the cache file) and the plan the instruments event resolved.
+#[actix_rt::test]
+async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
+    let calendar = tickvault::settings::Settings::load(&Default::default())
+        .unwrap()
+        .schedule
+        .calendar;
+    let date = if calendar.is_trading_day(today()) {
+        today()
+    } else {
+        calendar.next_trading_day(today())
+    };
+    let mut config = crate::helpers::sim_config();
+    config.rate = 5.0;
+    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
+        config,
+        date,
+        record: None,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = app_settings(&sim, dir.path());
+    settings.schedule.recheck_secs = 1;
+    settings.http.enabled = false;
+    // No saved plan to fall back on: the connect must use the plan the instruments event made.
+    settings.universe.recenter = tickvault::settings::pipeline::Recenter::OnRestart;
+    let at = |h: u32, m: u32| {
+        date.and_hms_opt(h, m, 0)
+            .unwrap()
+            .and_local_timezone(IST)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    // Mid-session: the scheduler catches up with login, instruments and connect at once.
+    let clock = tickvault::clock::ManualClock::new(at(10, 0));
+    let service = Service::build(
+        &settings,
+        clock.clone(),
+        ServiceOptions {
+            role: Role::All,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the service starts");
+    let board = service.board().clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ["socket-1", "socket-2", "socket-3"]
+        .iter()
+        .any(|s| detail(&board, s, "ticks") < 5)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the day did not connect: {:?}",
+            board.snapshot()
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        kite_calls(&sim).await,
+        (1, 1, 0),
+        "one login, one dump, no cached token checked, by the time the sockets record"
+    );
+
+    // The close: drain and the end of day.
+    clock.set(at(15, 45));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while board
+        .get("eod")
+        .and_then(|e| e.details.get("result").cloned())
+        != Some(serde_json::json!("ok"))
+    {
+        assert!(Instant::now() < deadline, "no end of day after the close");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(kite_calls(&sim).await, (1, 1, 0), "over the whole day");
+    let ending = service
+        .run_until_stopped(std::future::ready(()))
+        .await
+        .expect("stops cleanly");
+    assert!(matches!(ending, Ending::Requested { .. }), "{ending:?}");
+    sim.stop().await;
 }

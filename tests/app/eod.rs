@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use tickvault::actors::eod::{EodError, EodOptions, EodReport, FailPoint, Step, run_eod};
+use tickvault::eod::{EodError, EodOptions, EodReport, FailPoint, Step, run_eod};
 use tickvault::kite::{Level, PacketKind, Tick};
 use tickvault::on_backend;
 use tickvault::settings::pipeline::EodSettings;

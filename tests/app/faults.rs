@@ -105,7 +105,7 @@ impl Bench {
         let child = if args.is_empty() {
             run_service(&self.cfg, &env, &log)
         } else {
-            let mut cmd = crate::helpers::tickvault();
+            let mut cmd = crate::helpers::tickvault_release();
             cmd.args(["run", "--now"])
                 .args(args)
                 .arg("--config")
@@ -511,7 +511,7 @@ async fn a_second_instance_on_the_same_directories_exits_at_once_naming_the_firs
         &["eod"][..],
         &["replay", "--date", "2026-11-20"][..],
     ] {
-        let mut cmd = crate::helpers::tickvault();
+        let mut cmd = crate::helpers::tickvault_release();
         cmd.args(args).arg("--config").arg(&bench.cfg);
         let mut child = cmd
             .stdout(std::process::Stdio::piped())
@@ -557,7 +557,7 @@ async fn a_truncated_instruments_dump_is_a_remote_fault_not_a_bad_setting() {
     );
     crate::helpers::post_json(&url).await;
     for command in ["instruments", "run"] {
-        let mut cmd = crate::helpers::tickvault();
+        let mut cmd = crate::helpers::tickvault_release();
         cmd.arg(command);
         if command == "run" {
             cmd.arg("--now");
@@ -575,7 +575,7 @@ async fn a_truncated_instruments_dump_is_a_remote_fault_not_a_bad_setting() {
 
 /// Runs `tickvault` with `args` (and the bench's settings) to completion, off the runtime.
 async fn tickvault_cmd(cfg: &Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = crate::helpers::tickvault();
+    let mut cmd = crate::helpers::tickvault_release();
     cmd.args(args).arg("--config").arg(cfg);
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tickvault::actors::auth::Auth;
 use tickvault::actors::instruments::actor::Instruments;
 use tickvault::actors::instruments::handlers::Resolve;
-use tickvault::actors::instruments::{Planned, SubscriptionPlan};
+use tickvault::plan::{Planned, SubscriptionPlan};
 use tickvault::settings::{Settings, Sources};
 use tickvault::sim::SimHandle;
 
@@ -386,11 +386,9 @@ fn an_equities_file_that_resolves_nothing_is_an_error_naming_the_file() {
         1,
         &tickvault::calendar::TradingCalendar::nse(),
     );
-    let rows = tickvault::actors::instruments::parse_dump(&dump.csv(None, |_| 100.0)).unwrap();
+    let rows = tickvault::plan::parse_dump(&dump.csv(None, |_| 100.0)).unwrap();
     let spots = std::collections::HashMap::from([("NSE:NIFTY 50".to_string(), 26_000.0)]);
-    let err =
-        tickvault::actors::instruments::resolve_instruments(&universe, &rows, today(), &spots)
-            .unwrap_err();
+    let err = tickvault::plan::resolve_instruments(&universe, &rows, today(), &spots).unwrap_err();
     assert_eq!(err.setting(), Some("universe.equities_file"));
     assert!(err.to_string().contains("mine.csv"), "{err}");
 

@@ -7,7 +7,21 @@ use std::process::{Command, Output};
 /// variables leak in from the machine running the tests. `TICKVAULT_TEST_BIN` runs another
 /// build instead of this one (a release build, or an older one to see a test fail before a fix).
 pub fn tickvault() -> Command {
-    let bin = std::env::var_os("TICKVAULT_TEST_BIN")
+    clean(std::env::var_os("TICKVAULT_TEST_BIN"))
+}
+
+/// [`tickvault`], of the release build that the quick start builds when `TICKVAULT_RELEASE_BIN`
+/// names it (tests/run does: default features, `panic = "abort"`). The recovery and fault
+/// suites run it: the service as it runs in production.
+pub fn tickvault_release() -> Command {
+    clean(
+        std::env::var_os("TICKVAULT_RELEASE_BIN")
+            .or_else(|| std::env::var_os("TICKVAULT_TEST_BIN")),
+    )
+}
+
+fn clean(bin: Option<std::ffi::OsString>) -> Command {
+    let bin = bin
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tickvault")));
     let mut cmd = Command::new(bin);
@@ -263,8 +277,8 @@ impl Ws {
 
 // --- the service against the simulator ---------------------------------------------------------
 
+use tickvault::pipeline::App;
 use tickvault::settings::AppSettings;
-use tickvault::startup::App;
 use tickvault::status::StatusBoard;
 use tickvault::storage::{StorageUrl, Store};
 
@@ -686,7 +700,7 @@ pub async fn spawn_app_on(
 pub async fn spawn_app_with(
     backend: Backend,
     rate: f64,
-    options: tickvault::startup::StartOptions,
+    options: tickvault::pipeline::StartOptions,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
     let sim = spawn_sim_today(Some(rate));
@@ -697,10 +711,14 @@ pub async fn spawn_app_with(
         settings.storage.url = db.url().to_string();
     }
     tweak(&mut settings);
-    let app =
-        tickvault::startup::start_with(&settings, today(), tickvault::clock::system(), options)
-            .await
-            .expect("the service starts");
+    let app = tickvault::service::control::start_day(
+        &settings,
+        today(),
+        tickvault::clock::system(),
+        options,
+    )
+    .await
+    .expect("the service starts");
     TestApp {
         sim,
         app,
@@ -865,7 +883,7 @@ impl TestApp {
 
     /// Ticks in the service's journal of today.
     pub fn journaled(&self) -> u64 {
-        journal_ticks(&tickvault::actors::journal::journal_dir(
+        journal_ticks(&tickvault::capture::journal::journal_dir(
             &self.settings.paths.data_dir,
             today(),
         ))

@@ -8,6 +8,7 @@ mod eod;
 mod faults;
 mod first_contact;
 mod helpers;
+mod layout;
 mod ops;
 mod package;
 mod pipeline;

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use serde_json::Value;
-use tickvault::actors::day::DayRunner;
 use tickvault::actors::notifier::handlers::DrainMail;
 use tickvault::actors::notifier::{Alert, AlertKind, Notifier};
 use tickvault::actors::scheduler::Event;
 use tickvault::actors::scheduler::handlers::DayEvent;
 use tickvault::http::Endpoint;
+use tickvault::service::day::DayRunner;
+use tickvault::settings::Role;
 use tickvault::settings::ops::{NotifySettings, SmtpSecurity};
-use tickvault::startup::Role;
 use tickvault::status::StatusBoard;
 
 use crate::helpers::{
@@ -156,9 +156,11 @@ async fn the_end_of_day_summary_arrives_by_mail_over_starttls() {
     settings.notify = smtp.settings(&certs);
     let (board, notifier) = start_notifier(&settings);
     let (escalate, _escalations) = tokio::sync::mpsc::unbounded_channel();
+    let control =
+        tickvault::service::control::Control::start(&settings, tickvault::clock::system(), &board);
     let runner = DayRunner::new(
         settings.clone(),
-        tickvault::clock::system(),
+        Some(control),
         board.clone(),
         Role::All,
         false,

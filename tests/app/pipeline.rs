@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use tickvault::actors::instruments::PlanError;
 use tickvault::actors::instruments::handlers::ResolveError;
+use tickvault::plan::PlanError;
+use tickvault::service::control::DayError;
 use tickvault::settings::pipeline::{OptionChain, StrikeWindow};
-use tickvault::startup::StartError;
 use tickvault::storage;
 
 use crate::helpers::{Backend, TestApp, detail, post_json, spawn_app, spawn_app_on, today};
@@ -168,9 +168,14 @@ async fn a_totp_failure_at_login_is_retried_in_the_next_window() {
     let dir = tempfile::tempdir().unwrap();
     let settings = crate::helpers::app_settings(&sim, dir.path());
     let started = Instant::now();
-    let app = tickvault::startup::start(&settings, today(), tickvault::clock::system())
-        .await
-        .expect("starts after one retry");
+    let app = tickvault::service::control::start_day(
+        &settings,
+        today(),
+        tickvault::clock::system(),
+        Default::default(),
+    )
+    .await
+    .expect("starts after one retry");
     assert!(started.elapsed() <= Duration::from_secs(35));
     let auth = app.board.get("auth").unwrap();
     assert_eq!(serde_json::to_value(auth.state).unwrap(), "running");
@@ -248,8 +253,15 @@ async fn a_universe_larger_than_one_app_can_carry_is_a_startup_error_naming_the_
             .options
             .push(chain(&s, &format!("NSE:{s}"), 0));
     }
-    match tickvault::startup::start(&settings, today(), tickvault::clock::system()).await {
-        Err(StartError::Plan(ResolveError::Plan(PlanError::TooMany {
+    match tickvault::service::control::start_day(
+        &settings,
+        today(),
+        tickvault::clock::system(),
+        Default::default(),
+    )
+    .await
+    {
+        Err(DayError::Plan(ResolveError::Plan(PlanError::TooMany {
             instruments,
             capacity,
             ..

@@ -56,7 +56,7 @@ pub(crate) fn run_service(
     env: &[(&str, String)],
     log: &std::path::Path,
 ) -> Child {
-    let mut cmd = tickvault();
+    let mut cmd = crate::helpers::tickvault_release();
     cmd.args(["run", "--now", "--config"])
         .arg(cfg)
         .stdout(Stdio::null())

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use redis::Commands;
+use tickvault::pipeline::{App, StartOptions};
+use tickvault::settings::Role;
 use tickvault::settings::Settings;
-use tickvault::startup::{App, Role, StartOptions};
 use tickvault::status::State;
 use tickvault::storage::schema::daily_ticks::dsl;
 use tickvault::storage::{StorageUrl, Store};
@@ -80,7 +81,7 @@ async fn store_with(
         stop_before_ack,
         ..Default::default()
     };
-    tickvault::startup::start_with(&s, today(), tickvault::clock::system(), options)
+    tickvault::service::control::start_day(&s, today(), tickvault::clock::system(), options)
         .await
         .expect("the store starts")
 }

@@ -67,6 +67,7 @@ async fn sigusr1_writes_the_status_report_and_sigterm_drains_to_a_database_equal
             "journal",
             "persister",
             "eod",
+            "day",
             "http",
             "notifier"
         ]

@@ -26,8 +26,11 @@ pub struct TokenRejected {
     pub generation: u64,
 }
 
-fn unix_now(now: chrono::DateTime<chrono::Utc>) -> u64 {
-    u64::try_from(now.timestamp()).unwrap_or(0)
+/// The wall clock's Unix time, for TOTP codes: Kite checks them against its own clock, so
+/// they never follow the injected [`crate::clock::Clock`] (which decides the token's expiry and
+/// the calendar, and which tests set to another day).
+fn unix_now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)
 }
 
 /// Seconds until the next 30-second TOTP window opens, plus a second of margin.
@@ -54,7 +57,6 @@ impl Handler<GetToken> for Auth {
         };
         let client = self.client();
         let creds = Credentials::from(&app);
-        let clock = self.clock.clone();
         let max_attempts = self.max_attempts;
         let name = app.name.clone();
         self.status.set_state(State::Starting);
@@ -74,14 +76,14 @@ impl Handler<GetToken> for Auth {
             let mut last = String::new();
             let mut totp_refused = false;
             for attempt in 1..=max_attempts {
-                let wait = match client.login(&creds, unix_now(clock.now())).await {
+                let wait = match client.login(&creds, unix_now()).await {
                     Ok(session) => {
                         tracing::info!(app = %name, user_id = %session.user_id, attempt, "logged in");
                         return Ok((session, true));
                     }
                     // A refused TOTP may be a code at a window's edge: the next window's.
                     Err(e) if e.refusal() == Some(Refusal::Totp) => {
-                        let wait = until_next_totp_window(unix_now(clock.now()));
+                        let wait = until_next_totp_window(unix_now());
                         tracing::warn!(app = %name, attempt, error = %e, wait_s = wait.as_secs(), "TOTP refused; retrying in the next window");
                         totp_refused = true;
                         last = e.to_string();

@@ -30,40 +30,12 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::actors::persister::handlers::{SaveInstruments, StoreRows};
-use crate::actors::publisher::views::fields;
-use crate::kite::decode_packet;
+use crate::actors::persister::handlers::StoreRows;
+use crate::actors::sink::SaveInstruments;
 use crate::settings::redis::RedisSettings;
 use crate::status::{State, StatusHandle};
-use crate::storage::models::{NewInstrument, NewTick};
-
-/// Why an entry cannot become a row.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum EntryError {
-    /// A field the row needs is missing or not a number / date.
-    #[error("field `{0}` missing or malformed")]
-    Field(&'static str),
-    /// The packet does not decode.
-    #[error("the packet does not decode")]
-    Packet,
-}
-
-/// Rebuilds the row a stream entry stands for (the same row the ingest host's persister would
-/// write from its journal).
-pub fn entry_row(entry: &StreamId) -> Result<NewTick, EntryError> {
-    fn field<T: redis::FromRedisValue>(e: &StreamId, name: &'static str) -> Result<T, EntryError> {
-        e.get::<T>(name).ok_or(EntryError::Field(name))
-    }
-    let date: String = field(entry, fields::DATE)?;
-    let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-        .map_err(|_| EntryError::Field(fields::DATE))?;
-    let socket: i16 = field(entry, fields::SOCKET)?;
-    let seq: i64 = field(entry, fields::SEQ)?;
-    let recv_us: i64 = field(entry, fields::RECV_US)?;
-    let packet: Vec<u8> = field(entry, fields::PACKET)?;
-    let tick = decode_packet(&packet).ok_or(EntryError::Packet)?;
-    Ok(NewTick::new(date, socket, seq, recv_us, &tick))
-}
+use crate::storage::models::NewInstrument;
+use crate::stream::entry_row;
 
 /// Counters shown in the status (shared with the loop).
 #[derive(Debug, Default)]

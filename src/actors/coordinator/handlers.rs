@@ -6,11 +6,10 @@ use actix::prelude::*;
 use serde_json::json;
 
 use super::Coordinator;
+use crate::actors::children::{ChildRestarted, ShutdownSocket};
 use crate::actors::consumer::handlers::StopConsumer;
 use crate::actors::journal::handlers::FlushJournal;
-use crate::actors::persister::handlers::FlushPersister;
-use crate::actors::socket::Socket;
-use crate::actors::socket::handlers::ShutdownSocket;
+use crate::actors::sink::FlushPersister;
 use crate::status::State;
 
 /// The sockets, once started.
@@ -18,15 +17,7 @@ use crate::status::State;
 #[rtype(result = "()")]
 pub struct Attach {
     /// Their addresses.
-    pub sockets: Vec<Addr<Socket>>,
-}
-
-/// A child restarted.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct ChildRestarted {
-    /// Its name.
-    pub name: String,
+    pub sockets: Vec<Recipient<ShutdownSocket>>,
 }
 
 /// Log one line per actor and write `status.json` (SIGUSR1).

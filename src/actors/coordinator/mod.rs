@@ -5,7 +5,7 @@
 //! (in the store role: the stream consumer stops after its batch in flight), then the journal
 //! syncs, then the persister (in the ingest role: the ledger) commits everything.
 //!
-//! Messages: [`handlers::Attach`], [`handlers::ChildRestarted`], [`handlers::DumpStatus`],
+//! Messages: [`handlers::Attach`], [`crate::actors::children::ChildRestarted`], [`handlers::DumpStatus`],
 //! [`handlers::Shutdown`].
 
 pub mod actor;
@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use actix::{Addr, Recipient};
 use tokio::sync::mpsc;
 
+use crate::actors::children::ShutdownSocket;
 use crate::actors::consumer::Consumer;
 use crate::actors::journal::Journal;
-use crate::actors::persister::handlers::FlushPersister;
-use crate::actors::socket::Socket;
+use crate::actors::sink::FlushPersister;
 use crate::status::{StatusBoard, StatusHandle};
 
 /// The coordinator's state.
@@ -30,7 +30,7 @@ pub struct Coordinator {
     pub(crate) board: Arc<StatusBoard>,
     pub(crate) status: StatusHandle,
     pub(crate) status_path: PathBuf,
-    pub(crate) sockets: Vec<Addr<Socket>>,
+    pub(crate) sockets: Vec<Recipient<ShutdownSocket>>,
     /// None in the store role (no sockets, no journal).
     pub(crate) journal: Option<Addr<Journal>>,
     /// The store role's stream consumer.

@@ -4,7 +4,8 @@ use actix::prelude::*;
 use chrono::NaiveDate;
 use serde_json::json;
 
-use super::{Eod, EodOptions, EodReport, run_eod};
+use super::Eod;
+use crate::eod::{EodOptions, EodReport, run_eod};
 use crate::storage::Store;
 
 /// Runs the end of day for `date` (the persister must have been flushed first). Answers with the
@@ -32,7 +33,7 @@ impl Handler<RunEod> for Eod {
         let opts = EodOptions::new(self.settings, self.retention_days);
         self.status.set_all([("date", json!(msg.date.to_string()))]);
         let status = self.status.clone();
-        let mut progress = |p: super::Progress| {
+        let mut progress = |p: crate::eod::Progress| {
             status.set_all([
                 ("step", json!(p.step)),
                 ("chunks_done", json!(p.done)),

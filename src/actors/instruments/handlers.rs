@@ -7,12 +7,12 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::actor::Instruments;
-use super::{
+use crate::actors::auth::handlers::GetToken;
+use crate::kite::client::{KiteClient, Session};
+use crate::plan::{
     PlanError, SavedPlan, SubscriptionPlan, deal, dedupe_dump, parse_dump, resolve_instruments,
     spot_keys,
 };
-use crate::actors::auth::handlers::GetToken;
-use crate::kite::client::{KiteClient, Session};
 use crate::settings::pipeline::Recenter;
 use crate::status::State;
 
@@ -125,7 +125,7 @@ impl Handler<Resolve> for Instruments {
             if let Err(e) = std::fs::write(&snapshot, &csv) {
                 tracing::warn!(path = %snapshot.display(), error = %e, "cannot keep the dump snapshot");
             }
-            let mut dump = parse_dump(&csv)?;
+            let mut dump = parse_dump(&csv).map_err(PlanError::from)?;
             let duplicates = dedupe_dump(&mut dump);
             let spots = fetch_spots(&client, &token.session, &spot_keys(&universe, &dump)).await?;
             let (planned, unknown) = resolve_instruments(&universe, &dump, msg.date, &spots)?;

@@ -6,10 +6,24 @@ use actix::prelude::*;
 use serde_json::json;
 
 use super::Journal;
-use crate::actors::persister::handlers::Catchup;
+use crate::actors::sink::Catchup;
 use crate::status::State;
 
 impl Journal {
+    /// Its counters in its status entry (from the start, so a report never lacks them).
+    fn report_status(&self) {
+        self.status.set_all([
+            (
+                "failing_sockets",
+                json!(self.failing.keys().collect::<Vec<_>>()),
+            ),
+            ("bytes", json!(self.bytes)),
+            ("records", json!(self.records)),
+            ("failed_appends", json!(self.failed_appends)),
+            ("publish_dropped", json!(self.publish_dropped)),
+        ]);
+    }
+
     /// Hands buffered frames to the OS and tells the persister how far each file reaches.
     pub(super) fn flush_and_notify(&mut self, ctx: &mut Context<Self>) {
         for (socket, (generation, w)) in &mut self.writers {
@@ -24,16 +38,7 @@ impl Journal {
         }
         let ends = self.ends.clone();
         self.log_failing();
-        self.status.set_all([
-            (
-                "failing_sockets",
-                json!(self.failing.keys().collect::<Vec<_>>()),
-            ),
-            ("bytes", json!(self.bytes)),
-            ("records", json!(self.records)),
-            ("failed_appends", json!(self.failed_appends)),
-            ("publish_dropped", json!(self.publish_dropped)),
-        ]);
+        self.report_status();
         if self.catchup_in_flight
             || ends
                 .iter()
@@ -58,6 +63,7 @@ impl Actor for Journal {
         // Frames arrive in bursts: a large mailbox, but never a silent drop (see socket).
         ctx.set_mailbox_capacity(65_536);
         self.status.set_state(State::Running);
+        self.report_status();
         ctx.run_interval(self.flush_every, |act, ctx| act.flush_and_notify(ctx));
         ctx.run_interval(self.fsync_every, |act, _| {
             let now = Instant::now();

@@ -10,7 +10,7 @@
 //! in half a record) or one that would take a file past [`crate::capture::journal::MAX_OFFSET`].
 //!
 //! Messages: [`handlers::Append`] (from sockets), [`handlers::FlushJournal`] (shutdown: sync
-//! everything and report each file's end). Talks to: the persister ([`crate::actors::persister::handlers::Catchup`]).
+//! everything and report each file's end). Talks to: the persister ([`crate::actors::sink::Catchup`]).
 
 pub mod actor;
 pub mod handlers;
@@ -22,14 +22,12 @@ use std::time::Duration;
 use actix::Recipient;
 use chrono::NaiveDate;
 
-use crate::actors::persister::handlers::{Catchup, RecordGap};
 use crate::actors::publisher::handlers::Publish;
+use crate::actors::sink::{Catchup, RecordGap};
 use crate::capture::journal::{self as files, JournalKey};
 use crate::capture::{CaptureWriter, SyncPolicy};
 use crate::settings::pipeline::JournalSettings;
 use crate::status::{State, StatusHandle};
-
-pub use crate::capture::journal::{journal_dir, journal_path};
 
 /// The journal actor's state.
 pub struct Journal {

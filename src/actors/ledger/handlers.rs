@@ -3,7 +3,7 @@
 use actix::prelude::*;
 
 use super::Ledger;
-use crate::actors::persister::handlers::{Catchup, FlushPersister, RecordGap, SaveInstruments};
+use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments};
 
 impl Handler<Catchup> for Ledger {
     type Result = ();

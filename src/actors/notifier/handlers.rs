@@ -42,7 +42,7 @@ impl Notifier {
             ("last_alert", serde_json::json!(alert.kind.as_str())),
             (
                 "last_alert_at",
-                serde_json::json!(crate::actors::scheduler::ist_string(self.clock.now())),
+                serde_json::json!(crate::calendar::ist_rfc3339(self.clock.now())),
             ),
         ]);
         let Some(transport) = self.transport.clone() else {

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 
 use super::watch::{free_bytes, human_bytes};
 use super::{Alert, AlertKind};
-use crate::actors::eod::EodReport;
+use crate::eod::EodReport;
 
 /// Instruments listed by name in the mail (the rest are counted).
 const LISTED: usize = 40;

@@ -190,7 +190,7 @@ impl Watch {
                         s.name,
                         s.state,
                         s.count("subscribed"),
-                        crate::actors::scheduler::ist_string(since),
+                        crate::calendar::ist_rfc3339(since),
                         s.last_error.as_deref().unwrap_or("none recorded"),
                     ),
                 });

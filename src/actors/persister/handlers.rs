@@ -5,27 +5,11 @@ use std::collections::HashMap;
 use actix::prelude::*;
 
 use super::Persister;
+use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments};
 use crate::capture::JournalKey;
 use crate::recovery::{self, FileReplay, RecoveryError};
-use crate::storage::models::{NewGap, NewInstrument, NewTick};
+use crate::storage::models::NewTick;
 use crate::storage::{self};
-
-/// The journal grew: each file this run wrote now reaches this offset.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Catchup {
-    /// Journal file → end offset.
-    pub ends: HashMap<JournalKey, u64>,
-}
-
-/// Reads every journal to its end and commits everything, whatever the batch settings say.
-/// Returns the rows committed in total, or the error that stopped it.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<u64, String>")]
-pub struct FlushPersister {
-    /// The journal files to read (the journal's last report).
-    pub files: Vec<JournalKey>,
-}
 
 /// What crash recovery did, and what the journal must not reuse.
 #[derive(Debug, Clone, Default)]
@@ -51,16 +35,6 @@ pub struct Recover {
 #[derive(Debug, Message)]
 #[rtype(result = "Result<u64, String>")]
 pub struct StoreRows(pub std::sync::Arc<Vec<NewTick>>);
-
-/// An interval in which a socket was not delivering.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct RecordGap(pub NewGap);
-
-/// The day's instrument snapshot.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), String>")]
-pub struct SaveInstruments(pub Vec<NewInstrument>);
 
 impl Handler<Catchup> for Persister {
     type Result = ();
@@ -151,7 +125,7 @@ impl Handler<RecordGap> for Persister {
 
     fn handle(&mut self, msg: RecordGap, _ctx: &mut Self::Context) {
         // Beside the journal too: the day can be rebuilt from its directory alone.
-        if let Err(e) = crate::actors::ledger::append_gap_file(&self.data_dir, self.date, &msg.0) {
+        if let Err(e) = crate::sidecar::append_gap_file(&self.data_dir, self.date, &msg.0) {
             tracing::error!(error = %e, gap = ?msg.0, "cannot keep a gap beside the journal");
         }
         match storage::record_gap(self.store.conn(), &msg.0) {
@@ -171,9 +145,7 @@ impl Handler<SaveInstruments> for Persister {
             by_date.entry(row.trade_date).or_default().push(row);
         }
         for (date, rows) in by_date {
-            if let Err(e) =
-                crate::actors::ledger::merge_instruments_file(&self.data_dir, date, &rows)
-            {
+            if let Err(e) = crate::sidecar::merge_instruments_file(&self.data_dir, date, &rows) {
                 tracing::error!(error = %e, "cannot keep the instrument snapshot beside the journal");
             }
             storage::save_instruments(self.store.conn(), date, &rows).map_err(|e| e.to_string())?;

@@ -12,9 +12,9 @@
 //! ([`handlers::StoreRows`], answered once they are committed, so the consumer acknowledges
 //! only committed entries); the batch path, retries and status are the same.
 //!
-//! Messages: [`handlers::Catchup`] (the journal grew), [`handlers::FlushPersister`] (commit
-//! everything now), [`handlers::StoreRows`], [`handlers::RecordGap`],
-//! [`handlers::SaveInstruments`].
+//! Messages: the sink's ([`crate::actors::sink`]: `Catchup` (the journal grew),
+//! `FlushPersister` (commit everything now), `RecordGap`, `SaveInstruments`),
+//! [`handlers::StoreRows`], [`handlers::Recover`].
 
 pub mod actor;
 pub mod handlers;
@@ -253,10 +253,12 @@ impl Persister {
             Ok(_) => {
                 let took = started.elapsed();
                 self.last_commit_ms = took.as_millis() as u64;
+                self.status.observe(
+                    &crate::status::histogram::COMMIT_SECONDS,
+                    took.as_secs_f64(),
+                );
                 self.status
-                    .observe(&crate::metrics::COMMIT_SECONDS, took.as_secs_f64());
-                self.status
-                    .observe(&crate::metrics::BATCH_ROWS, rows.len() as f64);
+                    .observe(&crate::status::histogram::BATCH_ROWS, rows.len() as f64);
                 self.committed_rows += rows.len() as u64;
                 self.last_commit_at = Some(chrono::Utc::now());
                 let now_us = chrono::Utc::now().timestamp_micros();
@@ -341,7 +343,7 @@ impl Persister {
         )
         .map_err(|e| e.to_string())?;
         let dir = crate::capture::journal::journal_dir(&self.data_dir, self.date);
-        crate::actors::ledger::restore(&mut self.store, &dir, self.date)?;
+        crate::sidecar::restore(&mut self.store, &dir, self.date)?;
         self.load_positions().map_err(|e| e.to_string())?;
         Ok(done.iter().map(|f| f.inserted).sum())
     }

@@ -10,26 +10,7 @@ use super::Pending;
 use crate::kite::json::TickJson;
 use crate::kite::{PacketKind, encode_packet, exact_price};
 use crate::settings::redis::RedisSettings;
-
-/// The stream entry's field names (a contract with readers and the store role).
-pub mod fields {
-    /// Instrument token.
-    pub const TOKEN: &str = "token";
-    /// Trading symbol.
-    pub const SYMBOL: &str = "symbol";
-    /// The tick as `tickvault decode` prints it, plus `tradingsymbol`.
-    pub const DATA: &str = "data";
-    /// Receiving socket.
-    pub const SOCKET: &str = "socket";
-    /// Row key within the socket and date.
-    pub const SEQ: &str = "seq";
-    /// Receive time, µs since the epoch (UTC).
-    pub const RECV_US: &str = "recv_us";
-    /// Trading date, `YYYY-MM-DD`.
-    pub const DATE: &str = "date";
-    /// The raw Kite packet (binary), from which the store rebuilds the exact row.
-    pub const PACKET: &str = "packet";
-}
+use crate::stream::fields;
 
 /// A view key and when its TTL was last set.
 #[derive(Debug)]

@@ -12,7 +12,7 @@
 //! The holiday file is re-read before each new session.
 //!
 //! Messages: [`handlers::DayEvent`] (sent to the runner). Talks to: the runner
-//! ([`crate::actors::day`] in the service, a recorder in tests).
+//! ([`crate::service::day`] in the service, a recorder in tests).
 
 pub mod actor;
 pub mod handlers;
@@ -113,7 +113,7 @@ impl Scheduler {
                 today = %today,
                 why = %self.timetable.closed_because(today),
                 next_session = %s.date,
-                login_at = %ist_string(s.at(Event::Login)),
+                login_at = %crate::calendar::ist_rfc3339(s.at(Event::Login)),
                 "no session today; idle until the next one"
             );
         }
@@ -133,7 +133,7 @@ impl Scheduler {
         self.session = done.and_then(|d| self.timetable.after(d));
         self.next = Some(Event::Login);
         if let Some(s) = &self.session {
-            tracing::info!(next_session = %s.date, login_at = %ist_string(s.at(Event::Login)), special = s.special.as_deref(), "day done; sleeping until the next trading day");
+            tracing::info!(next_session = %s.date, login_at = %crate::calendar::ist_rfc3339(s.at(Event::Login)), special = s.special.as_deref(), "day done; sleeping until the next trading day");
         }
     }
 
@@ -143,7 +143,9 @@ impl Scheduler {
             (Some(s), Some(e)) => (
                 Some(s.date.to_string()),
                 Some(e.as_str()),
-                Some(ist_string(self.retry_at.unwrap_or(s.at(e)).max(now))),
+                Some(crate::calendar::ist_rfc3339(
+                    self.retry_at.unwrap_or(s.at(e)).max(now),
+                )),
             ),
             (Some(s), None) => (Some(s.date.to_string()), None, None),
             _ => (None, None, None),
@@ -166,7 +168,7 @@ impl Scheduler {
             ("failures", json!(self.failures)),
             (
                 "token_expires_at",
-                json!(self.token_expires_at.map(ist_string)),
+                json!(self.token_expires_at.map(crate::calendar::ist_rfc3339)),
             ),
             (
                 "token_valid",
@@ -182,9 +184,4 @@ impl Scheduler {
             ),
         ]);
     }
-}
-
-/// `t` as RFC 3339 in IST, to the millisecond.
-pub fn ist_string(t: DateTime<Utc>) -> String {
-    crate::calendar::ist_rfc3339(t)
 }

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::{Failure, Socket, backoff, subscription_messages};
 use crate::actors::auth::handlers::{GetToken, TokenRejected};
-use crate::actors::coordinator::handlers::ChildRestarted;
-use crate::actors::persister::handlers::RecordGap;
+use crate::actors::children::ChildRestarted;
+use crate::actors::sink::RecordGap;
 use crate::status::State;
 use crate::storage::models::NewGap;
 

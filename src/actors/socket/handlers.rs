@@ -3,6 +3,8 @@
 use std::time::Instant;
 
 use actix::prelude::*;
+
+pub use crate::actors::children::ShutdownSocket;
 use awc::error::WsProtocolError;
 use awc::ws::{Frame, Message as WsMessage};
 use chrono::Utc;
@@ -11,15 +13,6 @@ use super::{Failure, Socket};
 use crate::actors::journal::handlers::Append;
 use crate::capture::RecordKind;
 use crate::kite::{ServerText, parse_message};
-
-/// Closes the connection cleanly and stays down; answers once the connection has ended (or
-/// after `wait`), so that everything it received is in the journal.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct ShutdownSocket {
-    /// How long to wait for the close handshake.
-    pub wait: std::time::Duration,
-}
 
 impl Handler<ShutdownSocket> for Socket {
     type Result = ResponseFuture<()>;

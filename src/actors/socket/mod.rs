@@ -30,11 +30,11 @@ use chrono::NaiveDate;
 use futures_util::stream::SplitSink;
 
 use crate::actors::auth::Auth;
-use crate::actors::coordinator::handlers::ChildRestarted;
-use crate::actors::instruments::SocketPlan;
+use crate::actors::children::ChildRestarted;
 use crate::actors::journal::handlers::Append;
-use crate::actors::persister::handlers::RecordGap;
+use crate::actors::sink::RecordGap;
 use crate::kite::{ClientRequest, Mode};
+use crate::plan::SocketPlan;
 use crate::settings::pipeline::SocketSettings;
 use crate::status::StatusHandle;
 

@@ -10,9 +10,9 @@ use chrono::{Datelike, NaiveDate};
 
 use super::{Blame, Item};
 use crate::actors::instruments::handlers::{ResolveError, fetch_spots};
-use crate::actors::instruments::{deal, parse_dump, resolve_instruments, spot_keys};
 use crate::actors::notifier::watch::{free_bytes, human_bytes};
 use crate::kite::client::{KiteClient, KiteError, Refusal, Session};
+use crate::plan::{deal, parse_dump, resolve_instruments, spot_keys};
 use crate::settings::{Settings, Sources};
 use crate::storage::{self, StorageError, StorageUrl};
 
@@ -522,7 +522,7 @@ async fn instruments(
     let needed = planned.len().div_ceil(per_socket);
     if let Err(e) = deal(&planned, &apps, settings.sockets.per_app, per_socket) {
         let (problem, fix) = match e {
-            crate::actors::instruments::PlanError::Empty => (
+            crate::plan::PlanError::Empty => (
                 "universe_empty",
                 "name instruments in [universe] that the dump has",
             ),

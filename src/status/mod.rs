@@ -4,6 +4,8 @@
 //! It is a shared registry rather than a message round-trip so that a wedged actor still shows
 //! its last known state. Actors update only their own entry through a [`StatusHandle`].
 
+pub mod histogram;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::metrics::Histogram;
+use histogram::{Histogram, HistogramSpec};
 
 /// Lifecycle states (fixed names: tools read them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -306,7 +308,7 @@ impl StatusHandle {
     }
 
     /// Counts `value` in the histogram `spec` (created on first use).
-    pub fn observe(&self, spec: &'static crate::metrics::HistogramSpec, value: f64) {
+    pub fn observe(&self, spec: &'static HistogramSpec, value: f64) {
         self.board
             .histograms
             .lock()

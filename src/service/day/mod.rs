@@ -1,11 +1,13 @@
 //! The day runner: carries out the scheduler's events for the calendar-driven service
 //! (`tickvault run` without `--now`).
 //!
-//! - **login**: a token for every API app through the long-lived auth actor (cached for the
-//!   day on disk; Kite flushes it at 06:00 IST), answering with its expiry;
-//! - **instruments**: resolves the day's universe from the instruments dump;
-//! - **connect**: starts the day's pipeline ([`crate::startup::start_on_board`]) on the
-//!   service's status board;
+//! - **login**: a token for every API app through the service's one auth actor (kept in
+//!   memory and cached for the day on disk; Kite flushes it at 06:00 IST), answering with its
+//!   expiry;
+//! - **instruments**: resolves the day's universe from the instruments dump and keeps the plan;
+//! - **connect**: opens the day's pipeline ([`crate::pipeline::prepare`]) on the service's status
+//!   board with the kept plan and the service's auth actor (resolving the plan first when the
+//!   instruments event did not run);
 //! - **close**: closes the sockets, drains the journal and the persister, runs the end of day,
 //!   then stops the day's threads. With no pipeline running (the service started after the
 //!   close) it replays the day's journals into the database and runs the end of day directly.
@@ -14,35 +16,37 @@
 //! consumer. The ingest role has no database: close only drains.
 //!
 //! Messages: [`crate::actors::scheduler::handlers::DayEvent`], [`handlers::StopDay`]. Talks
-//! to: auth, instruments, the day's [`crate::startup::App`].
+//! to: the service's [`Control`] (auth, instruments), the day's [`crate::pipeline::App`].
 
 pub mod actor;
 pub mod handlers;
 
 use std::sync::Arc;
 
-use actix::{Addr, Recipient};
+use actix::Recipient;
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
-use crate::actors::auth::Auth;
-use crate::actors::eod::{EodOptions, EodReport, run_eod};
+use super::control::Control;
 use crate::actors::notifier::Alert;
 use crate::actors::notifier::report::{Growth, record_growth};
-use crate::clock::SharedClock;
-use crate::settings::Settings;
-use crate::startup::{App, Role};
+use crate::eod::{EodOptions, EodReport, run_eod};
+use crate::pipeline::App;
+use crate::plan::SubscriptionPlan;
+use crate::settings::{Role, Settings};
 use crate::status::{StatusBoard, StatusHandle};
 use crate::storage::Store;
 
 /// The day runner actor.
 pub struct DayRunner {
     settings: Settings,
-    clock: SharedClock,
     board: Arc<StatusBoard>,
     role: Role,
     skip_corrupt: bool,
-    auth: Option<Addr<Auth>>,
+    /// The service's auth and instruments actors (none in the store role).
+    control: Option<Control>,
+    /// The plan the instruments event resolved, kept for the connect.
+    plan: Option<SubscriptionPlan>,
     /// The running day's pipeline.
     app: Option<App>,
     /// A day's escalation (restart storm) goes to the service, which drains and exits.
@@ -53,10 +57,11 @@ pub struct DayRunner {
 }
 
 impl DayRunner {
-    /// A runner for `role`, reporting on `board`.
+    /// A runner for `role`, reporting on `board`, logging in and resolving through `control`
+    /// (which the store role does not need).
     pub fn new(
         settings: Settings,
-        clock: SharedClock,
+        control: Option<Control>,
         board: Arc<StatusBoard>,
         role: Role,
         skip_corrupt: bool,
@@ -65,11 +70,11 @@ impl DayRunner {
         let status = board.handle("day");
         DayRunner {
             settings,
-            clock,
             board,
             role,
             skip_corrupt,
-            auth: None,
+            control,
+            plan: None,
             app: None,
             escalate,
             notifier: None,

@@ -2,16 +2,17 @@
 
 use actix::prelude::*;
 
-use super::{DayRunner, close_offline, database_growth, eod_summary};
-use crate::actors::auth::Auth;
+use super::DayRunner;
 use crate::actors::auth::handlers::GetToken;
-use crate::actors::instruments::actor::Instruments;
-use crate::actors::instruments::handlers::Resolve;
 use crate::actors::notifier::Alert;
 use crate::actors::notifier::report::{eod_alert, eod_failed_alert};
 use crate::actors::scheduler::Event;
 use crate::actors::scheduler::handlers::{DayEvent, Outcome};
-use crate::startup::{Role, StartOptions, start_on_board};
+use crate::pipeline::StartOptions;
+use crate::service::control::{Control, DayError, open_day};
+use crate::settings::Role;
+
+use super::{close_offline, database_growth, eod_summary};
 
 /// Drains the running day, if any (the service is stopping): sockets close, the journal
 /// syncs, the persister commits. No end of day (the scheduler runs it at the close).
@@ -19,19 +20,116 @@ use crate::startup::{Role, StartOptions, start_on_board};
 #[rtype(result = "Result<u64, String>")]
 pub struct StopDay;
 
+/// Opens `date`'s pipeline now (`run --now`): what the connect event does, answered as data.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<DayOpened, DayError>")]
+pub struct OpenDay {
+    /// The trading date.
+    pub date: chrono::NaiveDate,
+}
+
+/// What an opened day records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayOpened {
+    /// Instruments subscribed.
+    pub instruments: usize,
+    /// Sockets connecting.
+    pub sockets: usize,
+}
+
+/// What a connect did.
+enum Opened {
+    /// The day was open already.
+    Already,
+    /// The day opened.
+    Now(DayOpened),
+}
+
+impl Handler<OpenDay> for DayRunner {
+    type Result = AtomicResponse<Self, Result<DayOpened, DayError>>;
+
+    fn handle(&mut self, msg: OpenDay, _ctx: &mut Self::Context) -> Self::Result {
+        AtomicResponse::new(Box::pin(self.open(msg.date).map(
+            |res, act, _| match res? {
+                Opened::Now(opened) => Ok(opened),
+                Opened::Already => Ok(act.app.as_ref().map_or(
+                    DayOpened {
+                        instruments: 0,
+                        sockets: 0,
+                    },
+                    |app| DayOpened {
+                        instruments: app.plan.instruments.len(),
+                        sockets: app.plan.sockets.len(),
+                    },
+                )),
+            },
+        )))
+    }
+}
+
 impl DayRunner {
-    fn auth(&mut self) -> Addr<Auth> {
-        if let Some(a) = &self.auth {
-            return a.clone();
+    /// Opens `date`'s pipeline with the kept plan (draining a previous day still running),
+    /// and forwards its escalations to the service.
+    fn open(
+        &mut self,
+        date: chrono::NaiveDate,
+    ) -> ResponseActFuture<Self, Result<Opened, DayError>> {
+        if self.app.as_ref().is_some_and(|a| a.date == date) {
+            return Box::pin(actix::fut::ready(Ok(Opened::Already)));
         }
-        let auth = Auth::from_settings(
-            &self.settings,
-            self.clock.clone(),
-            self.board.handle("auth"),
+        let (settings, board) = (self.settings.clone(), self.board.clone());
+        let options = StartOptions {
+            skip_corrupt: self.skip_corrupt,
+            role: self.role,
+            ..Default::default()
+        };
+        let control = self.control.clone();
+        let plan = self.plan.take();
+        // A previous day still running (its close never came): drain it first.
+        let stale = self.app.take();
+        Box::pin(
+            async move {
+                if let Some(old) = stale {
+                    tracing::warn!(date = %old.date, "a previous day was still recording; draining it (run `tickvault eod --date` for it)");
+                    if let Err(e) = old.shutdown().await {
+                        tracing::error!(error = %e, "draining the previous day failed");
+                    }
+                    old.close();
+                }
+                open_day(control.as_ref(), &settings, date, plan, board, options).await
+            }
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                let mut app = res?;
+                let opened = DayOpened {
+                    instruments: app.plan.instruments.len(),
+                    sockets: app.plan.sockets.len(),
+                };
+                // A restart storm in the day's pipeline ends the service (systemd restarts
+                // it): forwarded as it happens.
+                if let Some(mut rx) = app.take_escalations() {
+                    let escalate = act.escalate.clone();
+                    let forward = async move {
+                        if let Some(why) = rx.recv().await {
+                            let _ = escalate.send(why);
+                        }
+                    };
+                    ctx.spawn(forward.into_actor(act));
+                }
+                act.app = Some(app);
+                Ok(Opened::Now(opened))
+            }),
         )
-        .start();
-        self.auth = Some(auth.clone());
-        auth
+    }
+
+    /// The service's control actors; the capture roles always have them.
+    fn control(&self) -> Result<Control, DayError> {
+        self.control.clone().ok_or_else(|| {
+            DayError::Internal(format!(
+                "the {} role's runner has no auth actor",
+                self.role.as_str()
+            ))
+        })
     }
 }
 
@@ -54,17 +152,19 @@ impl DayRunner {
                 ready_ok("no instruments in the store role")
             }
             Event::Login => {
-                let auth = self.auth();
+                let control = self.control();
                 let apps: Vec<String> = self.settings.apps.iter().map(|a| a.name.clone()).collect();
                 Box::pin(
                     async move {
+                        let auth = control?.auth;
                         let mut expiry: Option<chrono::DateTime<chrono::Utc>> = None;
                         for app in &apps {
-                            let token = auth
-                                .send(GetToken { app: app.clone() })
-                                .await
-                                .map_err(|e| e.to_string())?
-                                .map_err(|e| format!("{app}: {e}"))?;
+                            let token = auth.send(GetToken { app: app.clone() }).await?.map_err(
+                                |error| DayError::Login {
+                                    app: app.clone(),
+                                    error,
+                                },
+                            )?;
                             expiry =
                                 Some(expiry.map_or(token.expires_at, |t| t.min(token.expires_at)));
                         }
@@ -73,83 +173,24 @@ impl DayRunner {
                             token_expires_at: expiry,
                         })
                     }
-                    .into_actor(self),
+                    .into_actor(self)
+                    .map(|res: Result<Outcome, DayError>, _, _| res.map_err(|e| e.to_string())),
                 )
             }
             Event::Instruments => {
-                let auth = self.auth();
-                let instruments = Instruments::from_settings(
-                    &self.settings,
-                    auth,
-                    self.board.handle("instruments"),
-                )
-                .start();
+                let control = self.control();
                 Box::pin(
-                    async move {
-                        let plan = instruments
-                            .send(Resolve { date })
-                            .await
-                            .map_err(|e| e.to_string())?
-                            .map_err(|e| e.to_string())?;
-                        Ok(Outcome {
-                            detail: format!(
+                    async move { control?.resolve(date).await }
+                        .into_actor(self)
+                        .map(|res, act, _ctx| {
+                            let plan = res.map_err(|e| e.to_string())?;
+                            let detail = format!(
                                 "{} instruments on {} sockets",
                                 plan.instruments.len(),
                                 plan.sockets.len()
-                            ),
-                            token_expires_at: None,
-                        })
-                    }
-                    .into_actor(self),
-                )
-            }
-            Event::Connect => {
-                if self.app.as_ref().is_some_and(|a| a.date == date) {
-                    return ready_ok("already connected");
-                }
-                let (settings, clock, board) = (
-                    self.settings.clone(),
-                    self.clock.clone(),
-                    self.board.clone(),
-                );
-                let options = StartOptions {
-                    skip_corrupt: self.skip_corrupt,
-                    role: self.role,
-                    ..Default::default()
-                };
-                // A previous day still running (its close never came): drain it first.
-                let stale = self.app.take();
-                Box::pin(
-                    async move {
-                        if let Some(old) = stale {
-                            tracing::warn!(date = %old.date, "a previous day was still recording; draining it (run `tickvault eod --date` for it)");
-                            if let Err(e) = old.shutdown().await {
-                                tracing::error!(error = %e, "draining the previous day failed");
-                            }
-                            old.close();
-                        }
-                        start_on_board(&settings, date, clock, options, board).await
-                    }
-                    .into_actor(self)
-                        .map(move |res, act, ctx| {
-                            let mut app = res.map_err(|e| e.to_string())?;
-                            let detail = format!(
-                                "recording {} instruments on {} sockets",
-                                app.plan.instruments.len(),
-                                app.plan.sockets.len()
                             );
-                            // A restart storm in the day's pipeline ends the service (systemd
-                            // restarts it): forwarded as it happens.
-                            if let Some(mut rx) = app.take_escalations() {
-                                let escalate = act.escalate.clone();
-                                let forward = async move {
-                                    if let Some(why) = rx.recv().await {
-                                        let _ = escalate.send(why);
-                                    }
-                                };
-                                ctx.spawn(forward.into_actor(act));
-                            }
-                            act.app = Some(app);
+                            // Kept for the connect: the day's dump is downloaded once.
+                            act.plan = Some(plan);
                             Ok(Outcome {
                                 detail,
                                 token_expires_at: None,
@@ -157,6 +198,19 @@ impl DayRunner {
                         }),
                 )
             }
+            Event::Connect => Box::pin(self.open(date).map(|res, _, _| {
+                let detail = match res.map_err(|e| e.to_string())? {
+                    Opened::Already => "already connected".to_string(),
+                    Opened::Now(o) => format!(
+                        "recording {} instruments on {} sockets",
+                        o.instruments, o.sockets
+                    ),
+                };
+                Ok(Outcome {
+                    detail,
+                    token_expires_at: None,
+                })
+            })),
             Event::Close if self.app.is_none() && self.role == Role::Ingest => {
                 ready_ok("nothing to close (the ingest role has no database)")
             }

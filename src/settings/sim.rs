@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::NaiveTime;
 use serde::Deserialize;
 
+use super::SettingsError;
 use crate::kite::Mode;
-use crate::settings::SettingsError;
 
 /// `[sim]`.
 #[derive(Debug, Clone, Deserialize)]

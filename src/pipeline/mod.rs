@@ -1,0 +1,380 @@
+//! A trading day's pipeline: wires the actors of one [`Role`] for one date from what the
+//! service already has (the date, its status board, then the resolved plan and its auth actor)
+//! and returns an [`App`] handle (drain, end of day, close). Two halves: [`prepare`] (the
+//! database side and crash recovery, which never wait on Kite) and [`Prepared::start`]. It starts nothing that exists already:
+//! the long-lived parts (board, auth, instruments, scheduler, endpoint) are the service's
+//! ([`crate::service`]).
+//!
+//! Start order ([`Role::All`]): storage (fail fast), persister (own thread), the end-of-day
+//! actor (own thread), crash recovery from the journals, publisher (own arbiter, when Redis is
+//! on), journal (own arbiter), the instrument snapshot, coordinator, then one supervised socket
+//! per planned connection. [`Role::Ingest`] puts the ledger where the persister was (no
+//! database) and always publishes; [`Role::Store`] starts the persister, the end-of-day actor,
+//! the stream consumer (own arbiter) and the coordinator only. Stop order: see
+//! [`crate::actors::coordinator`].
+
+mod database;
+mod roles;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::NaiveDate;
+use tokio::sync::mpsc;
+
+use crate::actors::auth::Auth;
+use crate::actors::consumer::Consumer;
+use crate::actors::coordinator::Coordinator;
+use crate::actors::coordinator::handlers::{DumpStatus, Shutdown};
+use crate::actors::eod::Eod;
+use crate::actors::eod::handlers::RunEod;
+use crate::actors::journal::Journal;
+use crate::actors::journal::handlers::FlushJournal;
+use crate::actors::ledger::Ledger;
+use crate::actors::persister::handlers::Recover;
+use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments};
+use crate::eod::EodReport;
+use crate::plan::SubscriptionPlan;
+use crate::recovery::RecoveryError;
+pub use crate::settings::Role;
+use crate::settings::Settings;
+use crate::status::StatusBoard;
+use crate::storage::StorageError;
+
+/// Why a day's pipeline could not start; each maps to an exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database cannot be opened or migrated.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Crash recovery from the journal failed (a damaged journal, or the database refused).
+    #[error("crash recovery: {0}")]
+    Recovery(#[from] RecoveryError),
+    /// The actor system failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Stopped on request (SIGINT/SIGTERM, or the caller's trigger) after draining.
+    Requested {
+        /// Rows committed by the persister in this run.
+        rows: u64,
+    },
+    /// A child restarted too often: drained, and the process should exit non-zero.
+    Escalated(String),
+}
+
+/// What the service hands a day's pipeline once it is prepared.
+pub struct DayInputs {
+    /// The day's resolved plan (empty in the store role).
+    pub plan: SubscriptionPlan,
+    /// The service's one auth actor, which the sockets ask for tokens (none in the store role).
+    pub auth: Option<Addr<Auth>>,
+}
+
+/// A day's pipeline with its database side started and the journals recovered: what can be
+/// done before Kite is asked anything (crash recovery never waits on a login).
+pub struct Prepared {
+    date: NaiveDate,
+    board: Arc<StatusBoard>,
+    options: StartOptions,
+    persister: Option<Addr<crate::actors::persister::Persister>>,
+    /// The highest journal generation of each socket the database holds rows of.
+    floors: HashMap<i16, u16>,
+    wiring: Wiring,
+}
+
+/// A running day.
+pub struct App {
+    /// The day's plan.
+    pub plan: SubscriptionPlan,
+    /// Every actor's state.
+    pub board: Arc<StatusBoard>,
+    /// The trading date.
+    pub date: NaiveDate,
+    /// Where data goes.
+    pub data_dir: PathBuf,
+    /// What this process does.
+    pub role: Role,
+    coordinator: Addr<Coordinator>,
+    /// The persister, or the ledger in the ingest role.
+    flush: Recipient<FlushPersister>,
+    journal: Option<Addr<Journal>>,
+    /// None in the ingest role (no database).
+    eod: Option<Addr<Eod>>,
+    escalations: Option<mpsc::UnboundedReceiver<String>>,
+    /// The threads of the journal, the publisher and the consumer (stopped by [`App::close`]).
+    arbiters: Vec<Arbiter>,
+}
+
+/// Choices made on the command line rather than in settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions {
+    /// Crash recovery skips damaged journal records instead of stopping.
+    pub skip_corrupt: bool,
+    /// What this process does.
+    pub role: Role,
+    /// Tests: the store role's consumer stops after its first commit without acknowledging
+    /// it (a store killed between the two).
+    pub stop_before_ack: bool,
+}
+
+/// Where the pipeline's rows go: the persister (roles `all`, `store`) or the ledger (`ingest`).
+struct Sink {
+    catchup: Recipient<Catchup>,
+    gaps: Recipient<RecordGap>,
+    instruments: Recipient<SaveInstruments>,
+    flush: Recipient<FlushPersister>,
+}
+
+impl Sink {
+    fn of<A>(actor: &Addr<A>) -> Sink
+    where
+        A: Actor
+            + Handler<Catchup>
+            + Handler<RecordGap>
+            + Handler<SaveInstruments>
+            + Handler<FlushPersister>,
+        A::Context: actix::dev::ToEnvelope<A, Catchup>
+            + actix::dev::ToEnvelope<A, RecordGap>
+            + actix::dev::ToEnvelope<A, SaveInstruments>
+            + actix::dev::ToEnvelope<A, FlushPersister>,
+    {
+        Sink {
+            catchup: actor.clone().recipient(),
+            gaps: actor.clone().recipient(),
+            instruments: actor.clone().recipient(),
+            flush: actor.clone().recipient(),
+        }
+    }
+}
+
+/// What every role's wiring shares: the sink, the end-of-day actor, the escalation channel
+/// and the threads started so far.
+struct Wiring {
+    sink: Sink,
+    eod: Option<Addr<Eod>>,
+    escalate: mpsc::UnboundedSender<String>,
+    escalations: mpsc::UnboundedReceiver<String>,
+    arbiters: Vec<Arbiter>,
+}
+
+impl Wiring {
+    fn coordinator(
+        &self,
+        settings: &Settings,
+        board: &Arc<StatusBoard>,
+        journal: Option<Addr<Journal>>,
+        consumer: Option<Addr<Consumer>>,
+    ) -> Addr<Coordinator> {
+        Coordinator::new(
+            board.clone(),
+            settings.paths.data_dir.join("status.json"),
+            journal,
+            consumer,
+            self.sink.flush.clone(),
+            settings.sockets.restart_limit,
+            Duration::from_secs(settings.sockets.restart_period_secs),
+            self.escalate.clone(),
+        )
+        .start()
+    }
+
+    fn app(
+        self,
+        settings: &Settings,
+        role: Role,
+        plan: SubscriptionPlan,
+        board: Arc<StatusBoard>,
+        coordinator: Addr<Coordinator>,
+        journal: Option<Addr<Journal>>,
+    ) -> App {
+        App {
+            date: plan.date,
+            plan,
+            board,
+            data_dir: settings.paths.data_dir.clone(),
+            role,
+            coordinator,
+            flush: self.sink.flush,
+            journal,
+            eod: self.eod,
+            escalations: Some(self.escalations),
+            arbiters: self.arbiters,
+        }
+    }
+}
+
+/// Starts `date`'s database side for `options.role` on `board` (the persister and the
+/// end-of-day actor, or the ingest role's ledger) and, in the capture roles, replays what the
+/// journals hold beyond the committed positions (crash recovery), before any socket exists.
+/// Call inside an actix system.
+pub async fn prepare(
+    settings: &Settings,
+    date: NaiveDate,
+    board: Arc<StatusBoard>,
+    options: StartOptions,
+) -> Result<Prepared, StartError> {
+    let (escalate, escalations) = mpsc::unbounded_channel();
+    let (sink, eod, persister) = match options.role {
+        Role::All | Role::Store => {
+            let (persister, eod) = database::start(settings, date, &board)?;
+            (Sink::of(&persister), Some(eod), Some(persister))
+        }
+        Role::Ingest => {
+            let ledger = Ledger::new(
+                settings.paths.data_dir.clone(),
+                date,
+                board.handle("ledger"),
+            )
+            .start();
+            (Sink::of(&ledger), None, None)
+        }
+    };
+    let mut floors = HashMap::new();
+    if let (Some(persister), Role::All) = (&persister, options.role) {
+        let recovered = persister
+            .send(Recover {
+                skip_corrupt: options.skip_corrupt,
+            })
+            .await
+            .map_err(|e| StartError::Internal(e.to_string()))??;
+        for file in &recovered.files {
+            if file.to > file.from || file.torn_bytes > 0 {
+                tracing::info!(socket = file.socket, generation = file.generation, path = %file.path.display(), from = file.from, to = file.to, rows = file.inserted, torn_bytes = file.torn_bytes, corrupt_skipped = file.corrupt_skipped, "recovered from the journal");
+            }
+        }
+        floors = recovered.floors;
+    }
+    Ok(Prepared {
+        date,
+        board,
+        options,
+        persister,
+        floors,
+        wiring: Wiring {
+            sink,
+            eod,
+            escalate,
+            escalations,
+            arbiters: Vec::new(),
+        },
+    })
+}
+
+impl Prepared {
+    /// Starts the rest of the day's pipeline with what the service hands it: the plan's
+    /// sockets (asking `auth` for tokens) or, in the store role, the stream consumer.
+    pub async fn start(self, settings: &Settings, inputs: DayInputs) -> Result<App, StartError> {
+        match (self.options.role, self.persister.clone()) {
+            (Role::Store, Some(persister)) => Ok(roles::store(settings, self, persister)),
+            (Role::Store, None) => Err(StartError::Internal(
+                "the store role has no persister".into(),
+            )),
+            _ => roles::capture(settings, self, inputs).await,
+        }
+    }
+}
+
+impl App {
+    /// Runs until `stop` resolves or a child escalates, then drains in order.
+    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<Ending, String> {
+        let mut escalations = self.escalations.take();
+        let escalation = async {
+            match escalations.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let escalated = tokio::select! {
+            _ = stop => None,
+            why = escalation => why,
+        };
+        let drained = self.shutdown().await;
+        match escalated {
+            Some(why) => {
+                if let Err(e) = drained {
+                    tracing::error!(error = %e, "draining after the escalation failed");
+                }
+                Ok(Ending::Escalated(why))
+            }
+            None => drained.map(|rows| Ending::Requested { rows }),
+        }
+    }
+
+    /// Drains: sockets close, the journal syncs, the persister commits everything. The
+    /// journals are then marked stopped, so the next start records the hole as a stop.
+    pub async fn shutdown(&self) -> Result<u64, String> {
+        let drained = self
+            .coordinator
+            .send(Shutdown)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Only a drain that went through is a clean stop.
+        if self.journal.is_some() && drained.is_ok() {
+            let dir = crate::capture::journal::journal_dir(&self.data_dir, self.date);
+            if dir.is_dir()
+                && let Err(e) = crate::capture::journal::mark_stopped(&dir)
+            {
+                tracing::warn!(error = %e, "cannot mark the journals stopped; the next start calls the hole a crash");
+            }
+        }
+        drained
+    }
+
+    /// The end of day for `date`: commits everything journaled so far, then moves the date to
+    /// the master ([`crate::actors::eod`]). Call it after the sockets have stopped: rows that
+    /// arrive during the run stay in the daily table for a second run of the date (which
+    /// verifies against the counts the first one recorded).
+    pub async fn run_eod(&self, date: NaiveDate) -> Result<EodReport, String> {
+        let Some(eod) = &self.eod else {
+            return Err("the ingest role has no database: run the end of day on the store".into());
+        };
+        let files: Vec<_> = match &self.journal {
+            Some(journal) => journal
+                .send(FlushJournal)
+                .await
+                .map_err(|e| e.to_string())?
+                .keys()
+                .copied()
+                .collect(),
+            None => Vec::new(),
+        };
+        self.flush
+            .send(FlushPersister { files })
+            .await
+            .map_err(|e| e.to_string())??;
+        eod.send(RunEod { date }).await.map_err(|e| e.to_string())?
+    }
+
+    /// The channel of the children's escalations (restart storms), for a caller that runs
+    /// the app itself rather than through [`App::run_until`]. Once only; `None` after.
+    pub fn take_escalations(&mut self) -> Option<mpsc::UnboundedReceiver<String>> {
+        self.escalations.take()
+    }
+
+    /// Stops the threads this day's app started (after [`App::shutdown`]); the persister's
+    /// and the end of day's threads end when the last address to them goes with `self`.
+    pub fn close(self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+    }
+
+    /// Writes the status report now (what SIGUSR1 does).
+    pub async fn dump_status(&self) {
+        let _ = self.coordinator.send(DumpStatus).await;
+    }
+
+    /// Where the status report is written.
+    pub fn status_path(&self) -> PathBuf {
+        self.data_dir.join("status.json")
+    }
+}

@@ -1,0 +1,204 @@
+//! The composition root: the long-lived process. [`Service::build`] starts the status board,
+//! the notifier, the HTTP endpoint, the pid file, the one auth and instruments pair
+//! ([`control`]), the day runner ([`day`]) and, following the calendar, the scheduler;
+//! [`Service::run_until_stopped`] waits for the stop (or a day's escalation) and drains. Each
+//! trading day's pipeline ([`crate::pipeline`]) is opened by the runner with what the service
+//! already has: the date, the plan, the auth actor and the board.
+
+pub mod control;
+pub mod day;
+pub mod ops;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::mpsc;
+
+use crate::actors::scheduler::handlers::StopScheduler;
+use crate::actors::scheduler::{Scheduler, Timetable};
+use crate::clock::SharedClock;
+use crate::pipeline::Ending;
+use crate::settings::{Role, Settings, SettingsError};
+use crate::status::StatusBoard;
+use control::{Control, DayError};
+use day::DayRunner;
+use day::handlers::{OpenDay, StopDay};
+use ops::Ops;
+
+/// How the service runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceOptions {
+    /// What this process does.
+    pub role: Role,
+    /// Crash recovery skips damaged journal records instead of stopping.
+    pub skip_corrupt: bool,
+    /// Record today at once until stopped, ignoring the calendar (`run --now`); otherwise the
+    /// scheduler follows the NSE calendar.
+    pub now: bool,
+}
+
+/// Why the service could not start or stop cleanly; each maps to an exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A setting is wrong (exit 78).
+    #[error(transparent)]
+    Config(#[from] SettingsError),
+    /// The data directory or the database cannot be opened (exit 69).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Today's pipeline could not open (`run --now`).
+    #[error(transparent)]
+    Day(#[from] DayError),
+    /// The drain at the stop failed (exit 69).
+    #[error("could not drain: {0}")]
+    Drain(String),
+}
+
+/// The running service.
+pub struct Service {
+    board: Arc<StatusBoard>,
+    status_path: PathBuf,
+    ops: Ops,
+    runner: Addr<DayRunner>,
+    scheduler: Option<Addr<Scheduler>>,
+    escalations: mpsc::UnboundedReceiver<String>,
+}
+
+impl Service {
+    /// Starts everything long-lived; with [`ServiceOptions::now`] also today's pipeline. The
+    /// service is ready (`READY=1`, `/readyz`) once the database and the data directory open
+    /// (and, with `now`, once today's pipeline records). Call inside an actix system.
+    pub async fn build(
+        settings: &Settings,
+        clock: SharedClock,
+        options: ServiceOptions,
+    ) -> Result<Service, ServiceError> {
+        let board = StatusBoard::new();
+        let status_path = settings.paths.data_dir.join("status.json");
+        // First: SIGUSR1's default action would end the process.
+        let (b, p) = (board.clone(), status_path.clone());
+        crate::signals::on_sigusr1(move || b.dump(&p));
+        let role = options.role.as_str();
+        if !options.now {
+            let origin = &settings.schedule.holidays_origin;
+            tracing::info!(role, calendar = %origin, "following the trading calendar");
+        }
+        // The endpoint and the pid file first (`/readyz` says "starting" meanwhile).
+        let ops = Ops::start(settings, board.clone(), clock.clone())?;
+        check_storage(settings, options.role).await?;
+        let control =
+            (options.role != Role::Store).then(|| Control::start(settings, clock.clone(), &board));
+        let (escalate, escalations) = mpsc::unbounded_channel();
+        let runner = DayRunner::new(
+            settings.clone(),
+            control,
+            board.clone(),
+            options.role,
+            options.skip_corrupt,
+            escalate,
+        )
+        .with_notifier(ops.notifier.clone().recipient())
+        .start();
+        let scheduler = if options.now {
+            let date = crate::calendar::ist_date(clock.now());
+            let opened = runner
+                .send(OpenDay { date })
+                .await
+                .map_err(DayError::from)??;
+            tracing::info!(role, %date, sockets = opened.sockets, instruments = opened.instruments, "recording");
+            ops.ready(settings, options.role, "recording today now (--now)");
+            None
+        } else {
+            let schedule = &settings.schedule;
+            let scheduler = Scheduler::new(
+                Timetable {
+                    calendar: schedule.calendar.clone(),
+                    times: schedule.times,
+                },
+                schedule.holidays_file.clone(),
+                clock,
+                runner.clone().recipient(),
+                Duration::from_secs(schedule.recheck_secs),
+                board.handle("scheduler"),
+            )
+            .start();
+            ops.ready(settings, options.role, "following the trading calendar");
+            Some(scheduler)
+        };
+        Ok(Service {
+            board,
+            status_path,
+            ops,
+            runner,
+            scheduler,
+            escalations,
+        })
+    }
+
+    /// Every actor's state.
+    pub fn board(&self) -> &Arc<StatusBoard> {
+        &self.board
+    }
+
+    /// Where the HTTP endpoint listens, when it does.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.ops.endpoint.as_ref().map(|e| e.addr)
+    }
+
+    /// Runs until `stop` resolves or a day escalates (a restart storm), then stops the
+    /// scheduler, drains the running day, writes the status report and stops the endpoint.
+    pub async fn run_until_stopped(
+        mut self,
+        stop: impl Future<Output = ()>,
+    ) -> Result<Ending, ServiceError> {
+        let escalated = tokio::select! {
+            () = stop => None,
+            why = self.escalations.recv() => why,
+        };
+        crate::systemd::stopping();
+        if let Some(scheduler) = &self.scheduler {
+            let _ = scheduler.send(StopScheduler).await;
+        }
+        let drained = self
+            .runner
+            .send(StopDay)
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        self.board.dump(&self.status_path);
+        self.ops.stop(escalated.as_deref()).await;
+        match (escalated, drained) {
+            (Some(why), drained) => {
+                if let Err(e) = drained {
+                    tracing::error!(error = %e, "draining after the escalation failed");
+                }
+                Ok(Ending::Escalated(why))
+            }
+            (None, Ok(rows)) => Ok(Ending::Requested { rows }),
+            (None, Err(e)) => Err(ServiceError::Drain(e)),
+        }
+    }
+}
+
+/// Opens the database (migrations included) and creates the data directory, off the event
+/// loop: what `READY=1` promises.
+async fn check_storage(settings: &Settings, role: Role) -> Result<(), ServiceError> {
+    std::fs::create_dir_all(&settings.paths.data_dir).map_err(|e| {
+        ServiceError::Unavailable(format!(
+            "cannot create {}: {e}",
+            settings.paths.data_dir.display()
+        ))
+    })?;
+    if role == Role::Ingest {
+        return Ok(());
+    }
+    let url = settings.storage.parsed_url()?;
+    tokio::task::spawn_blocking(move || crate::storage::Store::open(&url).map(drop))
+        .await
+        .map_err(|e| ServiceError::Unavailable(e.to_string()))?
+        .map_err(|e| ServiceError::Unavailable(e.to_string()))
+}
