@@ -20,7 +20,7 @@ pub struct Catchup {
 /// Reads every journal to its end and commits everything, whatever the batch settings say.
 /// Returns the rows committed in total, or the error that stopped it.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<u64, String>")]
+#[rtype(result = "Result<u64, SinkError>")]
 pub struct FlushPersister {
     /// The journal files to read (the journal's last report).
     pub files: Vec<JournalKey>,
@@ -33,5 +33,26 @@ pub struct RecordGap(pub NewGap);
 
 /// The day's instrument snapshot.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), SinkError>")]
 pub struct SaveInstruments(pub Vec<NewInstrument>);
+
+/// Why the sink could not keep what it was given. Nothing is lost either way: the rows wait in
+/// the journal (or, in the store role, pending in the stream) for the next attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The database refused a batch; `pending` rows wait for the next attempt.
+    #[error("the database refused {pending} rows; they wait in the journal")]
+    Refused {
+        /// Rows not committed.
+        pending: usize,
+    },
+    /// A query failed.
+    #[error("the database: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// A file beside the journal could not be written.
+    #[error("cannot write beside the journal: {0}")]
+    File(#[from] std::io::Error),
+    /// The sink has stopped (its mailbox is closed).
+    #[error("the sink has stopped: {0}")]
+    Stopped(#[from] actix::MailboxError),
+}

@@ -188,7 +188,9 @@ pub fn service_failure(e: crate::service::ServiceError) -> Failure {
     match e {
         ServiceError::Config(e) => Failure::Config(e),
         ServiceError::Day(e) => day_failure(e),
-        e @ (ServiceError::Unavailable(_) | ServiceError::Drain(_)) => {
+        e @ ServiceError::DataDir { .. } => Failure::NoInput(anyhow::anyhow!("{e}")),
+        e @ ServiceError::Internal(_) => Failure::Other(anyhow::anyhow!("{e}")),
+        e @ (ServiceError::Storage(_) | ServiceError::Drain(_)) => {
             Failure::Unavailable(anyhow::anyhow!("{e}"))
         }
     }

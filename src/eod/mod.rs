@@ -56,6 +56,7 @@ impl Step {
 }
 
 /// Where to stop on purpose, to test that a run killed there finishes on the next one.
+#[cfg(feature = "test-hooks")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailPoint {
     /// The step.
@@ -67,6 +68,9 @@ pub struct FailPoint {
 /// Why the end of day stopped; the daily rows are kept in every case.
 #[derive(Debug, thiserror::Error)]
 pub enum EodError {
+    /// The database cannot be opened: run again when it is back.
+    #[error("cannot open the database for the end of day: {0}")]
+    Open(#[from] crate::storage::StorageError),
     /// The database refused: run again when it is back.
     #[error("database: {0}")]
     Storage(#[from] diesel::result::Error),
@@ -86,6 +90,7 @@ pub enum EodError {
         error: std::io::Error,
     },
     /// Stopped at a [`FailPoint`] (tests).
+    #[cfg(feature = "test-hooks")]
     #[error("stopped after {0:?} as asked")]
     Injected(Step),
 }
@@ -167,6 +172,7 @@ pub struct EodOptions {
     /// Rows per chunk ([`crate::storage::eod::CHUNK_ROWS`]).
     pub chunk_rows: u64,
     /// Stop on purpose here (tests).
+    #[cfg(feature = "test-hooks")]
     pub fail: Option<FailPoint>,
 }
 
@@ -177,6 +183,7 @@ impl EodOptions {
             settings,
             retention_days,
             chunk_rows: sql::CHUNK_ROWS,
+            #[cfg(feature = "test-hooks")]
             fail: None,
         }
     }
@@ -213,6 +220,7 @@ pub fn run_eod(
             sql::finish_run(db, run_id, &record)?;
         }
         // A kill leaves the run `running`; the next run marks it `interrupted`.
+        #[cfg(feature = "test-hooks")]
         Err(EodError::Injected(_)) => {}
         Err(e) => {
             let record = RunRecord {
@@ -240,3 +248,20 @@ pub fn report_path(data_dir: &Path, date: NaiveDate) -> PathBuf {
 
 /// How long to wait between progress lines on a terminal.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+impl EodReport {
+    /// One line about the report.
+    pub fn summary(&self) -> String {
+        format!(
+            "end of day {}: {} rows of {} instruments in the master, {} silent, {} thin, {} gaps ({:.1} min), {} ms",
+            self.trade_date,
+            self.master_rows,
+            self.instruments,
+            self.silent_instruments.len(),
+            self.thin_instruments.len(),
+            self.gaps,
+            self.gap_minutes,
+            self.duration_ms
+        )
+    }
+}

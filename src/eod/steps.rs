@@ -7,17 +7,22 @@ use std::time::Instant;
 use chrono::{NaiveDate, Utc};
 
 use super::retention::delete_old_journals;
-use super::{
-    EodError, EodOptions, EodReport, FailPoint, InstrumentRows, Progress, Step, report_path,
-};
+use super::{EodError, EodOptions, EodReport, InstrumentRows, Progress, Step, report_path};
 use crate::storage::eod::{self as sql, ClearGuard};
 use crate::storage::{self, Store};
 
-pub(super) fn check(fail: Option<FailPoint>, step: Step, done: usize) -> Result<(), EodError> {
-    match fail {
+/// A test's fail point, when the run has one here (`test-hooks`).
+#[cfg(feature = "test-hooks")]
+fn check(opts: &EodOptions, step: Step, done: usize) -> Result<(), EodError> {
+    match opts.fail {
         Some(f) if f.step == step && f.after_chunks == done => Err(EodError::Injected(step)),
         _ => Ok(()),
     }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn check(_opts: &EodOptions, _step: Step, _done: usize) -> Result<(), EodError> {
+    Ok(())
 }
 
 pub(super) fn steps(
@@ -51,18 +56,18 @@ pub(super) fn steps(
     for (i, chunk) in chunks.iter().enumerate() {
         removed += sql::dedupe_chunk(db, date, *chunk, opts.settings.dedupe)?;
         report_progress(Step::Dedupe, i + 1, n, 0);
-        check(opts.fail, Step::Dedupe, i + 1)?;
+        check(&opts, Step::Dedupe, i + 1)?;
     }
-    check(opts.fail, Step::Dedupe, usize::MAX)?;
+    check(&opts, Step::Dedupe, usize::MAX)?;
     tracing::info!(%date, removed, "end of day: dedupe done");
 
     let mut moved = 0;
     for (i, chunk) in chunks.iter().enumerate() {
         moved += sql::move_chunk(db, date, *chunk)?;
         report_progress(Step::Move, i + 1, n, moved);
-        check(opts.fail, Step::Move, i + 1)?;
+        check(&opts, Step::Move, i + 1)?;
     }
-    check(opts.fail, Step::Move, usize::MAX)?;
+    check(&opts, Step::Move, usize::MAX)?;
     tracing::info!(%date, moved, "end of day: move done");
 
     let mut mismatches = Vec::new();
@@ -72,12 +77,12 @@ pub(super) fn steps(
         mismatches.extend(bad);
         verified_rows += rows;
         report_progress(Step::Verify, i + 1, n, moved);
-        check(opts.fail, Step::Verify, i + 1)?;
+        check(&opts, Step::Verify, i + 1)?;
     }
     if !mismatches.is_empty() {
         return Err(EodError::Verify(mismatches));
     }
-    check(opts.fail, Step::Verify, usize::MAX)?;
+    check(&opts, Step::Verify, usize::MAX)?;
 
     // Rows that arrived since the run began (a replay, a late batch) were not verified: then
     // each deleted row is looked up in the master first. Otherwise the clear deletes the key
@@ -94,13 +99,13 @@ pub(super) fn steps(
     for (i, part) in parts.iter().enumerate() {
         sql::clear_part(db, date, *part, guard)?;
         report_progress(Step::Clear, i + 1, parts.len(), moved);
-        check(opts.fail, Step::Clear, i + 1)?;
+        check(&opts, Step::Clear, i + 1)?;
     }
     let late = sql::daily_rows(db, date)?;
     if late > 0 {
         tracing::warn!(%date, rows = late, "end of day: daily rows arrived after the verification; kept for the next run");
     }
-    check(opts.fail, Step::Clear, usize::MAX)?;
+    check(&opts, Step::Clear, usize::MAX)?;
 
     let per_token = sql::master_rows_per_token(db, date)?;
     let symbols = sql::instrument_symbols(db, date)?;
@@ -163,7 +168,7 @@ pub(super) fn steps(
         path: path.clone(),
         error,
     })?;
-    check(opts.fail, Step::Report, usize::MAX)?;
+    check(&opts, Step::Report, usize::MAX)?;
     tracing::info!(
         %date,
         instruments = report.instruments,

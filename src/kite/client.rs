@@ -24,10 +24,25 @@ pub enum KiteError {
     #[error("{step}: HTTP {status} {error_type}: {message}")]
     Api {
         /// Which call.
-        step: &'static str,
+        step: Step,
         /// HTTP status.
         status: u16,
         /// `error_type` (TokenException, InputException, TwoFAException, …).
+        error_type: String,
+        /// `message`.
+        message: String,
+    },
+    /// Kite refused a credential at a login step (a 4xx): retrying will not help (except a
+    /// TOTP code at a window's edge), the settings must change.
+    #[error("{step}: HTTP {status} {error_type}: {message}")]
+    Refused {
+        /// Which credential.
+        refusal: Refusal,
+        /// Which call.
+        step: Step,
+        /// HTTP status.
+        status: u16,
+        /// `error_type` (`UserException`, `TwoFAException`, `TokenException`, …).
         error_type: String,
         /// `message`.
         message: String,
@@ -36,7 +51,7 @@ pub enum KiteError {
     #[error("{step}: {message}")]
     Transport {
         /// Which call.
-        step: &'static str,
+        step: Step,
         /// What happened.
         message: String,
     },
@@ -44,13 +59,65 @@ pub enum KiteError {
     #[error("{step}: unexpected response: {message}")]
     Protocol {
         /// Which call.
-        step: &'static str,
+        step: Step,
         /// What was wrong.
         message: String,
     },
     /// The configured TOTP secret cannot produce codes.
     #[error("the TOTP secret is unusable: {0}")]
     BadTotpSecret(String),
+}
+
+/// The call an error comes from; a refusal at a login step names the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// `GET /connect/login` (the API key).
+    ConnectLogin,
+    /// `POST /api/login` (user id and password).
+    Login,
+    /// `POST /api/twofa` (the TOTP code).
+    Twofa,
+    /// `GET /connect/finish` (the redirect with the request token).
+    ConnectFinish,
+    /// `POST /session/token` (the checksum: the API secret).
+    SessionToken,
+    /// `GET /user/profile` (a token checked).
+    Profile,
+    /// `GET /instruments`.
+    Instruments,
+    /// `GET /quote/ltp`.
+    QuoteLtp,
+    /// `GET /` for the server's `Date` header (the clock check).
+    ServerDate,
+}
+
+impl Step {
+    /// The credential a login step checks.
+    fn refused_credential(self) -> Option<Refusal> {
+        match self {
+            Step::ConnectLogin => Some(Refusal::ApiKey),
+            Step::Login => Some(Refusal::Password),
+            Step::Twofa => Some(Refusal::Totp),
+            Step::SessionToken => Some(Refusal::ApiSecret),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Step::ConnectLogin => "connect/login",
+            Step::Login => "login",
+            Step::Twofa => "twofa",
+            Step::ConnectFinish => "connect/finish",
+            Step::SessionToken => "session/token",
+            Step::Profile => "user/profile",
+            Step::Instruments => "instruments",
+            Step::QuoteLtp => "quote/ltp",
+            Step::ServerDate => "server date",
+        })
+    }
 }
 
 /// Which credential Kite refused: retrying will not help, the settings must change.
@@ -95,13 +162,7 @@ impl KiteError {
     /// The credential Kite refused, if that is what this error is (a 4xx at a login step).
     pub fn refusal(&self) -> Option<Refusal> {
         match self {
-            KiteError::Api { step, status, .. } if *status < 500 => match *step {
-                "connect/login" => Some(Refusal::ApiKey),
-                "login" => Some(Refusal::Password),
-                "twofa" => Some(Refusal::Totp),
-                "session/token" => Some(Refusal::ApiSecret),
-                _ => None,
-            },
+            KiteError::Refused { refusal, .. } => Some(*refusal),
             KiteError::BadTotpSecret(_) => Some(Refusal::TotpSecret),
             _ => None,
         }
@@ -114,7 +175,13 @@ impl KiteError {
 
     /// The TOTP step refused the code: wait for the next 30-second window and try again.
     pub fn is_totp_rejected(&self) -> bool {
-        matches!(self, KiteError::Api { step: "twofa", .. })
+        matches!(
+            self,
+            KiteError::Refused {
+                refusal: Refusal::Totp,
+                ..
+            }
+        )
     }
 
     /// HTTP 429.
@@ -219,41 +286,55 @@ impl Cookies {
     }
 }
 
-fn transport(step: &'static str, e: impl std::fmt::Display) -> KiteError {
+fn transport(step: Step, e: impl std::fmt::Display) -> KiteError {
     KiteError::Transport {
         step,
         message: e.to_string(),
     }
 }
 
-fn protocol(step: &'static str, message: impl Into<String>) -> KiteError {
+fn protocol(step: Step, message: impl Into<String>) -> KiteError {
     KiteError::Protocol {
         step,
         message: message.into(),
     }
 }
 
-/// Reads Kite's JSON envelope: `data` on success, [`KiteError::Api`] on an error body.
-fn envelope(step: &'static str, status: StatusCode, body: &[u8]) -> Result<Value, KiteError> {
+/// Reads Kite's JSON envelope: `data` on success, [`KiteError::Refused`] or [`KiteError::Api`]
+/// on an error body.
+fn envelope(step: Step, status: StatusCode, body: &[u8]) -> Result<Value, KiteError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| protocol(step, format!("HTTP {status} with a body that is not JSON")))?;
     if v.get("status").and_then(Value::as_str) == Some("error")
         || v.get("error_type").is_some()
         || !status.is_success()
     {
-        return Err(KiteError::Api {
-            step,
-            status: status.as_u16(),
-            error_type: v
-                .get("error_type")
-                .and_then(Value::as_str)
-                .unwrap_or("GeneralException")
-                .to_string(),
-            message: v
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+        let error_type = v
+            .get("error_type")
+            .and_then(Value::as_str)
+            .unwrap_or("GeneralException")
+            .to_string();
+        let message = v
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let status = status.as_u16();
+        // A 4xx at a login step refuses a credential; a 5xx there is Kite's own trouble.
+        return Err(match step.refused_credential().filter(|_| status < 500) {
+            Some(refusal) => KiteError::Refused {
+                refusal,
+                step,
+                status,
+                error_type,
+                message,
+            },
+            None => KiteError::Api {
+                step,
+                status,
+                error_type,
+                message,
+            },
         });
     }
     Ok(v.get("data").cloned().unwrap_or(Value::Null))
@@ -290,7 +371,7 @@ impl KiteClient {
     }
 
     async fn read<S>(
-        step: &'static str,
+        step: Step,
         mut response: awc::ClientResponse<S>,
         limit: usize,
     ) -> Result<(StatusCode, Bytes), KiteError>
@@ -321,7 +402,7 @@ impl KiteClient {
     ) -> Result<String, KiteError> {
         let mut jar = Cookies::default();
         // 0: start the login; remember sess_id and the cookies.
-        let step = "connect/login";
+        let step = Step::ConnectLogin;
         let url = format!(
             "{}/connect/login?v=3&api_key={}",
             self.login_root, creds.api_key
@@ -348,7 +429,7 @@ impl KiteClient {
             .ok_or_else(|| protocol(step, "no sess_id in the redirect"))?;
 
         // 1: user id and password.
-        let step = "login";
+        let step = Step::Login;
         let response = self
             .http
             .post(format!("{}/api/login", self.login_root))
@@ -374,7 +455,7 @@ impl KiteClient {
             .to_string();
 
         // 2: the TOTP.
-        let step = "twofa";
+        let step = Step::Twofa;
         let totp = totp(creds.totp_secret.expose_secret())
             .map_err(|e| KiteError::BadTotpSecret(e.to_string()))?;
         let code = totp_code(&totp, unix_now);
@@ -395,7 +476,7 @@ impl KiteClient {
         envelope(step, status, &body)?;
 
         // 3: finish; the redirect carries the request token.
-        let step = "connect/finish";
+        let step = Step::ConnectFinish;
         let url = format!(
             "{}/connect/finish?v=3&api_key={}&sess_id={sess_id}",
             self.login_root, creds.api_key
@@ -427,7 +508,7 @@ impl KiteClient {
         creds: &Credentials,
         request_token: &str,
     ) -> Result<Session, KiteError> {
-        let step = "session/token";
+        let step = Step::SessionToken;
         let checksum = session_checksum(
             &creds.api_key,
             request_token,
@@ -469,7 +550,7 @@ impl KiteClient {
 
     /// `GET /user/profile`: also the cheapest check that a token still works.
     pub async fn profile(&self, session: &Session) -> Result<Value, KiteError> {
-        let step = "user/profile";
+        let step = Step::Profile;
         let req = self.authed(
             self.http.get(format!("{}/user/profile", self.api_root)),
             session,
@@ -486,7 +567,7 @@ impl KiteClient {
         session: &Session,
         exchange: Option<&str>,
     ) -> Result<Vec<u8>, KiteError> {
-        let step = "instruments";
+        let step = Step::Instruments;
         let url = match exchange {
             Some(e) => format!("{}/instruments/{e}", self.api_root),
             None => format!("{}/instruments", self.api_root),
@@ -514,7 +595,7 @@ impl KiteClient {
     /// one), with the local times just before the request and just after the answer. The header
     /// is to the second.
     pub async fn server_date(&self) -> Result<ServerDate, KiteError> {
-        let step = "server date";
+        let step = Step::ServerDate;
         let sent = chrono::Utc::now();
         let response = self
             .http
@@ -544,7 +625,7 @@ impl KiteClient {
         session: &Session,
         keys: &[&str],
     ) -> Result<HashMap<String, f64>, KiteError> {
-        let step = "quote/ltp";
+        let step = Step::QuoteLtp;
         let query: Vec<(&str, &str)> = keys.iter().map(|k| ("i", *k)).collect();
         let req = self
             .authed(

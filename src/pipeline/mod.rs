@@ -36,8 +36,8 @@ use crate::actors::journal::Journal;
 use crate::actors::journal::handlers::FlushJournal;
 use crate::actors::ledger::Ledger;
 use crate::actors::persister::handlers::Recover;
-use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments};
-use crate::eod::EodReport;
+use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments, SinkError};
+use crate::eod::{EodError, EodReport};
 use crate::plan::SubscriptionPlan;
 use crate::recovery::RecoveryError;
 pub use crate::settings::Role;
@@ -57,6 +57,26 @@ pub enum StartError {
     /// The actor system failed.
     #[error("{0}")]
     Internal(String),
+}
+
+/// Why a day's end of day did not run through.
+#[derive(Debug, thiserror::Error)]
+pub enum CloseError {
+    /// The ingest role keeps no database.
+    #[error("the ingest role has no database: run the end of day on the store")]
+    NoDatabase,
+    /// The drain before it did not commit everything (the rows wait in the journal).
+    #[error("the drain before the end of day: {0}")]
+    Drain(#[from] SinkError),
+    /// The end of day failed (see its variants: run again, or look at a mismatch).
+    #[error(transparent)]
+    Eod(#[from] EodError),
+    /// The journals could not be replayed before it (a close without a running pipeline).
+    #[error("replaying the journals: {0}")]
+    Replay(#[from] RecoveryError),
+    /// The end-of-day actor has stopped.
+    #[error("the end of day has stopped: {0}")]
+    Stopped(MailboxError),
 }
 
 /// How a run ended.
@@ -123,6 +143,7 @@ pub struct StartOptions {
     pub role: Role,
     /// Tests: the store role's consumer stops after its first commit without acknowledging
     /// it (a store killed between the two).
+    #[cfg(feature = "test-hooks")]
     pub stop_before_ack: bool,
 }
 
@@ -285,7 +306,7 @@ impl Prepared {
 
 impl App {
     /// Runs until `stop` resolves or a child escalates, then drains in order.
-    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<Ending, String> {
+    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<Ending, SinkError> {
         let mut escalations = self.escalations.take();
         let escalation = async {
             match escalations.as_mut() {
@@ -311,12 +332,8 @@ impl App {
 
     /// Drains: sockets close, the journal syncs, the persister commits everything. The
     /// journals are then marked stopped, so the next start records the hole as a stop.
-    pub async fn shutdown(&self) -> Result<u64, String> {
-        let drained = self
-            .coordinator
-            .send(Shutdown)
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn shutdown(&self) -> Result<u64, SinkError> {
+        let drained = self.coordinator.send(Shutdown).await?;
         // Only a drain that went through is a clean stop.
         if self.journal.is_some() && drained.is_ok() {
             let dir = crate::capture::journal::journal_dir(&self.data_dir, self.date);
@@ -333,15 +350,15 @@ impl App {
     /// the master ([`crate::actors::eod`]). Call it after the sockets have stopped: rows that
     /// arrive during the run stay in the daily table for a second run of the date (which
     /// verifies against the counts the first one recorded).
-    pub async fn run_eod(&self, date: NaiveDate) -> Result<EodReport, String> {
+    pub async fn run_eod(&self, date: NaiveDate) -> Result<EodReport, CloseError> {
         let Some(eod) = &self.eod else {
-            return Err("the ingest role has no database: run the end of day on the store".into());
+            return Err(CloseError::NoDatabase);
         };
         let files: Vec<_> = match &self.journal {
             Some(journal) => journal
                 .send(FlushJournal)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(SinkError::from)?
                 .keys()
                 .copied()
                 .collect(),
@@ -350,8 +367,11 @@ impl App {
         self.flush
             .send(FlushPersister { files })
             .await
-            .map_err(|e| e.to_string())??;
-        eod.send(RunEod { date }).await.map_err(|e| e.to_string())?
+            .map_err(SinkError::from)??;
+        Ok(eod
+            .send(RunEod { date })
+            .await
+            .map_err(CloseError::Stopped)??)
     }
 
     /// The channel of the children's escalations (restart storms), for a caller that runs

@@ -12,7 +12,7 @@ use crate::actors::journal::handlers::PlanSizes;
 use crate::actors::persister::Persister;
 use crate::actors::publisher::Publisher;
 use crate::actors::publisher::handlers::{PublishInstruments, SetSymbols};
-use crate::actors::sink::SaveInstruments;
+use crate::actors::sink::{SaveInstruments, SinkError};
 use crate::actors::socket::Socket;
 use crate::plan::SubscriptionPlan;
 use crate::settings::{Role, Settings};
@@ -29,15 +29,18 @@ pub(super) fn store(settings: &Settings, prepared: Prepared, persister: Addr<Per
     let (redis, status) = (settings.redis.clone(), board.handle("consumer"));
     let snapshots = persister.clone().recipient();
     let rows = persister.recipient();
+    #[cfg(feature = "test-hooks")]
     let stop_before_ack = options.stop_before_ack;
     let arbiter = Arbiter::new();
     let consumer = Consumer::start_in_arbiter(&arbiter.handle(), move |_| {
         let c = Consumer::new(redis, rows, snapshots, status);
-        if stop_before_ack {
+        #[cfg(feature = "test-hooks")]
+        let c = if stop_before_ack {
             c.stopping_before_the_first_ack()
         } else {
             c
-        }
+        };
+        c
     });
     let coordinator = wiring.coordinator(settings, &board, None, Some(consumer));
     wiring.arbiters.push(arbiter);
@@ -134,7 +137,7 @@ pub(super) async fn capture(
         .instruments
         .send(SaveInstruments(rows))
         .await
-        .map_err(|e| e.to_string())
+        .map_err(SinkError::from)
         .and_then(|r| r)
     {
         tracing::error!(error = %e, "cannot save the instrument snapshot");

@@ -34,9 +34,9 @@ pub enum DayError {
     /// The pipeline could not start (storage, crash recovery).
     #[error(transparent)]
     Start(#[from] StartError),
-    /// The drain or the end of day failed.
-    #[error("{0}")]
-    Close(String),
+    /// The close failed: the drain, the replay or the end of day (the daily rows are kept).
+    #[error(transparent)]
+    Close(#[from] crate::pipeline::CloseError),
     /// The actor system failed (a mailbox closed).
     #[error("{0}")]
     Internal(String),

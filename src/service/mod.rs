@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::actors::scheduler::handlers::StopScheduler;
 use crate::actors::scheduler::{Scheduler, Timetable};
+use crate::actors::sink::SinkError;
 use crate::clock::SharedClock;
 use crate::pipeline::Ending;
 use crate::settings::{Role, Settings, SettingsError};
@@ -47,15 +48,26 @@ pub enum ServiceError {
     /// A setting is wrong (exit 78).
     #[error(transparent)]
     Config(#[from] SettingsError),
-    /// The data directory or the database cannot be opened (exit 69).
+    /// The data directory cannot be created (exit 66).
+    #[error("cannot create {path}: {error}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The database cannot be opened (exit 69).
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    /// A blocking task failed.
     #[error("{0}")]
-    Unavailable(String),
+    Internal(String),
     /// Today's pipeline could not open (`run --now`).
     #[error(transparent)]
     Day(#[from] DayError),
-    /// The drain at the stop failed (exit 69).
+    /// The drain at the stop failed (exit 69); the rows wait in the journal.
     #[error("could not drain: {0}")]
-    Drain(String),
+    Drain(#[from] SinkError),
 }
 
 /// The running service.
@@ -167,7 +179,7 @@ impl Service {
             .runner
             .send(StopDay)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(SinkError::from)
             .and_then(|r| r);
         self.board.dump(&self.status_path);
         self.ops.stop(escalated.as_deref()).await;
@@ -187,11 +199,9 @@ impl Service {
 /// Opens the database (migrations included) and creates the data directory, off the event
 /// loop: what `READY=1` promises.
 async fn check_storage(settings: &Settings, role: Role) -> Result<(), ServiceError> {
-    std::fs::create_dir_all(&settings.paths.data_dir).map_err(|e| {
-        ServiceError::Unavailable(format!(
-            "cannot create {}: {e}",
-            settings.paths.data_dir.display()
-        ))
+    std::fs::create_dir_all(&settings.paths.data_dir).map_err(|error| ServiceError::DataDir {
+        path: settings.paths.data_dir.clone(),
+        error,
     })?;
     if role == Role::Ingest {
         return Ok(());
@@ -199,6 +209,6 @@ async fn check_storage(settings: &Settings, role: Role) -> Result<(), ServiceErr
     let url = settings.storage.parsed_url()?;
     tokio::task::spawn_blocking(move || crate::storage::Store::open(&url).map(drop))
         .await
-        .map_err(|e| ServiceError::Unavailable(e.to_string()))?
-        .map_err(|e| ServiceError::Unavailable(e.to_string()))
+        .map_err(|e| ServiceError::Internal(e.to_string()))??;
+    Ok(())
 }

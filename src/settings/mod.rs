@@ -8,6 +8,8 @@
 //! [`Settings::load`] takes the environment and the credentials directory as arguments: nothing
 //! here reads the process environment, so tests can load settings side by side.
 
+mod apps;
+mod error;
 pub mod ops;
 pub mod pipeline;
 pub mod redis;
@@ -17,68 +19,21 @@ pub mod secret;
 pub mod show;
 pub mod sim;
 
+pub use apps::AppSettings;
+pub use error::{SettingsError, SettingsWarning};
 pub use role::Role;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use config::{Config, ConfigError, Environment, File, FileFormat};
-use secrecy::{ExposeSecret, SecretString};
+use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
-
-use self::secret::SecretSource;
 
 /// The compiled-in first layer.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Prefix of environment variables that override settings.
 pub const ENV_PREFIX: &str = "TICKVAULT";
-
-/// An invalid setting: the key and what is wrong with it. Never contains a secret value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid setting `{key}`: {problem}")]
-pub struct SettingsError {
-    /// The dotted key (`apps.main.password_file`), or the file when the problem is the file.
-    pub key: String,
-    /// What is wrong, and where possible how to fix it.
-    pub problem: String,
-}
-
-impl SettingsError {
-    /// An error about `key`.
-    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        SettingsError {
-            key: key.into(),
-            problem: problem.into(),
-        }
-    }
-}
-
-/// A setting that is accepted but probably not what was meant (a secret nothing uses): logged
-/// as a warning at start-up and shown by `tickvault config`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SettingsWarning {
-    /// The dotted key.
-    pub key: String,
-    /// What is odd about it.
-    pub problem: String,
-}
-
-impl SettingsWarning {
-    /// A warning about `key`.
-    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        SettingsWarning {
-            key: key.into(),
-            problem: problem.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for SettingsWarning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "setting `{}` {}", self.key, self.problem)
-    }
-}
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -110,35 +65,6 @@ pub struct LogSettings {
     pub filter: String,
     /// `text` or `json`; `--log-format` overrides it.
     pub format: LogFormat,
-}
-
-/// One Kite Connect API app and the Zerodha account that logs in to it.
-#[derive(Debug, Clone)]
-pub struct AppSettings {
-    /// The name under `[apps.<name>]`, used in logs, status and file names.
-    pub name: String,
-    /// The app's API key (public).
-    pub api_key: String,
-    /// The app's API secret.
-    pub api_secret: SecretString,
-    /// Zerodha user id that logs in.
-    pub user_id: String,
-    /// Zerodha password.
-    pub password: SecretString,
-    /// Base32 TOTP secret of the account's external 2FA.
-    pub totp_secret: SecretString,
-}
-
-impl From<&AppSettings> for crate::kite::client::Credentials {
-    fn from(app: &AppSettings) -> Self {
-        crate::kite::client::Credentials {
-            api_key: app.api_key.clone(),
-            api_secret: app.api_secret.clone(),
-            user_id: app.user_id.clone(),
-            password: app.password.clone(),
-            totp_secret: app.totp_secret.clone(),
-        }
-    }
 }
 
 /// The whole settings tree, validated.
@@ -206,20 +132,7 @@ struct RawSettings {
     http: ops::RawHttp,
     notify: ops::RawNotify,
     #[serde(default)]
-    apps: BTreeMap<String, RawApp>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawApp {
-    api_key: String,
-    user_id: String,
-    api_secret: Option<SecretString>,
-    api_secret_file: Option<PathBuf>,
-    password: Option<SecretString>,
-    password_file: Option<PathBuf>,
-    totp_secret: Option<SecretString>,
-    totp_secret_file: Option<PathBuf>,
+    apps: BTreeMap<String, apps::RawApp>,
 }
 
 /// This host's name (for mail subjects and consumer names).
@@ -234,9 +147,7 @@ pub fn host_name() -> String {
 impl Settings {
     /// Loads and validates the layers. Every error names the key.
     pub fn load(sources: &Sources<'_>) -> Result<Settings, SettingsError> {
-        let raw: RawSettings = merge(sources)?
-            .try_deserialize()
-            .map_err(|e| config_error(e, sources))?;
+        let raw: RawSettings = error::deserialize(merge(sources)?, sources)?;
         raw.validate(sources.credentials_dir.as_deref())
     }
 
@@ -273,26 +184,16 @@ fn merge(sources: &Sources<'_>) -> Result<Config, SettingsError> {
             .separator("__")
             .source(Some(env)),
     );
-    builder.build().map_err(|e| config_error(e, sources))
-}
-
-fn config_error(e: ConfigError, sources: &Sources<'_>) -> SettingsError {
-    match (e, sources.file) {
-        (ConfigError::FileParse { cause, .. }, Some(path)) => SettingsError::new(
-            path.display().to_string(),
-            format!("is not valid TOML: {}", one_line(&cause.to_string())),
-        ),
-        (e, _) => from_config_error(e),
-    }
+    builder
+        .build()
+        .map_err(|e| error::from_config_error(e, None, sources))
 }
 
 /// The merged settings tree as written in the layers (defaults, file, environment), before
 /// validation, for `tickvault config`: every secret replaced by where it comes from
 /// ([`show::view`]), never its value.
 pub fn merged_view(sources: &Sources<'_>) -> Result<toml::Table, SettingsError> {
-    let tree: toml::Table = merge(sources)?
-        .try_deserialize()
-        .map_err(|e| config_error(e, sources))?;
+    let tree: toml::Table = error::deserialize(merge(sources)?, sources)?;
     Ok(show::view(tree, sources.credentials_dir.as_deref()))
 }
 
@@ -328,131 +229,10 @@ impl RawSettings {
     }
 }
 
-impl RawApp {
-    fn validate(self, name: String, creds: Option<&Path>) -> Result<AppSettings, SettingsError> {
-        let prefix = format!("apps.{name}");
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(SettingsError::new(
-                &prefix,
-                "app names may use only letters, digits, `_` and `-`",
-            ));
-        }
-        for (key, value) in [("api_key", &self.api_key), ("user_id", &self.user_id)] {
-            if value.trim().is_empty() {
-                return Err(SettingsError::new(
-                    format!("{prefix}.{key}"),
-                    "must not be empty",
-                ));
-            }
-        }
-        let required = |field: &str, inline, file| {
-            let key = format!("{prefix}.{field}");
-            secret::resolve(&key, SecretSource { inline, file }, creds)?
-                .ok_or_else(|| secret::missing(&key))
-        };
-        let api_secret = required("api_secret", self.api_secret, self.api_secret_file)?;
-        let password = required("password", self.password, self.password_file)?;
-        let totp_secret = required("totp_secret", self.totp_secret, self.totp_secret_file)?;
-        let totp_secret = normalize_totp_secret(&totp_secret).ok_or_else(|| {
-            SettingsError::new(
-                format!("{prefix}.totp_secret"),
-                "is not a base32 TOTP secret",
-            )
-        })?;
-        Ok(AppSettings {
-            name,
-            api_key: self.api_key,
-            api_secret,
-            user_id: self.user_id,
-            password,
-            totp_secret,
-        })
-    }
-}
-
-/// Checks the secret is a usable TOTP seed (spaces and case do not matter; secrets are often
-/// shown in groups of four) and returns it upper-cased without spaces.
-fn normalize_totp_secret(secret: &SecretString) -> Option<SecretString> {
-    crate::kite::login::totp(secret.expose_secret()).ok()?;
-    let cleaned: String = secret
-        .expose_secret()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    Some(SecretString::from(cleaned))
-}
-
-/// Turns the `config` crate's errors into one line that names the key.
-fn from_config_error(e: ConfigError) -> SettingsError {
-    match e {
-        ConfigError::Type {
-            key: Some(key),
-            unexpected,
-            expected,
-            ..
-        } => SettingsError::new(key, format!("expected {expected}, found {unexpected}")),
-        ConfigError::At {
-            error,
-            key: Some(key),
-            ..
-        } => match *error {
-            ConfigError::Message(message) => {
-                message_to_error(&format!("{message} for key `{key}`"))
-            }
-            other => SettingsError::new(key, from_config_error(other).problem),
-        },
-        ConfigError::At { error, .. } => from_config_error(*error),
-        ConfigError::FileParse { uri, cause } => SettingsError::new(
-            uri.unwrap_or_else(|| "configuration file".into()),
-            format!("is not valid TOML: {}", one_line(&cause.to_string())),
-        ),
-        ConfigError::NotFound(key) => SettingsError::new(key, "is missing"),
-        ConfigError::Message(message) => message_to_error(&message),
-        other => SettingsError::new("configuration", other.to_string()),
-    }
-}
-
-/// serde's messages (`unknown field `x`, expected …`, `missing field `y``) do not carry the
-/// path; `config` appends ` for key `a.b`` when it knows it, which names the table.
-fn message_to_error(message: &str) -> SettingsError {
-    let (problem, table) = match message.rsplit_once(" for key `") {
-        Some((problem, key)) => (problem, Some(key.trim_end_matches('`'))),
-        None => (message, None),
-    };
-    let join = |leaf: &str| match table {
-        Some(table) => format!("{table}.{leaf}"),
-        None => leaf.to_string(),
-    };
-    if let Some(rest) = problem.strip_prefix("unknown field `")
-        && let Some((field, expected)) = rest.split_once('`')
-    {
-        let expected = expected.trim_start_matches(", ");
-        return SettingsError::new(join(field), format!("unknown key ({expected})"));
-    }
-    if let Some(rest) = problem.strip_prefix("missing field `") {
-        let field = rest.trim_end_matches('`');
-        return SettingsError::new(join(field), "is missing");
-    }
-    SettingsError::new(table.unwrap_or("configuration"), problem.to_string())
-}
-
-/// Folds a multi-line parser message (with its source excerpt) into one line.
-fn one_line(message: &str) -> String {
-    let lines: Vec<&str> = message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('|') && !l.contains(" | "))
-        .collect();
-    lines.join("; ")
-}
-
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, SettingsError> {
@@ -678,6 +458,19 @@ totp_secret = "gezd gnbv gy3t qojq gezd gnbv gy3t qojq"
         assert_eq!(e.key, "apps.main.password");
         let e = load(&APP.replace("user_id = \"AB1234\"", "user_id = \"\""), &[]).unwrap_err();
         assert_eq!(e.key, "apps.main.user_id");
+        let e = load(&APP.replace("api_key = \"k\"\n", ""), &[]).unwrap_err();
+        assert_eq!(e.key, "apps.main.api_key", "{e}");
+        let e = load(
+            &APP.replace("api_key = \"k\"", "api_key = \"k\"\nsecret = 1"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.key, "apps.main.secret",
+            "an unknown key inside a named table: {e}"
+        );
+        let e = load("[sockets]\nper_app = \"three\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "sockets.per_app", "{e}");
     }
 
     #[test]

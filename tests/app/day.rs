@@ -106,7 +106,7 @@ async fn the_runner_carries_a_day_from_login_to_the_end_of_day() {
     let day = start();
     let login = day.event(Event::Login).await;
     let expiry = login
-        .token_expires_at
+        .token_expires_at()
         .expect("a login reports the token's expiry");
     assert!(expiry > chrono::Utc::now());
     assert_eq!(
@@ -116,9 +116,8 @@ async fn the_runner_carries_a_day_from_login_to_the_end_of_day() {
 
     let instruments = day.event(Event::Instruments).await;
     assert!(
-        instruments.detail.contains("on 3 sockets"),
-        "{}",
-        instruments.detail
+        matches!(instruments, Outcome::Resolved { sockets: 3, instruments } if instruments > 0),
+        "{instruments:?}"
     );
 
     day.event(Event::Connect).await;
@@ -128,15 +127,18 @@ async fn the_runner_carries_a_day_from_login_to_the_end_of_day() {
         "the connect used the login's token and the instruments event's plan"
     );
     assert_eq!(
-        day.event(Event::Connect).await.detail,
-        "already connected",
+        day.event(Event::Connect).await,
+        Outcome::AlreadyConnected,
         "a repeated connect is harmless"
     );
     day.wait_for_ticks(10).await;
 
     let close = day.event(Event::Close).await;
-    assert!(close.detail.contains("end of day"), "{}", close.detail);
     let journaled = day.received();
+    assert!(
+        matches!(&close, Outcome::Closed { rows: Some(rows), report } if *rows as i64 == journaled && report.master_rows as i64 == journaled),
+        "{close:?}"
+    );
     assert!(journaled >= 30);
     assert_eq!(
         day.master_rows(),
@@ -166,12 +168,15 @@ async fn a_close_after_the_pipeline_stopped_runs_the_end_of_day_from_the_journal
     assert_eq!(day.received(), journaled, "the drain journaled every tick");
     assert!(journaled >= 30);
     let close = day.event(Event::Close).await;
-    assert!(close.detail.contains("end of day"), "{}", close.detail);
+    assert!(
+        matches!(&close, Outcome::Closed { rows: None, report } if report.master_rows as i64 == journaled),
+        "the end of day from the journals: {close:?}"
+    );
     assert_eq!(day.master_rows(), journaled);
     // Issue 16, finding 11: a restart after the close closes the day again; with the end of day
     // done and nothing new, it is not run (nor mailed) a second time.
     for _ in 0..2 {
-        day.event(Event::Close).await;
+        assert_eq!(day.event(Event::Close).await, Outcome::AlreadyClosed);
     }
     let mut store = tickvault::storage::Store::open(
         &tickvault::storage::StorageUrl::parse(&day.settings.storage.url).unwrap(),

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use tickvault::eod::{EodError, EodOptions, EodReport, FailPoint, Step, run_eod};
+#[cfg(feature = "test-hooks")]
+use tickvault::eod::FailPoint;
+use tickvault::eod::{EodError, EodOptions, EodReport, Step, run_eod};
 use tickvault::kite::{Level, PacketKind, Tick};
 use tickvault::on_backend;
 use tickvault::settings::pipeline::EodSettings;
@@ -125,22 +127,22 @@ fn eod_of(t: &mut TestStore, dedupe: Dedupe) -> Result<EodReport, EodError> {
         &mut t.store,
         t.dir.path(),
         day(),
-        options(dedupe, None),
+        options(dedupe),
         &mut |_| {},
     )
 }
 
-fn options(dedupe: Dedupe, fail: Option<FailPoint>) -> EodOptions {
-    EodOptions {
-        settings: EodSettings {
+fn options(dedupe: Dedupe) -> EodOptions {
+    let mut opts = EodOptions::new(
+        EodSettings {
             dedupe,
             min_rows: 5,
         },
-        retention_days: 0,
-        // Small chunks: the three instruments are three chunks, so a kill can land inside a step.
-        chunk_rows: 5,
-        fail,
-    }
+        0,
+    );
+    // Small chunks: the three instruments are three chunks, so a kill can land inside a step.
+    opts.chunk_rows = 5;
+    opts
 }
 
 /// The master's rows of the date: (token, socket, seq, last_price, recv_time_us).
@@ -236,6 +238,7 @@ fn dedupe_modes_keep_what_they_promise_on_mariadb() {
     dedupe_modes_on(Backend::Mysql);
 }
 
+#[cfg(feature = "test-hooks")]
 fn killed_at_every_step_on(backend: Backend) {
     let rows = sample_rows();
     let mut reference = test_store(backend);
@@ -266,7 +269,10 @@ fn killed_at_every_step_on(backend: Backend) {
             &mut t.store,
             t.dir.path(),
             day(),
-            options(Dedupe::Exact, Some(point)),
+            EodOptions {
+                fail: Some(point),
+                ..options(Dedupe::Exact)
+            },
             &mut |_| {},
         );
         assert!(
@@ -304,12 +310,13 @@ fn killed_at_every_step_on(backend: Backend) {
     }
 }
 
+#[cfg(feature = "test-hooks")]
 #[test]
 fn an_eod_killed_between_or_inside_any_step_finishes_the_same_on_sqlite() {
     killed_at_every_step_on(Backend::Sqlite);
 }
 
-#[cfg(feature = "mysql")]
+#[cfg(all(feature = "mysql", feature = "test-hooks"))]
 #[test]
 fn an_eod_killed_between_or_inside_any_step_finishes_the_same_on_mariadb() {
     killed_at_every_step_on(Backend::Mysql);
@@ -329,12 +336,12 @@ fn retention_deletes_old_journals_only_once_their_day_is_in_the_master() {
         &mut t.store,
         t.dir.path(),
         old,
-        options(Dedupe::Exact, None),
+        options(Dedupe::Exact),
         &mut |_| {},
     )
     .unwrap();
     load(&mut t.store, &sample_rows());
-    let mut opts = options(Dedupe::Exact, None);
+    let mut opts = options(Dedupe::Exact);
     opts.retention_days = 30;
     let report = run_eod(&mut t.store, t.dir.path(), day(), opts, &mut |_| {}).unwrap();
     assert_eq!(report.journals_deleted, ["2026-10-01"]);
@@ -554,7 +561,7 @@ fn rows_arriving_during_the_run_are_kept_for_the_next_one() {
         &mut t.store,
         t.dir.path(),
         day(),
-        options(Dedupe::None, None),
+        options(Dedupe::None),
         &mut |p| {
             if p.step == Step::Verify && p.done == 1 && !sent {
                 let mut stray: Vec<NewTick> = late.to_vec();

@@ -3,6 +3,8 @@
 //! in the database exactly once: with two stores sharing the load, and when a store dies
 //! between its commit and its ack (another claims what it left pending). And the publisher
 //! rides out a Redis crash without touching the sockets.
+// The store helpers serve tests that need the `mysql` or `test-hooks` feature.
+#![cfg_attr(not(any(feature = "mysql", feature = "test-hooks")), allow(dead_code))]
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -60,14 +62,14 @@ async fn ingest(prefix: &str, ticks: u64) -> (TestApp, u64) {
 
 /// A store process on `url` with consumer name `name`.
 async fn store(base: &Settings, url: &str, name: &str, tweak: impl FnOnce(&mut Settings)) -> App {
-    store_with(base, url, name, false, tweak).await
+    store_with(base, url, name, StartOptions::default(), tweak).await
 }
 
 async fn store_with(
     base: &Settings,
     url: &str,
     name: &str,
-    stop_before_ack: bool,
+    options: StartOptions,
     tweak: impl FnOnce(&mut Settings),
 ) -> App {
     let mut s = base.clone();
@@ -78,8 +80,7 @@ async fn store_with(
     tweak(&mut s);
     let options = StartOptions {
         role: Role::Store,
-        stop_before_ack,
-        ..Default::default()
+        ..options
     };
     tickvault::service::control::start_day(&s, today(), tickvault::clock::system(), options)
         .await
@@ -199,6 +200,7 @@ async fn two_stores_in_one_group_share_the_stream_and_store_every_tick_once() {
     t.sim.stop().await;
 }
 
+#[cfg(feature = "test-hooks")]
 #[actix_rt::test]
 async fn a_store_killed_before_its_ack_leaves_entries_that_another_store_claims() {
     let mut keys = RedisKeys::new();
@@ -207,7 +209,11 @@ async fn a_store_killed_before_its_ack_leaves_entries_that_another_store_claims(
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
 
     // Store a commits its first batch and dies before acknowledging it.
-    let a = store_with(&t.settings, &url, "store-a", true, |_| {}).await;
+    let stop_before_ack = StartOptions {
+        stop_before_ack: true,
+        ..Default::default()
+    };
+    let a = store_with(&t.settings, &url, "store-a", stop_before_ack, |_| {}).await;
     wait_until("store a stopped after its commit", &[&a], || {
         a.board.get("consumer").map(|s| s.state) == Some(State::Stopped)
     })

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use tickvault::actors::auth::next_expiry;
-use tickvault::actors::scheduler::handlers::{DayEvent, Outcome};
+use tickvault::actors::scheduler::handlers::{DayEvent, EventError, Outcome};
 use tickvault::actors::scheduler::timetable::ist;
 use tickvault::actors::scheduler::{Event, Scheduler, Timetable};
 use tickvault::calendar::TradingCalendar;
@@ -32,7 +32,7 @@ impl Actor for Recorder {
 }
 
 impl Handler<DayEvent> for Recorder {
-    type Result = Result<Outcome, String>;
+    type Result = Result<Outcome, EventError>;
 
     fn handle(&mut self, msg: DayEvent, _ctx: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
@@ -45,9 +45,12 @@ impl Handler<DayEvent> for Recorder {
             self.refuse_logins -= 1;
             return Err("Kite said no".into());
         }
-        Ok(Outcome {
-            detail: "ok".into(),
-            token_expires_at: (msg.event == Event::Login).then(|| next_expiry(now)),
+        Ok(match msg.event {
+            Event::Login => Outcome::LoggedIn {
+                apps: 1,
+                token_expires_at: next_expiry(now),
+            },
+            _ => Outcome::Skipped { why: "recorded" },
         })
     }
 }

@@ -36,10 +36,10 @@ async fn a_wrong_password_or_totp_gets_kites_error_envelope() {
     let mut creds = default_credentials();
     creds.password = SecretString::from("wrong");
     match client.login(&creds, unix_now()).await {
-        Err(KiteError::Api {
+        Err(KiteError::Refused {
             status: 403,
             error_type,
-            step: "login",
+            refusal: tickvault::kite::client::Refusal::Password,
             ..
         }) => assert_eq!(error_type, "UserException"),
         other => panic!("expected a 403 UserException, got {other:?}"),
@@ -49,7 +49,7 @@ async fn a_wrong_password_or_totp_gets_kites_error_envelope() {
     let err = client.login(&creds, unix_now() - 600).await.unwrap_err();
     assert!(err.is_totp_rejected(), "{err}");
     assert!(
-        matches!(&err, KiteError::Api { status: 403, error_type, .. } if error_type == "TwoFAException"),
+        matches!(&err, KiteError::Refused { status: 403, error_type, .. } if error_type == "TwoFAException"),
         "{err}"
     );
     // Codes one step either side are accepted (clock skew).
@@ -70,7 +70,7 @@ async fn a_checksum_mismatch_is_rejected_and_request_tokens_are_single_use() {
     let mut wrong = creds.clone();
     wrong.api_secret = SecretString::from("not the secret");
     match client.create_session(&wrong, &rt).await {
-        Err(KiteError::Api {
+        Err(KiteError::Refused {
             status: 403,
             error_type,
             message,
@@ -84,7 +84,7 @@ async fn a_checksum_mismatch_is_rejected_and_request_tokens_are_single_use() {
     // A wrong checksum does not consume the token; the right one does, once.
     client.create_session(&creds, &rt).await.expect("first use");
     match client.create_session(&creds, &rt).await {
-        Err(KiteError::Api {
+        Err(KiteError::Refused {
             status: 403,
             message,
             ..

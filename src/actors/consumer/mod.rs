@@ -99,7 +99,8 @@ impl Consumer {
         }
     }
 
-    /// Tests: see the field.
+    /// Tests: see the field (`test-hooks`).
+    #[cfg(feature = "test-hooks")]
     pub fn stopping_before_the_first_ack(mut self) -> Consumer {
         self.stop_before_ack = true;
         self

@@ -9,7 +9,7 @@ use super::Coordinator;
 use crate::actors::children::{ChildRestarted, ShutdownSocket};
 use crate::actors::consumer::handlers::StopConsumer;
 use crate::actors::journal::handlers::FlushJournal;
-use crate::actors::sink::FlushPersister;
+use crate::actors::sink::{FlushPersister, SinkError};
 use crate::status::State;
 
 /// The sockets, once started.
@@ -27,7 +27,7 @@ pub struct DumpStatus;
 
 /// Drain and stop, in order. Answers with the rows committed in total.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<u64, String>")]
+#[rtype(result = "Result<u64, SinkError>")]
 pub struct Shutdown;
 
 impl Handler<Attach> for Coordinator {
@@ -68,7 +68,7 @@ impl Handler<DumpStatus> for Coordinator {
 }
 
 impl Handler<Shutdown> for Coordinator {
-    type Result = ResponseActFuture<Self, Result<u64, String>>;
+    type Result = ResponseActFuture<Self, Result<u64, SinkError>>;
 
     fn handle(&mut self, _msg: Shutdown, _ctx: &mut Self::Context) -> Self::Result {
         tracing::info!("shutting down: sockets first, then the journal, then the persister");
@@ -92,18 +92,12 @@ impl Handler<Shutdown> for Coordinator {
                 let _ = consumer.send(StopConsumer).await;
             }
             let ends = match journal {
-                Some(journal) => journal
-                    .send(FlushJournal)
-                    .await
-                    .map_err(|e| e.to_string())?,
+                Some(journal) => journal.send(FlushJournal).await?,
                 None => Default::default(),
             };
             let mut files: Vec<_> = ends.keys().copied().collect();
             files.sort_unstable();
-            persister
-                .send(FlushPersister { files })
-                .await
-                .map_err(|e| e.to_string())?
+            persister.send(FlushPersister { files }).await?
         };
         Box::pin(work.into_actor(self).map(|result, act, _ctx| {
             act.status.set_state(State::Stopped);

@@ -5,28 +5,28 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::Eod;
-use crate::eod::{EodOptions, EodReport, run_eod};
+use crate::eod::{EodError, EodOptions, EodReport, run_eod};
 use crate::storage::Store;
 
 /// Runs the end of day for `date` (the persister must have been flushed first). Answers with the
 /// report, or why it stopped (the daily rows are then kept).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<EodReport, String>")]
+#[rtype(result = "Result<EodReport, EodError>")]
 pub struct RunEod {
     /// The trading date.
     pub date: NaiveDate,
 }
 
 impl Handler<RunEod> for Eod {
-    type Result = Result<EodReport, String>;
+    type Result = Result<EodReport, EodError>;
 
     fn handle(&mut self, msg: RunEod, _ctx: &mut Self::Context) -> Self::Result {
         // A connection of the run's own, closed after it.
         let mut store = match Store::open(&self.url) {
             Ok(store) => store,
             Err(e) => {
-                let e = format!("cannot open the database for the end of day: {e}");
-                super::report_status(&self.status, msg.date, &Err(e.clone()));
+                let e = EodError::Open(e);
+                super::report_status(&self.status, msg.date, Err(&e));
                 return Err(e);
             }
         };
@@ -45,13 +45,13 @@ impl Handler<RunEod> for Eod {
         };
         match run_eod(&mut store, &self.data_dir, msg.date, opts, &mut progress) {
             Ok(report) => {
-                super::report_status(&self.status, msg.date, &Ok(&report));
+                super::report_status(&self.status, msg.date, Ok(&report));
                 Ok(report)
             }
             Err(e) => {
                 tracing::error!(date = %msg.date, error = %e, "end of day failed; the daily rows are kept");
-                super::report_status(&self.status, msg.date, &Err(e.to_string()));
-                Err(e.to_string())
+                super::report_status(&self.status, msg.date, Err(&e));
+                Err(e)
             }
         }
     }

@@ -19,7 +19,11 @@ use crate::status::StatusHandle;
 /// `failed`), `finished_at`, and the report's figures (cleared after a failure). A failed run
 /// is an outcome, not a dead actor: the entry stays `running` with the error as `last_error`
 /// (a `failed` state would stop the systemd watchdog and restart the service over it).
-pub fn report_status(status: &StatusHandle, date: NaiveDate, outcome: &Result<&EodReport, String>) {
+pub fn report_status(
+    status: &StatusHandle,
+    date: NaiveDate,
+    outcome: Result<&EodReport, &dyn std::fmt::Display>,
+) {
     let finished_at = crate::calendar::ist_rfc3339(chrono::Utc::now());
     let (result, figures) = match outcome {
         Ok(r) => {
@@ -37,7 +41,7 @@ pub fn report_status(status: &StatusHandle, date: NaiveDate, outcome: &Result<&E
             )
         }
         Err(e) => {
-            status.fail(crate::status::State::Running, e);
+            status.fail(crate::status::State::Running, &e.to_string());
             (
                 "failed",
                 [

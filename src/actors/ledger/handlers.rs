@@ -3,7 +3,7 @@
 use actix::prelude::*;
 
 use super::Ledger;
-use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments};
+use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments, SinkError};
 
 impl Handler<Catchup> for Ledger {
     type Result = ();
@@ -15,7 +15,7 @@ impl Handler<Catchup> for Ledger {
 }
 
 impl Handler<FlushPersister> for Ledger {
-    type Result = Result<u64, String>;
+    type Result = Result<u64, SinkError>;
 
     /// Nothing to commit: the journal is the record.
     fn handle(&mut self, _msg: FlushPersister, _ctx: &mut Self::Context) -> Self::Result {
@@ -35,9 +35,9 @@ impl Handler<RecordGap> for Ledger {
 }
 
 impl Handler<SaveInstruments> for Ledger {
-    type Result = Result<(), String>;
+    type Result = Result<(), SinkError>;
 
     fn handle(&mut self, msg: SaveInstruments, _ctx: &mut Self::Context) -> Self::Result {
-        self.save_instruments(&msg.0).map_err(|e| e.to_string())
+        Ok(self.save_instruments(&msg.0)?)
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use actix::prelude::*;
 
 use super::Persister;
-use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments};
+use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments, SinkError};
 use crate::capture::JournalKey;
 use crate::recovery::{self, FileReplay, RecoveryError};
 use crate::storage::models::NewTick;
@@ -33,7 +33,7 @@ pub struct Recover {
 /// `Err` when the database refused (nothing is kept: the sender still holds the entries and
 /// sends them again; shared, so a retry copies nothing).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<u64, String>")]
+#[rtype(result = "Result<u64, SinkError>")]
 pub struct StoreRows(pub std::sync::Arc<Vec<NewTick>>);
 
 impl Handler<Catchup> for Persister {
@@ -62,7 +62,7 @@ impl Handler<Catchup> for Persister {
 }
 
 impl Handler<FlushPersister> for Persister {
-    type Result = Result<u64, String>;
+    type Result = Result<u64, SinkError>;
 
     fn handle(&mut self, msg: FlushPersister, _ctx: &mut Self::Context) -> Self::Result {
         // A last attempt now, whatever the retry timer says, into a database that is there.
@@ -74,16 +74,15 @@ impl Handler<FlushPersister> for Persister {
         if self.commit() {
             Ok(self.committed_rows)
         } else {
-            Err(format!(
-                "{} rows could not be committed; they are in the journal",
-                self.pending.len()
-            ))
+            Err(SinkError::Refused {
+                pending: self.pending.len(),
+            })
         }
     }
 }
 
 impl Handler<StoreRows> for Persister {
-    type Result = Result<u64, String>;
+    type Result = Result<u64, SinkError>;
 
     fn handle(&mut self, msg: StoreRows, _ctx: &mut Self::Context) -> Self::Result {
         // The store role has no journal to rebuild from: a deleted file is recreated (its
@@ -92,7 +91,9 @@ impl Handler<StoreRows> for Persister {
         if self.write(&msg.0, &[]) {
             Ok(msg.0.len() as u64)
         } else {
-            Err("the database refused; the entries stay pending".into())
+            Err(SinkError::Refused {
+                pending: msg.0.len(),
+            })
         }
     }
 }
@@ -136,7 +137,7 @@ impl Handler<RecordGap> for Persister {
 }
 
 impl Handler<SaveInstruments> for Persister {
-    type Result = Result<(), String>;
+    type Result = Result<(), SinkError>;
 
     fn handle(&mut self, msg: SaveInstruments, _ctx: &mut Self::Context) -> Self::Result {
         // Each row under its own date (a store may get yesterday's snapshot at today's start).
@@ -148,7 +149,7 @@ impl Handler<SaveInstruments> for Persister {
             if let Err(e) = crate::sidecar::merge_instruments_file(&self.data_dir, date, &rows) {
                 tracing::error!(error = %e, "cannot keep the instrument snapshot beside the journal");
             }
-            storage::save_instruments(self.store.conn(), date, &rows).map_err(|e| e.to_string())?;
+            storage::save_instruments(self.store.conn(), date, &rows)?;
         }
         Ok(())
     }

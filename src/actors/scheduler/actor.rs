@@ -86,14 +86,16 @@ impl Scheduler {
         let sent = self.runner.send(DayEvent { event, date });
         ctx.spawn(sent.into_actor(self).map(move |res, act, ctx| {
             act.busy = false;
-            let res = res.map_err(|e| e.to_string()).and_then(|r| r);
+            let res = res
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
             match res {
                 Ok(outcome) => {
-                    tracing::info!(date = %date, event = event.as_str(), detail = %outcome.detail, "done");
-                    if let Some(t) = outcome.token_expires_at {
+                    tracing::info!(date = %date, event = event.as_str(), detail = %outcome, "done");
+                    if let Some(t) = outcome.token_expires_at() {
                         act.token_expires_at = Some(t);
                     }
-                    act.last = Some((event, outcome.detail));
+                    act.last = Some((event, outcome.to_string()));
                     act.retry = RETRY_FIRST;
                     act.retry_at = None;
                     act.next = event.next();

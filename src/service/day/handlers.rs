@@ -7,17 +7,20 @@ use crate::actors::auth::handlers::GetToken;
 use crate::actors::notifier::Alert;
 use crate::actors::notifier::report::{eod_alert, eod_failed_alert};
 use crate::actors::scheduler::Event;
-use crate::actors::scheduler::handlers::{DayEvent, Outcome};
+use crate::actors::scheduler::handlers::{DayEvent, EventError, Outcome};
 use crate::pipeline::StartOptions;
 use crate::service::control::{Control, DayError, open_day};
 use crate::settings::Role;
 
-use super::{close_offline, database_growth, eod_summary};
+use super::{close_offline, database_growth};
+use crate::actors::eod::report_status;
+use crate::actors::sink::SinkError;
+use crate::pipeline::CloseError;
 
 /// Drains the running day, if any (the service is stopping): sockets close, the journal
 /// syncs, the persister commits. No end of day (the scheduler runs it at the close).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<u64, String>")]
+#[rtype(result = "Result<u64, SinkError>")]
 pub struct StopDay;
 
 /// Opens `date`'s pipeline now (`run --now`): what the connect event does, answered as data.
@@ -78,6 +81,8 @@ impl DayRunner {
             return Box::pin(actix::fut::ready(Ok(Opened::Already)));
         }
         let (settings, board) = (self.settings.clone(), self.board.clone());
+        // The `test-hooks` build's options have a field more.
+        #[allow(clippy::needless_update)]
         let options = StartOptions {
             skip_corrupt: self.skip_corrupt,
             role: self.role,
@@ -135,160 +140,180 @@ impl DayRunner {
 
 impl Handler<DayEvent> for DayRunner {
     // Atomic: a stop (or the next event) waits until a connect or a close has finished.
-    type Result = AtomicResponse<Self, Result<Outcome, String>>;
+    type Result = AtomicResponse<Self, Result<Outcome, EventError>>;
 
     fn handle(&mut self, msg: DayEvent, _ctx: &mut Self::Context) -> Self::Result {
-        AtomicResponse::new(self.carry_out(msg))
+        let date = msg.date;
+        self.status.set("date", serde_json::json!(date.to_string()));
+        let work = match (msg.event, self.role) {
+            (Event::Login, Role::Store) => skipped("no login in the store role"),
+            (Event::Instruments, Role::Store) => skipped("no instruments in the store role"),
+            (Event::Login, _) => self.login(),
+            (Event::Instruments, _) => self.instruments(date),
+            (Event::Connect, _) => self.connect(date),
+            (Event::Close, Role::Ingest) if self.app.is_none() => {
+                skipped("nothing to close (the ingest role has no database)")
+            }
+            (Event::Close, _) => self.close(date),
+        };
+        AtomicResponse::new(Box::pin(
+            work.map(|res, _, _| res.map_err(EventError::from)),
+        ))
     }
+}
+
+type Work = ResponseActFuture<DayRunner, Result<Outcome, DayError>>;
+
+fn skipped(why: &'static str) -> Work {
+    Box::pin(actix::fut::ready(Ok(Outcome::Skipped { why })))
 }
 
 impl DayRunner {
-    fn carry_out(&mut self, msg: DayEvent) -> ResponseActFuture<Self, Result<Outcome, String>> {
-        let date = msg.date;
-        self.status.set("date", serde_json::json!(date.to_string()));
-        match msg.event {
-            Event::Login if self.role == Role::Store => ready_ok("no login in the store role"),
-            Event::Instruments if self.role == Role::Store => {
-                ready_ok("no instruments in the store role")
-            }
-            Event::Login => {
-                let control = self.control();
-                let apps: Vec<String> = self.settings.apps.iter().map(|a| a.name.clone()).collect();
-                Box::pin(
-                    async move {
-                        let auth = control?.auth;
-                        let mut expiry: Option<chrono::DateTime<chrono::Utc>> = None;
-                        for app in &apps {
-                            let token = auth.send(GetToken { app: app.clone() }).await?.map_err(
-                                |error| DayError::Login {
-                                    app: app.clone(),
-                                    error,
-                                },
-                            )?;
-                            expiry =
-                                Some(expiry.map_or(token.expires_at, |t| t.min(token.expires_at)));
-                        }
-                        Ok(Outcome {
-                            detail: format!("{} app(s) logged in", apps.len()),
-                            token_expires_at: expiry,
-                        })
-                    }
-                    .into_actor(self)
-                    .map(|res: Result<Outcome, DayError>, _, _| res.map_err(|e| e.to_string())),
-                )
-            }
-            Event::Instruments => {
-                let control = self.control();
-                Box::pin(
-                    async move { control?.resolve(date).await }
-                        .into_actor(self)
-                        .map(|res, act, _ctx| {
-                            let plan = res.map_err(|e| e.to_string())?;
-                            let detail = format!(
-                                "{} instruments on {} sockets",
-                                plan.instruments.len(),
-                                plan.sockets.len()
-                            );
-                            // Kept for the connect: the day's dump is downloaded once.
-                            act.plan = Some(plan);
-                            Ok(Outcome {
-                                detail,
-                                token_expires_at: None,
-                            })
-                        }),
-                )
-            }
-            Event::Connect => Box::pin(self.open(date).map(|res, _, _| {
-                let detail = match res.map_err(|e| e.to_string())? {
-                    Opened::Already => "already connected".to_string(),
-                    Opened::Now(o) => format!(
-                        "recording {} instruments on {} sockets",
-                        o.instruments, o.sockets
-                    ),
-                };
-                Ok(Outcome {
-                    detail,
-                    token_expires_at: None,
+    /// A token for every app, through the service's auth actor.
+    fn login(&mut self) -> Work {
+        let control = self.control();
+        let apps: Vec<String> = self.settings.apps.iter().map(|a| a.name.clone()).collect();
+        Box::pin(
+            async move {
+                let auth = control?.auth;
+                let mut expiry: Option<chrono::DateTime<chrono::Utc>> = None;
+                for app in &apps {
+                    let token =
+                        auth.send(GetToken { app: app.clone() })
+                            .await?
+                            .map_err(|error| DayError::Login {
+                                app: app.clone(),
+                                error,
+                            })?;
+                    expiry = Some(expiry.map_or(token.expires_at, |t| t.min(token.expires_at)));
+                }
+                let token_expires_at = expiry.ok_or_else(|| {
+                    DayError::Internal("no API app to log in (settings: [apps.<name>])".into())
+                })?;
+                Ok(Outcome::LoggedIn {
+                    apps: apps.len(),
+                    token_expires_at,
                 })
-            })),
-            Event::Close if self.app.is_none() && self.role == Role::Ingest => {
-                ready_ok("nothing to close (the ingest role has no database)")
             }
-            Event::Close => {
-                let app = self.app.take();
-                let (settings, skip_corrupt) = (self.settings.clone(), self.skip_corrupt);
-                // The eod actor writes this entry too: a handle that leaves it as it is.
-                let eod_status = self.board.existing_handle("eod");
-                Box::pin(
-                    async move {
-                        let (detail, report) = match app {
-                            Some(app) => {
-                                let drained = app.shutdown().await;
-                                let eod = if app.role == Role::Ingest {
-                                    Ok(None)
-                                } else {
-                                    app.run_eod(date).await.map(Some)
-                                };
-                                app.close();
-                                let rows = drained?;
-                                match eod? {
-                                    Some(report) => (format!("{rows} rows committed; {}", eod_summary(&report)), Some(report)),
-                                    None => return Ok((format!("{rows} ticks journaled (ingest role: the store runs the end of day)"), None)),
-                                }
-                            }
-                            None => {
-                                let s = settings.clone();
-                                let report = tokio::task::spawn_blocking(move || {
-                                    close_offline(&s, date, skip_corrupt)
-                                })
-                                .await
-                                .map_err(|e| e.to_string())?;
-                                let report = match report {
-                                    Ok(None) => {
-                                        return Ok((
-                                            format!("end of day {date} already done; nothing new"),
-                                            None,
-                                        ));
-                                    }
-                                    Ok(Some(r)) => Ok(r),
-                                    Err(e) => Err(e),
-                                };
-                                crate::actors::eod::report_status(
-                                    &eod_status,
-                                    date,
-                                    &report.as_ref().map_err(Clone::clone),
-                                );
-                                let report = report?;
-                                (eod_summary(&report), Some(report))
-                            }
-                        };
-                        let growth = report.as_ref().and_then(|r| database_growth(&settings, r));
-                        Ok((detail, report.map(|r| eod_alert(&r, growth.as_ref()))))
-                    }
-                    .into_actor(self)
-                    .map(move |res: Result<(String, Option<Alert>), String>, act, _ctx| {
-                        // The summary, or the failure (the daily rows are kept): either way a
-                        // human hears of it.
-                        let alert = match &res {
-                            Ok((_, alert)) => alert.clone(),
-                            Err(e) => Some(eod_failed_alert(date, e)),
-                        };
-                        if let (Some(alert), Some(notifier)) = (alert, &act.notifier) {
-                            notifier.do_send(alert);
-                        }
-                        res.map(|(detail, _)| Outcome {
-                            detail,
-                            token_expires_at: None,
+            .into_actor(self),
+        )
+    }
+
+    /// The day's plan, kept for the connect: the day's dump is downloaded once.
+    fn instruments(&mut self, date: chrono::NaiveDate) -> Work {
+        let control = self.control();
+        Box::pin(
+            async move { control?.resolve(date).await }
+                .into_actor(self)
+                .map(|res, act, _ctx| {
+                    let plan = res?;
+                    let outcome = Outcome::Resolved {
+                        instruments: plan.instruments.len(),
+                        sockets: plan.sockets.len(),
+                    };
+                    act.plan = Some(plan);
+                    Ok(outcome)
+                }),
+        )
+    }
+
+    /// Opens the day's pipeline (once).
+    fn connect(&mut self, date: chrono::NaiveDate) -> Work {
+        Box::pin(self.open(date).map(|res, _, _| {
+            Ok(match res? {
+                Opened::Already => Outcome::AlreadyConnected,
+                Opened::Now(o) => Outcome::Connected {
+                    instruments: o.instruments,
+                    sockets: o.sockets,
+                },
+            })
+        }))
+    }
+
+    /// Drains the day and runs its end of day (from the journals when no pipeline runs); the
+    /// summary, or the failure, is mailed.
+    fn close(&mut self, date: chrono::NaiveDate) -> Work {
+        let app = self.app.take();
+        let (settings, skip_corrupt) = (self.settings.clone(), self.skip_corrupt);
+        // The eod actor writes this entry too: a handle that leaves it as it is.
+        let eod_status = self.board.existing_handle("eod");
+        Box::pin(
+            async move {
+                let outcome = match app {
+                    Some(app) => close_running(app, date).await?,
+                    None => {
+                        let s = settings.clone();
+                        let report = tokio::task::spawn_blocking(move || {
+                            close_offline(&s, date, skip_corrupt)
                         })
-                    }),
-                )
+                        .await
+                        .map_err(|e| DayError::Internal(e.to_string()))?;
+                        match &report {
+                            Ok(Some(r)) => report_status(&eod_status, date, Ok(r)),
+                            Err(e) => report_status(&eod_status, date, Err(e)),
+                            Ok(None) => {}
+                        }
+                        match report? {
+                            None => Outcome::AlreadyClosed,
+                            Some(report) => Outcome::Closed {
+                                rows: None,
+                                report: Box::new(report),
+                            },
+                        }
+                    }
+                };
+                let alert = match &outcome {
+                    Outcome::Closed { report, .. } => {
+                        let growth = database_growth(&settings, report);
+                        Some(eod_alert(report, growth.as_ref()))
+                    }
+                    _ => None,
+                };
+                Ok((outcome, alert))
             }
-        }
+            .into_actor(self)
+            .map(
+                move |res: Result<(Outcome, Option<Alert>), DayError>, act, _ctx| {
+                    // The summary, or the failure (the daily rows are kept): either way a human
+                    // hears of it.
+                    let alert = match &res {
+                        Ok((_, alert)) => alert.clone(),
+                        Err(e) => Some(eod_failed_alert(date, &e.to_string())),
+                    };
+                    if let (Some(alert), Some(notifier)) = (alert, &act.notifier) {
+                        notifier.do_send(alert);
+                    }
+                    res.map(|(outcome, _)| outcome)
+                },
+            ),
+        )
     }
 }
 
+/// Drains a running day, runs its end of day (not in the ingest role) and stops its threads.
+async fn close_running(
+    app: crate::pipeline::App,
+    date: chrono::NaiveDate,
+) -> Result<Outcome, DayError> {
+    let drained = app.shutdown().await;
+    let eod = if app.role == Role::Ingest {
+        Ok(None)
+    } else {
+        app.run_eod(date).await.map(Some)
+    };
+    app.close();
+    let rows = drained.map_err(CloseError::from)?;
+    Ok(match eod? {
+        Some(report) => Outcome::Closed {
+            rows: Some(rows),
+            report: Box::new(report),
+        },
+        None => Outcome::Journaled { rows },
+    })
+}
+
 impl Handler<StopDay> for DayRunner {
-    type Result = ResponseFuture<Result<u64, String>>;
+    type Result = ResponseFuture<Result<u64, SinkError>>;
 
     fn handle(&mut self, _msg: StopDay, _ctx: &mut Self::Context) -> Self::Result {
         let app = self.app.take();
@@ -303,12 +328,4 @@ impl Handler<StopDay> for DayRunner {
             }
         })
     }
-}
-
-fn ready_ok(detail: &str) -> ResponseActFuture<DayRunner, Result<Outcome, String>> {
-    let outcome = Outcome {
-        detail: detail.to_string(),
-        token_expires_at: None,
-    };
-    Box::pin(actix::fut::ready(Ok(outcome)))
 }

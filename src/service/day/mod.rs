@@ -30,8 +30,8 @@ use tokio::sync::mpsc;
 use super::control::Control;
 use crate::actors::notifier::Alert;
 use crate::actors::notifier::report::{Growth, record_growth};
-use crate::eod::{EodOptions, EodReport, run_eod};
-use crate::pipeline::App;
+use crate::eod::{EodError, EodOptions, EodReport, run_eod};
+use crate::pipeline::{App, CloseError};
 use crate::plan::SubscriptionPlan;
 use crate::settings::{Role, Settings};
 use crate::status::{StatusBoard, StatusHandle};
@@ -105,21 +105,6 @@ pub fn database_growth(settings: &Settings, report: &EodReport) -> Option<Growth
     ))
 }
 
-/// One line about an end-of-day report.
-pub fn eod_summary(r: &EodReport) -> String {
-    format!(
-        "end of day {}: {} rows of {} instruments in the master, {} silent, {} thin, {} gaps ({:.1} min), {} ms",
-        r.trade_date,
-        r.master_rows,
-        r.instruments,
-        r.silent_instruments.len(),
-        r.thin_instruments.len(),
-        r.gaps,
-        r.gap_minutes,
-        r.duration_ms
-    )
-}
-
 /// The end of day without a running pipeline: what the journals hold beyond the committed
 /// positions goes to the database first (as at start-up), then the end of day. `None` when
 /// the date's end of day is done and nothing came since (a restart after the close: no second
@@ -128,9 +113,9 @@ pub fn close_offline(
     settings: &Settings,
     date: NaiveDate,
     skip_corrupt: bool,
-) -> Result<Option<EodReport>, String> {
-    let url = settings.storage.parsed_url().map_err(|e| e.to_string())?;
-    let mut store = Store::open(&url).map_err(|e| e.to_string())?;
+) -> Result<Option<EodReport>, CloseError> {
+    let url = crate::storage::StorageUrl::parse(&settings.storage.url).map_err(EodError::Open)?;
+    let mut store = Store::open(&url).map_err(EodError::Open)?;
     let data_dir = &settings.paths.data_dir;
     crate::recovery::recover(
         &mut store,
@@ -138,14 +123,17 @@ pub fn close_offline(
         date,
         skip_corrupt,
         settings.storage.batch_rows,
-    )
-    .map_err(|e| e.to_string())?;
-    if crate::storage::eod::done_and_nothing_new(store.conn(), date).map_err(|e| e.to_string())? {
+    )?;
+    if crate::storage::eod::done_and_nothing_new(store.conn(), date).map_err(EodError::from)? {
         tracing::info!(%date, "the end of day is done and nothing came since; not run again");
         return Ok(None);
     }
     let opts = EodOptions::new(settings.eod, settings.journal.retention_days);
-    run_eod(&mut store, data_dir, date, opts, &mut |_| {})
-        .map(Some)
-        .map_err(|e| e.to_string())
+    Ok(Some(run_eod(
+        &mut store,
+        data_dir,
+        date,
+        opts,
+        &mut |_| {},
+    )?))
 }
