@@ -18,6 +18,11 @@ pub const IST: FixedOffset = match FixedOffset::east_opt(5 * 3600 + 30 * 60) {
 /// The compiled-in holiday list.
 pub const NSE_HOLIDAYS_TOML: &str = include_str!("../config/holidays/nse.toml");
 
+/// The instant of `time` on `date` in IST (IST has one offset: every local time exists once).
+pub fn ist_at(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    (date.and_time(time) - chrono::Duration::seconds(i64::from(IST.local_minus_utc()))).and_utc()
+}
+
 /// The date in IST at instant `now`.
 pub fn ist_date(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&IST).date_naive()

@@ -57,11 +57,13 @@
 //! - [`pidfile`]: the service's pid file, `<state_dir>/tickvault.pid`.
 //! - [`capture`]: the `KITECAP1` journal format and the journal's files.
 //! - [`kite`]: Kite's wire formats, the instruments dump, the HTTP API client.
+//! - [`backoff`]: the one exponential backoff of every retry loop.
 //! - [`files`]: atomic writes.
 //! - [`calendar`]: the NSE trading calendar and IST.
 //! - [`clock`]: time as an input.
 
 pub mod actors;
+pub mod backoff;
 pub mod calendar;
 pub mod capture;
 pub mod cli;

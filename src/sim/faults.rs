@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
 
 use super::http::query_param;
-use super::state::{Control, SimState, lock, rfc3339_ist};
+use super::state::{Control, SimState, lock};
 
 fn not_found(id: u64) -> HttpResponse {
     HttpResponse::NotFound().json(json!({ "error": format!("no open connection {id}") }))
@@ -26,7 +26,7 @@ pub async fn connections(state: Data<SimState>) -> HttpResponse {
             json!({
                 "id": id,
                 "api_key": c.api_key,
-                "opened_at": rfc3339_ist(c.opened_at),
+                "opened_at": crate::calendar::ist_rfc3339(c.opened_at),
                 "subscribed": c.tokens.len(),
                 "tokens": c.tokens.keys().collect::<Vec<_>>(),
                 "modes": c.tokens.iter().map(|(t, m)| (t.to_string(), json!(m.as_str()))).collect::<Map<_, _>>(),

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{NaiveTime, TimeZone};
+use chrono::NaiveTime;
 
 use super::universe::{Instrument, Pricing, Universe};
 use crate::calendar::IST;
@@ -302,9 +302,7 @@ fn fill_depth(t: &mut Tick, tick_raw: u32, lot: u32, rng: &mut fastrand::Rng) {
 
 /// Unix seconds of `date` at `time` IST.
 pub fn ist_epoch(date: chrono::NaiveDate, time: NaiveTime) -> i64 {
-    IST.from_local_datetime(&date.and_time(time))
-        .single()
-        .map_or(0, |t| t.timestamp())
+    crate::calendar::ist_at(date, time).timestamp()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{broadcast, mpsc};
 
 use super::market::{Market, ist_epoch};
@@ -348,10 +348,4 @@ impl SimState {
         cache.insert(exchange.to_string(), entry.clone());
         entry
     }
-}
-
-/// RFC 3339 in IST with milliseconds.
-pub fn rfc3339_ist(t: DateTime<Utc>) -> String {
-    t.with_timezone(&IST)
-        .to_rfc3339_opts(SecondsFormat::Millis, false)
 }

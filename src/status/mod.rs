@@ -117,10 +117,6 @@ pub struct StatusBoard {
     histograms: Mutex<BTreeMap<&'static str, Histogram>>,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    crate::calendar::ist_rfc3339(t)
-}
-
 impl StatusBoard {
     /// A new, empty board.
     pub fn new() -> Arc<StatusBoard> {
@@ -199,12 +195,12 @@ impl StatusBoard {
                 obj.insert("state".into(), json!(s.state));
                 obj.insert("restarts".into(), json!(s.restarts));
                 obj.insert("last_error".into(), json!(s.last_error));
-                obj.insert("since".into(), json!(rfc3339(s.since)));
+                obj.insert("since".into(), json!(crate::calendar::ist_rfc3339(s.since)));
                 obj.extend(s.details);
                 Value::Object(obj)
             })
             .collect();
-        json!({ "generated_at": rfc3339(now), "actors": actors })
+        json!({ "generated_at": crate::calendar::ist_rfc3339(now), "actors": actors })
     }
 
     /// Writes the report to `path` atomically (a temporary file renamed over it).

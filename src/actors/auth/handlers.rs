@@ -5,6 +5,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::{Auth, AuthError, Token, next_expiry};
+use crate::backoff::Backoff;
 use crate::kite::client::{Credentials, Refusal, Session};
 use crate::status::State;
 
@@ -72,7 +73,7 @@ impl Handler<GetToken> for Auth {
                     }
                 }
             }
-            let mut delay = Duration::from_secs(1);
+            let mut delay = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
             let mut last = String::new();
             let mut totp_refused = false;
             for attempt in 1..=max_attempts {
@@ -98,11 +99,10 @@ impl Handler<GetToken> for Auth {
                         });
                     }
                     Err(e) => {
-                        tracing::warn!(app = %name, attempt, error = %e, wait_ms = delay.as_millis() as u64, "login failed; retrying");
+                        let wait = delay.next_delay();
+                        tracing::warn!(app = %name, attempt, error = %e, wait_ms = wait.as_millis() as u64, "login failed; retrying");
                         totp_refused = false;
                         last = e.to_string();
-                        let wait = delay;
-                        delay = (delay * 2).min(Duration::from_secs(60));
                         wait
                     }
                 };

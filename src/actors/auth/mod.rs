@@ -211,20 +211,9 @@ impl Auth {
             expires_at,
         };
         let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::create_dir_all(&self.tokens_dir)?;
-            let path = self.cache_path(app);
-            let tmp = path.with_extension("json.tmp");
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(serde_json::to_string_pretty(&file)?.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
+            let json = serde_json::to_string_pretty(&file)?;
+            // The token is a secret: readable by the service's user only.
+            crate::files::write_atomically_with_mode(&self.cache_path(app), json.as_bytes(), 0o600)
         };
         if let Err(e) = write() {
             tracing::warn!(app, error = %e, "cannot cache the access token; the next start logs in again");

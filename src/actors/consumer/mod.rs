@@ -32,6 +32,7 @@ use tokio::sync::watch;
 
 use crate::actors::persister::handlers::StoreRows;
 use crate::actors::sink::SaveInstruments;
+use crate::backoff::Backoff;
 use crate::settings::redis::RedisSettings;
 use crate::status::{State, StatusHandle};
 use crate::storage::models::NewInstrument;
@@ -154,8 +155,10 @@ enum Source {
 
 impl Loop {
     async fn run(mut self) {
-        let mut backoff = Duration::from_millis(100);
-        let max_backoff = Duration::from_millis(self.settings.backoff_max_ms);
+        let mut backoff = Backoff::new(
+            Duration::from_millis(100),
+            Duration::from_millis(self.settings.backoff_max_ms),
+        );
         'connect: loop {
             if *self.stop.borrow() {
                 return;
@@ -164,14 +167,13 @@ impl Loop {
                 Ok(conn) => conn,
                 Err(e) => {
                     self.status.fail(State::Backoff, &format!("redis: {e}"));
-                    if self.sleep(backoff).await {
+                    if self.sleep(backoff.next_delay()).await {
                         return;
                     }
-                    backoff = (backoff * 2).min(max_backoff);
                     continue;
                 }
             };
-            backoff = Duration::from_millis(100);
+            backoff.reset();
             self.status.set_state(State::Running);
             tracing::info!(stream = %self.stream, group = %self.settings.group, consumer = %self.name, "reading the stream");
             let claim_every = Duration::from_millis((self.settings.claim_idle_ms / 2).max(100));
@@ -207,10 +209,9 @@ impl Loop {
                         self.counters.redis_errors.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(error = %e, "the stream read failed; reconnecting");
                         self.status.fail(State::Backoff, &format!("redis: {e}"));
-                        if self.sleep(backoff).await {
+                        if self.sleep(backoff.next_delay()).await {
                             return;
                         }
-                        backoff = (backoff * 2).min(max_backoff);
                         continue 'connect;
                     }
                 };
@@ -352,7 +353,7 @@ impl Loop {
             .store(entries.len() as u64, Ordering::Relaxed);
         // Shared with each attempt below: a retry sends the same rows without copying them.
         let rows = Arc::new(rows);
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         while !rows.is_empty() {
             match self.persister.send(StoreRows(rows.clone())).await {
                 Ok(Ok(_)) => break,
@@ -365,10 +366,9 @@ impl Loop {
                     return Ok(false);
                 }
             }
-            if self.sleep(backoff).await {
+            if self.sleep(backoff.next_delay()).await {
                 return Ok(false);
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
         if self.stop_before_ack {
             tracing::warn!(

@@ -29,6 +29,7 @@ use chrono::NaiveDate;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
+use crate::backoff::Backoff;
 use crate::capture::journal::journal_path;
 use crate::capture::{CaptureError, CaptureReader, JournalKey, Next};
 use crate::recovery::push_rows;
@@ -76,7 +77,7 @@ pub struct Persister {
     rebuilds: u64,
     /// While failing: no new attempt before this (then a reconnect first), doubling up to 10 s.
     retry_at: Instant,
-    retry_after: Duration,
+    retry_after: Backoff,
     /// Frame received → row committed, per row, in microseconds, since start.
     /// (`None` only if the histogram could not be built, which its constant bounds rule out.)
     latency: Option<Histogram<u64>>,
@@ -115,7 +116,7 @@ impl Persister {
             checked_at: Instant::now(),
             rebuilds: 0,
             retry_at: Instant::now(),
-            retry_after: FIRST_RETRY,
+            retry_after: Backoff::new(FIRST_RETRY, LAST_RETRY),
             // 1 µs to 1 h, 3 significant digits; longer waits (a day-long outage) are clamped.
             latency: Histogram::new_with_bounds(1, 3_600_000_000, 3).ok(),
         }
@@ -239,8 +240,7 @@ impl Persister {
             if now < self.retry_at {
                 return false;
             }
-            self.retry_at = now + self.retry_after;
-            self.retry_after = (self.retry_after * 2).min(LAST_RETRY);
+            self.retry_at = now + self.retry_after.next_delay();
             // A restarted server has dropped the old connection.
             if let Err(e) = self.store.reconnect() {
                 self.status.fail(State::Backoff, &format!("reconnect: {e}"));
@@ -274,7 +274,7 @@ impl Persister {
                 if self.failing {
                     tracing::info!("the database is back; catching up");
                     self.failing = false;
-                    self.retry_after = FIRST_RETRY;
+                    self.retry_after.reset();
                     self.status.set_state(State::Running);
                 }
                 self.publish();
@@ -283,7 +283,7 @@ impl Persister {
             Err(e) => {
                 if !self.failing {
                     tracing::error!(error = %e, rows = rows.len(), "cannot commit; the ticks wait in the journal (or the stream)");
-                    self.retry_at = Instant::now() + self.retry_after;
+                    self.retry_at = Instant::now() + self.retry_after.next_delay();
                 }
                 self.failing = true;
                 self.status.fail(State::Backoff, &format!("commit: {e}"));

@@ -61,7 +61,7 @@ impl Publisher {
                 act.came_up();
                 act.send_snapshot(ctx);
                 act.busy = false;
-                act.backoff = Duration::from_millis(100);
+                act.backoff.reset();
                 act.status.set_state(State::Running);
                 act.flush(ctx);
             }
@@ -99,11 +99,11 @@ impl Publisher {
                         act.send_snapshot(ctx);
                     }
                     act.came_up();
-                    if act.backoff > Duration::from_millis(100) {
+                    if !act.backoff.is_reset() {
                         tracing::info!("Redis answers again; publishing");
                         act.status.set_state(State::Running);
                     }
-                    act.backoff = Duration::from_millis(100);
+                    act.backoff.reset();
                 }
                 Err(e) => {
                     // No new batch until the ones in flight are answered; then the failed ones
@@ -204,8 +204,7 @@ impl Publisher {
         self.counters.errors += 1;
         self.up = false;
         self.busy = true;
-        let wait = self.backoff;
-        self.backoff = (self.backoff * 2).min(Duration::from_millis(self.settings.backoff_max_ms));
+        let wait = self.backoff.next_delay();
         tracing::warn!(
             error,
             retry_in_ms = wait.as_millis() as u64,

@@ -88,7 +88,7 @@ pub struct Publisher {
     next_batch: u64,
     /// Batches that failed while others were still in flight, by number.
     failed: std::collections::BTreeMap<u64, Vec<Pending>>,
-    backoff: Duration,
+    backoff: crate::backoff::Backoff,
     counters: Counters,
     /// Frame received → XADD acknowledged, microseconds.
     latency: Option<Histogram<u64>>,
@@ -100,6 +100,10 @@ pub struct Publisher {
 impl Publisher {
     /// A publisher for `date`'s ticks.
     pub fn new(settings: RedisSettings, date: NaiveDate, status: StatusHandle) -> Publisher {
+        let backoff = crate::backoff::Backoff::new(
+            Duration::from_millis(100),
+            Duration::from_millis(settings.backoff_max_ms),
+        );
         Publisher {
             views: views::Views::new(&settings, date),
             settings,
@@ -113,7 +117,7 @@ impl Publisher {
             in_flight: 0,
             next_batch: 0,
             failed: std::collections::BTreeMap::new(),
-            backoff: Duration::from_millis(100),
+            backoff,
             counters: Counters::default(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 2).ok(),
             group_lag: HashMap::new(),

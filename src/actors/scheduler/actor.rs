@@ -5,7 +5,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
 use super::handlers::DayEvent;
-use super::{Event, RETRY_FIRST, RETRY_MAX, Scheduler};
+use super::{Event, Scheduler};
 use crate::status::State;
 
 impl Actor for Scheduler {
@@ -96,7 +96,7 @@ impl Scheduler {
                         act.token_expires_at = Some(t);
                     }
                     act.last = Some((event, outcome.to_string()));
-                    act.retry = RETRY_FIRST;
+                    act.retry.reset();
                     act.retry_at = None;
                     act.next = event.next();
                     act.status.set_state(State::Running);
@@ -110,8 +110,7 @@ impl Scheduler {
                 }
                 Err(e) => {
                     act.failures += 1;
-                    let wait = act.retry;
-                    act.retry = (act.retry * 2).min(RETRY_MAX);
+                    let wait = act.retry.next_delay();
                     act.retry_at = Some(
                         act.clock.now()
                             + chrono::TimeDelta::from_std(wait).unwrap_or_default(),

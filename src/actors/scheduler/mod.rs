@@ -50,7 +50,7 @@ pub struct Scheduler {
     busy: bool,
     /// Whether the first look at the clock has happened (a closed trading day is closed then).
     started: bool,
-    retry: Duration,
+    retry: crate::backoff::Backoff,
     retry_at: Option<DateTime<Utc>>,
     failures: u32,
     token_expires_at: Option<DateTime<Utc>>,
@@ -80,7 +80,7 @@ impl Scheduler {
             next: None,
             busy: false,
             started: false,
-            retry: RETRY_FIRST,
+            retry: crate::backoff::Backoff::new(RETRY_FIRST, RETRY_MAX),
             retry_at: None,
             failures: 0,
             token_expires_at: None,

@@ -1,9 +1,9 @@
 //! The pure part of the scheduler: which session comes next and when each of its events is
 //! due, from the calendar and the configured times. Everything takes "now" as an argument.
 
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
 
-use crate::calendar::{IST, TradingCalendar};
+use crate::calendar::{TradingCalendar, ist_at};
 use crate::settings::schedule::DailyTimes;
 
 /// A trading day's events, in order.
@@ -92,13 +92,6 @@ fn regular_close() -> NaiveTime {
     NaiveTime::from_hms_opt(15, 30, 0).unwrap_or_default()
 }
 
-/// `time` on `date` in IST, as UTC.
-pub fn ist(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-    IST.from_local_datetime(&date.and_time(time))
-        .single()
-        .map_or_else(|| date.and_time(time).and_utc(), |t| t.with_timezone(&Utc))
-}
-
 impl Timetable {
     /// `date`'s session, or `None` when the market is closed that day. A special session's
     /// login, instruments and connect move by its open's distance from 09:15, and its close by
@@ -119,10 +112,10 @@ impl Timetable {
         Some(Session {
             date,
             special,
-            login: ist(date, t.login) + early,
-            instruments: ist(date, t.instruments) + early,
-            connect: ist(date, t.connect) + early,
-            close: ist(date, t.close) + late,
+            login: ist_at(date, t.login) + early,
+            instruments: ist_at(date, t.instruments) + early,
+            connect: ist_at(date, t.connect) + early,
+            close: ist_at(date, t.close) + late,
         })
     }
 
@@ -133,8 +126,8 @@ impl Timetable {
             return None;
         }
         Some(match self.calendar.special_session(date) {
-            Some(s) => (ist(date, s.open), ist(date, s.close)),
-            None => (ist(date, regular_open()), ist(date, regular_close())),
+            Some(s) => (ist_at(date, s.open), ist_at(date, s.close)),
+            None => (ist_at(date, regular_open()), ist_at(date, regular_close())),
         })
     }
 
@@ -211,9 +204,9 @@ mod tests {
     #[test]
     fn a_regular_day_runs_on_the_configured_times_in_ist() {
         let s = table().session(d("2026-11-16")).unwrap();
-        assert_eq!(s.at(Event::Login), ist(d("2026-11-16"), hm("08:45")));
+        assert_eq!(s.at(Event::Login), ist_at(d("2026-11-16"), hm("08:45")));
         assert_eq!(s.at(Event::Login).to_rfc3339(), "2026-11-16T03:15:00+00:00");
-        assert_eq!(s.at(Event::Close), ist(d("2026-11-16"), hm("15:35")));
+        assert_eq!(s.at(Event::Close), ist_at(d("2026-11-16"), hm("15:35")));
         assert!(s.special.is_none());
     }
 
@@ -226,15 +219,15 @@ mod tests {
         assert_eq!(t.closed_because(d("2026-11-22")), "weekend");
         let s = t.session(d("2026-11-21")).unwrap();
         assert_eq!(s.special.as_deref(), Some("Muhurat"));
-        assert_eq!(s.at(Event::Login), ist(d("2026-11-21"), hm("17:30")));
-        assert_eq!(s.at(Event::Connect), ist(d("2026-11-21"), hm("17:45")));
-        assert_eq!(s.at(Event::Close), ist(d("2026-11-21"), hm("19:05")));
+        assert_eq!(s.at(Event::Login), ist_at(d("2026-11-21"), hm("17:30")));
+        assert_eq!(s.at(Event::Connect), ist_at(d("2026-11-21"), hm("17:45")));
+        assert_eq!(s.at(Event::Close), ist_at(d("2026-11-21"), hm("19:05")));
     }
 
     #[test]
     fn the_current_session_until_it_closes_then_the_next() {
         let t = table();
-        let at = |day: &str, time: &str| ist(d(day), hm(time));
+        let at = |day: &str, time: &str| ist_at(d(day), hm(time));
         assert_eq!(
             t.current_or_next(at("2026-11-16", "07:00")).unwrap().date,
             d("2026-11-16")

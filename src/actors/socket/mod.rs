@@ -81,14 +81,14 @@ impl Failure {
 pub fn backoff(failure: &Failure, attempt: u32, s: &SocketSettings, jitter: f64) -> Duration {
     let base = match failure {
         Failure::TooManyConnections => return Duration::from_millis(s.rate_limited_backoff_ms),
-        Failure::AuthRejected if attempt <= 1 => s.backoff_initial_ms / 4,
-        _ => s
-            .backoff_initial_ms
-            .saturating_mul(1u64 << attempt.saturating_sub(1).min(16))
-            .min(s.backoff_max_ms),
+        Failure::AuthRejected if attempt <= 1 => Duration::from_millis(s.backoff_initial_ms / 4),
+        _ => crate::backoff::Backoff::new(
+            Duration::from_millis(s.backoff_initial_ms),
+            Duration::from_millis(s.backoff_max_ms),
+        )
+        .nth(attempt),
     };
-    let jittered = base as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0));
-    Duration::from_millis(jittered as u64)
+    crate::backoff::jittered(base, 0.2, jitter)
 }
 
 /// The subscribe and mode messages for a plan, in batches of `batch` tokens.
