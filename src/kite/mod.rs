@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod error;
 pub mod instruments;
 pub mod json;
 pub mod login;

@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 
 use crate::kite::Mode;
 pub use crate::kite::instruments::{DumpRow, dedupe_dump, parse_dump};
-use crate::settings::pipeline::Universe;
+use crate::settings::universe::Universe;
 pub use deal::deal;
 pub use resolve::{resolve_instruments, spot_keys};
 

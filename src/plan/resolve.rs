@@ -7,7 +7,7 @@ use chrono::{Datelike, NaiveDate};
 
 use super::{DumpRow, PlanError, Planned};
 use crate::kite::Mode;
-use crate::settings::pipeline::{OptionChain, StockSet, StrikeWindow, Universe};
+use crate::settings::universe::{OptionChain, StockSet, StrikeWindow, Universe};
 
 /// The expiries of `rows` whose dates are the last of their calendar month.
 fn monthly_expiries(expiries: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {

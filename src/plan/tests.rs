@@ -3,8 +3,8 @@ use std::collections::{BTreeSet, HashMap};
 use super::resolve::window;
 use super::*;
 use crate::calendar::TradingCalendar;
-use crate::settings::pipeline::OptionChain;
-use crate::settings::pipeline::{StockSet, StrikeWindow};
+use crate::settings::universe::OptionChain;
+use crate::settings::universe::{StockSet, StrikeWindow};
 use crate::sim::universe::Universe as SimUniverse;
 
 fn date() -> NaiveDate {
@@ -34,7 +34,7 @@ fn universe() -> Universe {
             strikes: StrikeWindow::AroundAtm(5),
         }],
         stock_options: None,
-        recenter: crate::settings::pipeline::Recenter::Never,
+        recenter: crate::settings::universe::Recenter::Never,
         option_mode: Mode::Full,
     }
 }
@@ -94,7 +94,7 @@ fn a_chain_without_spot_is_an_error_unless_all_strikes() {
 
 #[test]
 fn stock_options_resolve_by_list_or_for_every_stock_with_options() {
-    use crate::settings::pipeline::StockOptions;
+    use crate::settings::universe::StockOptions;
     let mut u = universe();
     u.indices.clear();
     u.equities.clear();

@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod secret;
 pub mod show;
 pub mod sim;
+pub mod universe;
 
 pub use apps::AppSettings;
 pub use error::{SettingsError, SettingsWarning};
@@ -87,7 +88,7 @@ pub struct Settings {
     /// `[sockets]`.
     pub sockets: pipeline::SocketSettings,
     /// `[universe]`.
-    pub universe: pipeline::Universe,
+    pub universe: universe::Universe,
     /// `[eod]`.
     pub eod: pipeline::EodSettings,
     /// `[redis]`.
@@ -125,7 +126,7 @@ struct RawSettings {
     storage: pipeline::StorageSettings,
     journal: pipeline::JournalSettings,
     sockets: pipeline::SocketSettings,
-    universe: pipeline::RawUniverse,
+    universe: universe::RawUniverse,
     eod: pipeline::RawEodSettings,
     redis: self::redis::RawRedis,
     schedule: schedule::RawSchedule,

@@ -13,12 +13,10 @@
 mod bulk;
 pub mod eod;
 pub mod models;
+mod queries;
 pub mod schema;
+mod url;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
-use chrono::NaiveDate;
 use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
 #[cfg(feature = "mysql")]
@@ -27,8 +25,8 @@ use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use self::models::{Gap, NewGap, NewInstrument, NewTick, Position};
-use crate::capture::JournalKey;
+pub use queries::*;
+pub use url::{StorageUrl, redact};
 
 /// The SQLite migrations, compiled in.
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -70,75 +68,6 @@ pub enum StorageError {
     /// A query failed: retry the batch later, data waits in the journal.
     #[error("database error: {0}")]
     Query(#[from] diesel::result::Error),
-}
-
-/// Where the data goes.
-#[derive(Clone, PartialEq, Eq)]
-pub enum StorageUrl {
-    /// A SQLite file.
-    Sqlite(PathBuf),
-    /// A MySQL/MariaDB database (the whole URL, password included: never shown).
-    Mysql(String),
-}
-
-impl StorageUrl {
-    /// Parses `sqlite://PATH` (relative paths are relative to the working directory) or
-    /// `mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE`. Errors never show a password.
-    pub fn parse(url: &str) -> Result<StorageUrl, StorageError> {
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if !path.is_empty() {
-                return Ok(StorageUrl::Sqlite(PathBuf::from(path)));
-            }
-        } else if let Some(rest) = url.strip_prefix("mysql://") {
-            let database = rest.rsplit_once('/').map(|(_, db)| db).unwrap_or("");
-            let database = database.split('?').next().unwrap_or("");
-            if !rest.is_empty() && !database.is_empty() {
-                if !cfg!(feature = "mysql") {
-                    return Err(StorageError::NotBuilt);
-                }
-                return Ok(StorageUrl::Mysql(url.to_string()));
-            }
-        }
-        Err(StorageError::BadUrl(redact(url)))
-    }
-
-    /// The backend's name.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            StorageUrl::Sqlite(_) => "sqlite",
-            StorageUrl::Mysql(_) => "mysql",
-        }
-    }
-}
-
-/// Shows the URL with any password replaced by `***`.
-impl std::fmt::Display for StorageUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StorageUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
-            StorageUrl::Mysql(url) => f.write_str(&redact(url)),
-        }
-    }
-}
-
-impl std::fmt::Debug for StorageUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "StorageUrl({self})")
-    }
-}
-
-/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
 }
 
 /// A connection to either backend.
@@ -449,107 +378,15 @@ pub fn inspect(url: &StorageUrl) -> Result<SchemaState, StorageError> {
     .map_err(|e| StorageError::Migration(e.to_string()))
 }
 
-/// Inserts `rows` (skipping any already stored: replays are idempotent) and moves each socket's
-/// committed journal position, in one transaction. Returns the rows inserted.
-pub fn commit_batch(
-    store: &mut Store,
-    rows: &[NewTick],
-    positions: &[Position],
-) -> QueryResult<usize> {
-    match (&mut store.bulk, &mut store.db) {
-        (bulk::Bulk::Sqlite(b), Db::Sqlite(_)) => b.commit(rows, positions),
-        #[cfg(feature = "mysql")]
-        (bulk::Bulk::Mysql(b), Db::Mysql(c)) => b.commit(c, rows, positions),
-        // Both are built from the same URL in `Store::open`; say so rather than panic.
-        #[cfg(feature = "mysql")]
-        _ => Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::Unknown,
-            Box::new("the store's batch path and connection disagree on the backend".to_string()),
-        )),
-    }
-}
-
-/// The committed offset of each journal file of `date`.
-pub fn positions(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<JournalKey, u64>> {
-    use schema::journal_positions::dsl;
-    let rows: Vec<Position> = on_backend!(db, c => dsl::journal_positions
-        .filter(dsl::trade_date.eq(date))
-        .select(Position::as_select())
-        .load(c))?;
-    Ok(rows
-        .into_iter()
-        .map(|p| (p.key(), p.committed_offset.max(0) as u64))
-        .collect())
-}
-
-/// Adds `rows` to `date`'s instrument snapshot: the snapshot is the union of every plan of
-/// the day (a restart's plan replaces the rows of its instruments and keeps the others, so
-/// rows stored under an earlier plan keep their symbols).
-pub fn save_instruments(db: &mut Db, date: NaiveDate, rows: &[NewInstrument]) -> QueryResult<()> {
-    use schema::instruments::dsl;
-    let rows: Vec<NewInstrument> = rows
-        .iter()
-        .filter(|r| r.trade_date == date)
-        .cloned()
-        .collect();
-    on_backend!(db, c => c.transaction(|c| {
-        for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
-            diesel::replace_into(dsl::instruments).values(chunk).execute(c)?;
-        }
-        Ok(())
-    }))
-}
-
-/// Appends to the gap ledger.
-pub fn record_gap(db: &mut Db, gap: &NewGap) -> QueryResult<()> {
-    on_backend!(db, c => diesel::insert_into(schema::gaps::table).values(gap).execute(c))
-        .map(|_| ())
-}
-
-/// Records `gap` unless the ledger already has one of its socket starting at the same time
-/// (replaying a gap file twice adds nothing). Returns whether it was added.
-pub fn record_gap_once(db: &mut Db, gap: &NewGap) -> QueryResult<bool> {
-    use schema::gaps::dsl;
-    let known: i64 = on_backend!(db, c => dsl::gaps
-        .filter(dsl::trade_date.eq(gap.trade_date))
-        .filter(dsl::socket.eq(gap.socket))
-        .filter(dsl::start_us.eq(gap.start_us))
-        .count()
-        .get_result(c))?;
-    if known > 0 {
-        return Ok(false);
-    }
-    record_gap(db, gap).map(|()| true)
-}
-
-/// The gap ledger of `date`.
-pub fn gaps(db: &mut Db, date: NaiveDate) -> QueryResult<Vec<Gap>> {
-    use schema::gaps::dsl;
-    on_backend!(db, c => dsl::gaps
-        .filter(dsl::trade_date.eq(date))
-        .order(dsl::id)
-        .select(Gap::as_select())
-        .load(c))
-}
-
-/// Rows per instrument token on `date` in the daily table.
-pub fn rows_per_token(db: &mut Db, date: NaiveDate) -> QueryResult<HashMap<u32, u64>> {
-    use diesel::dsl::count_star;
-    use schema::daily_ticks::dsl;
-    let counts: Vec<(i64, i64)> = on_backend!(db, c => dsl::daily_ticks
-        .filter(dsl::trade_date.eq(date))
-        .group_by(dsl::instrument_token)
-        .select((dsl::instrument_token, count_star()))
-        .load(c))?;
-    Ok(counts
-        .into_iter()
-        .map(|(t, n)| (t as u32, n as u64))
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use chrono::NaiveDate;
+
+    use super::models::{NewGap, NewTick, Position};
     use super::*;
+    use crate::capture::JournalKey;
     use crate::kite::{Level, PacketKind, Tick};
 
     fn store() -> (tempfile::TempDir, Store) {

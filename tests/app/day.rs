@@ -232,7 +232,7 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
     settings.schedule.recheck_secs = 1;
     settings.http.enabled = false;
     // No saved plan to fall back on: the connect must use the plan the instruments event made.
-    settings.universe.recenter = tickvault::settings::pipeline::Recenter::OnRestart;
+    settings.universe.recenter = tickvault::settings::universe::Recenter::OnRestart;
     let at = |h: u32, m: u32| {
         date.and_hms_opt(h, m, 0)
             .unwrap()

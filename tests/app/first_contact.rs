@@ -377,7 +377,7 @@ fn an_equities_file_that_resolves_nothing_is_an_error_naming_the_file() {
     let universe = {
         let mut u = Settings::load(&Sources::default()).unwrap().universe;
         u.equities_file = Some(
-            tickvault::settings::pipeline::read_equity_list(&list.display().to_string()).unwrap(),
+            tickvault::settings::universe::read_equity_list(&list.display().to_string()).unwrap(),
         );
         u
     };

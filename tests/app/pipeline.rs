@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tickvault::actors::instruments::handlers::ResolveError;
 use tickvault::plan::PlanError;
 use tickvault::service::control::DayError;
-use tickvault::settings::pipeline::{OptionChain, StrikeWindow};
+use tickvault::settings::universe::{OptionChain, StrikeWindow};
 use tickvault::storage;
 
 use crate::helpers::{Backend, TestApp, detail, post_json, spawn_app, spawn_app_on, today};

@@ -6,7 +6,8 @@ use actix::prelude::*;
 
 use crate::actors::auth::Auth;
 use crate::kite::client::KiteClient;
-use crate::settings::pipeline::{SocketSettings, Universe};
+use crate::settings::pipeline::SocketSettings;
+use crate::settings::universe::Universe;
 use crate::status::{State, StatusHandle};
 
 /// Resolves the day's universe.

@@ -13,7 +13,7 @@ use crate::plan::{
     PlanError, SavedPlan, SubscriptionPlan, deal, dedupe_dump, parse_dump, resolve_instruments,
     spot_keys,
 };
-use crate::settings::pipeline::Recenter;
+use crate::settings::universe::Recenter;
 use crate::status::State;
 
 /// Downloads the dump for `date` and resolves the plan.

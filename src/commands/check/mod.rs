@@ -6,6 +6,7 @@
 //! server that does not answer).
 
 mod items;
+mod remote;
 
 use std::process::ExitCode;
 
@@ -154,7 +155,7 @@ pub fn run(
     list.extend(items::directories(&settings));
     list.push(items::holidays(&settings, today));
     list.push(items::database(&settings));
-    let remote = actix_rt::System::new().block_on(items::remote(settings, today));
+    let remote = actix_rt::System::new().block_on(remote::remote(settings, today));
     list.extend(remote);
     Ok(print(args, &list))
 }
