@@ -8,7 +8,7 @@ use actix::prelude::*;
 use chrono::NaiveDate;
 
 use crate::actors::auth::{Auth, AuthError};
-use crate::actors::instruments::actor::Instruments;
+use crate::actors::instruments::Instruments;
 use crate::actors::instruments::handlers::{Resolve, ResolveError};
 use crate::clock::SharedClock;
 use crate::pipeline::{App, DayInputs, StartError, StartOptions};

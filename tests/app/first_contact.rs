@@ -10,7 +10,7 @@ use actix::Actor;
 use chrono::Datelike;
 use serde_json::Value;
 use tickvault::actors::auth::Auth;
-use tickvault::actors::instruments::actor::Instruments;
+use tickvault::actors::instruments::Instruments;
 use tickvault::actors::instruments::handlers::Resolve;
 use tickvault::plan::{Planned, SubscriptionPlan};
 use tickvault::settings::{Settings, Sources};

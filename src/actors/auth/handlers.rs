@@ -140,7 +140,7 @@ impl Handler<GetToken> for Auth {
                     };
                     act.tokens.insert(app_name, token.clone());
                     act.status.set_state(State::Running);
-                    act.publish();
+                    act.report_status();
                     Ok(token)
                 }
                 Err(e) => {

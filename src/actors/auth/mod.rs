@@ -224,7 +224,7 @@ impl Auth {
         let _ = std::fs::remove_file(self.cache_path(app));
     }
 
-    fn publish(&self) {
+    fn report_status(&self) {
         let expiry: serde_json::Map<String, serde_json::Value> = self
             .tokens
             .iter()

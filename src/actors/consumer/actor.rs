@@ -13,7 +13,7 @@ impl Actor for Consumer {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.status.set_state(State::Starting);
-        self.publish_status();
+        self.report_status();
         let run = Loop {
             stream: self.settings.stream_key(),
             settings: self.settings.clone(),
@@ -30,9 +30,9 @@ impl Actor for Consumer {
         .run();
         ctx.spawn(run.into_actor(self).map(|(), act, _| {
             act.status.set_state(State::Stopped);
-            act.publish_status();
+            act.report_status();
             act.done.send_replace(true);
         }));
-        ctx.run_interval(Duration::from_secs(1), |act, _| act.publish_status());
+        ctx.run_interval(Duration::from_secs(1), |act, _| act.report_status());
     }
 }

@@ -107,7 +107,7 @@ impl Consumer {
         self
     }
 
-    fn publish_status(&self) {
+    fn report_status(&self) {
         let c = &self.counters;
         self.status.set_all([
             ("consumer", json!(self.name)),

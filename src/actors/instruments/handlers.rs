@@ -6,7 +6,7 @@ use actix::prelude::*;
 use chrono::NaiveDate;
 use serde_json::json;
 
-use super::actor::Instruments;
+use super::Instruments;
 use crate::actors::auth::handlers::GetToken;
 use crate::kite::client::{KiteClient, Session};
 use crate::plan::{

@@ -13,6 +13,7 @@
 //! everything and report each file's end). Talks to: the persister ([`crate::actors::sink::Catchup`]).
 
 pub mod actor;
+mod flush;
 pub mod handlers;
 
 use std::collections::HashMap;

@@ -10,7 +10,7 @@ impl Actor for Ledger {
 
     fn started(&mut self, _ctx: &mut Self::Context) {
         self.status.set_state(State::Running);
-        self.publish();
+        self.report_status();
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {

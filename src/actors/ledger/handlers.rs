@@ -10,7 +10,7 @@ impl Handler<Catchup> for Ledger {
 
     fn handle(&mut self, msg: Catchup, _ctx: &mut Self::Context) {
         self.ends.extend(msg.ends);
-        self.publish();
+        self.report_status();
     }
 }
 
@@ -30,7 +30,7 @@ impl Handler<RecordGap> for Ledger {
         if let Err(e) = self.append_gap(&msg.0) {
             tracing::error!(error = %e, gap = ?msg.0, "cannot record a gap");
         }
-        self.publish();
+        self.report_status();
     }
 }
 

@@ -56,7 +56,7 @@ impl Ledger {
         crate::sidecar::merge_instruments_file(&self.data_dir, self.date, rows)
     }
 
-    fn publish(&self) {
+    fn report_status(&self) {
         self.status.set_all([
             ("journal_bytes", json!(self.ends.values().sum::<u64>())),
             ("gaps", json!(self.gaps)),

@@ -56,7 +56,7 @@ impl Notifier {
         let held_back = match decision {
             Decision::Hold => {
                 self.suppressed += 1;
-                self.publish();
+                self.report_status();
                 tracing::info!(
                     alert = alert.kind.as_str(),
                     "alert mail held back by the rate limit"
@@ -77,12 +77,12 @@ impl Notifier {
                 self.failed += 1;
                 self.status
                     .fail(crate::status::State::Running, &format!("mail: {e}"));
-                self.publish();
+                self.report_status();
                 return;
             }
         };
         self.in_flight += 1;
-        self.publish();
+        self.report_status();
         let timeout = self.settings.timeout;
         let kind = alert.kind;
         let send = async move {
@@ -110,7 +110,7 @@ impl Notifier {
                         .fail(crate::status::State::Running, &format!("mail: {e}"));
                 }
             }
-            act.publish();
+            act.report_status();
             if act.in_flight == 0 {
                 for tx in act.drained.drain(..) {
                     let _ = tx.send(());

@@ -15,6 +15,7 @@
 //! Messages ([`handlers`]): `Alert`, `DrainMail`.
 
 pub mod actor;
+mod check;
 pub mod handlers;
 pub mod limit;
 pub mod mail;
@@ -154,7 +155,7 @@ impl Notifier {
         })
     }
 
-    fn publish(&self) {
+    fn report_status(&self) {
         self.status.set_all([
             ("sent", json!(self.sent)),
             ("failed", json!(self.failed)),

@@ -13,7 +13,7 @@ impl Actor for Persister {
             Ok(()) => self.status.set_state(State::Running),
             Err(e) => self.status.fail(State::Backoff, &e.to_string()),
         }
-        self.publish();
+        self.report_status();
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {

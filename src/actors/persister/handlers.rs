@@ -57,7 +57,7 @@ impl Handler<Catchup> for Persister {
         if self.pending.len() >= self.batch_rows || self.last_commit.elapsed() >= self.batch_every {
             self.commit();
         }
-        self.publish();
+        self.report_status();
     }
 }
 
@@ -113,7 +113,7 @@ impl Handler<Recover> for Persister {
         self.committed_rows += rows;
         self.cursors.clear();
         self.load_positions()?;
-        self.publish();
+        self.report_status();
         Ok(Recovered {
             files: done,
             floors: self.generation_floors(),

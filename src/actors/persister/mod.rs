@@ -244,7 +244,7 @@ impl Persister {
             // A restarted server has dropped the old connection.
             if let Err(e) = self.store.reconnect() {
                 self.status.fail(State::Backoff, &format!("reconnect: {e}"));
-                self.publish();
+                self.report_status();
                 return false;
             }
         }
@@ -277,7 +277,7 @@ impl Persister {
                     self.retry_after.reset();
                     self.status.set_state(State::Running);
                 }
-                self.publish();
+                self.report_status();
                 true
             }
             Err(e) => {
@@ -287,7 +287,7 @@ impl Persister {
                 }
                 self.failing = true;
                 self.status.fail(State::Backoff, &format!("commit: {e}"));
-                self.publish();
+                self.report_status();
                 false
             }
         }
@@ -310,7 +310,7 @@ impl Persister {
             "the database file was deleted or replaced; rebuilding it from the journals",
         );
         self.rebuilds += 1;
-        self.publish();
+        self.report_status();
         let rebuilt = self.rebuild();
         match rebuilt {
             Ok(rows) => {
@@ -323,7 +323,7 @@ impl Persister {
                     .fail(State::Backoff, &format!("rebuilding the database: {e}"));
             }
         }
-        self.publish();
+        self.report_status();
     }
 
     /// A new database from the date's journal directory: every file's records, its gaps and
@@ -351,10 +351,10 @@ impl Persister {
     /// Counts a recorded gap.
     pub(crate) fn gap_recorded(&mut self, gap: &crate::storage::models::NewGap) {
         self.gap_seconds += gap.seconds();
-        self.publish();
+        self.report_status();
     }
 
-    fn publish(&self) {
+    fn report_status(&self) {
         self.status.set_all([
             ("queued", json!(self.pending.len())),
             ("committed_rows", json!(self.committed_rows)),

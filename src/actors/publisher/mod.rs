@@ -24,6 +24,7 @@
 
 pub mod actor;
 pub mod handlers;
+mod send;
 pub mod views;
 
 use std::collections::{HashMap, VecDeque};
@@ -164,7 +165,7 @@ impl Publisher {
         Some((h.value_at_percentile(q) as f64 / 100.0).round() / 10.0)
     }
 
-    fn publish_status(&self) {
+    fn report_status(&self) {
         self.status.set_all([
             ("connected", json!(self.up)),
             ("buffered", json!(self.buffer.len())),

@@ -16,6 +16,7 @@
 
 pub mod actor;
 pub mod handlers;
+mod run;
 pub mod timetable;
 
 use std::path::PathBuf;
@@ -137,7 +138,7 @@ impl Scheduler {
         }
     }
 
-    fn publish_status(&self, now: DateTime<Utc>) {
+    fn report_status(&self, now: DateTime<Utc>) {
         let today = crate::calendar::ist_date(now);
         let (date, next_event, next_at) = match (&self.session, self.next) {
             (Some(s), Some(e)) => (

@@ -35,7 +35,7 @@ impl Socket {
     fn notify_closed(&mut self) {
         // Frames that arrived between the shutdown and the close are counted: the board's
         // final figures are the journal's.
-        self.publish();
+        self.report_status();
         for tx in self.closed.drain(..) {
             let _ = tx.send(());
         }

@@ -16,7 +16,9 @@
 //! the coordinator (restarts).
 
 pub mod actor;
+mod connect;
 pub mod handlers;
+mod liveness;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
