@@ -55,4 +55,7 @@ pub enum SinkError {
     /// The sink has stopped (its mailbox is closed).
     #[error("the sink has stopped: {0}")]
     Stopped(#[from] actix::MailboxError),
+    /// The journal has stopped before reporting how far its files reach.
+    #[error("the journal has stopped: {0}")]
+    JournalStopped(actix::MailboxError),
 }

@@ -1,6 +1,6 @@
 //! `tickvault eod [--date D]`: the end of day by hand. Replays what the date's journals hold
 //! beyond the committed positions (as start-up recovery does), then dedupes, moves, verifies,
-//! clears and reports (see [`crate::actors::eod`]). Safe to run again: a run killed anywhere
+//! clears and reports (see [`crate::eod`]). Safe to run again: a run killed anywhere
 //! finishes on the next one with the same master contents.
 
 use std::io::{IsTerminal, Write};

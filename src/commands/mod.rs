@@ -161,12 +161,31 @@ pub fn run(
 
 /// Maps a day that could not open to the exit status it deserves.
 pub fn day_failure(e: crate::service::control::DayError) -> Failure {
+    use crate::actors::auth::AuthError;
     use crate::actors::instruments::handlers::ResolveError;
     use crate::pipeline::StartError;
     use crate::service::control::DayError;
     match e {
         // The settings' fault (78) or Kite's (a malformed dump, a missing quote: 69, which
         // systemd retries).
+        // Kite refused a credential: the settings' to fix, named (as `tickvault login` says).
+        DayError::Plan(ResolveError::Auth(AuthError::Rejected {
+            app,
+            refusal,
+            reason,
+        }))
+        | DayError::Login {
+            error:
+                AuthError::Rejected {
+                    app,
+                    refusal,
+                    reason,
+                },
+            ..
+        } => Failure::Config(SettingsError::new(
+            format!("apps.{app}.{}", refusal.key()),
+            format!("Kite refused it: {reason}"),
+        )),
         DayError::Plan(ResolveError::Plan(plan)) => match plan.setting() {
             Some(key) => Failure::Config(SettingsError::new(key, plan.to_string())),
             None => Failure::Unavailable(anyhow::anyhow!("{plan}")),
@@ -188,9 +207,8 @@ pub fn service_failure(e: crate::service::ServiceError) -> Failure {
     match e {
         ServiceError::Config(e) => Failure::Config(e),
         ServiceError::Day(e) => day_failure(e),
-        e @ ServiceError::DataDir { .. } => Failure::NoInput(anyhow::anyhow!("{e}")),
         e @ ServiceError::Internal(_) => Failure::Other(anyhow::anyhow!("{e}")),
-        e @ (ServiceError::Storage(_) | ServiceError::Drain(_)) => {
+        e @ (ServiceError::DataDir { .. } | ServiceError::Storage(_) | ServiceError::Drain(_)) => {
             Failure::Unavailable(anyhow::anyhow!("{e}"))
         }
     }

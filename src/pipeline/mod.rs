@@ -1,9 +1,9 @@
 //! A trading day's pipeline: wires the actors of one [`Role`] for one date from what the
 //! service already has (the date, its status board, then the resolved plan and its auth actor)
 //! and returns an [`App`] handle (drain, end of day, close). Two halves: [`prepare`] (the
-//! database side and crash recovery, which never wait on Kite) and [`Prepared::start`]. It starts nothing that exists already:
-//! the long-lived parts (board, auth, instruments, scheduler, endpoint) are the service's
-//! ([`crate::service`]).
+//! database side and crash recovery, which never wait on Kite) and [`Prepared::start`]. It
+//! starts nothing that exists already: the long-lived parts (board, auth, instruments,
+//! scheduler, endpoint) are the service's ([`crate::service`]).
 //!
 //! Start order ([`Role::All`]): storage (fail fast), persister (own thread), the end-of-day
 //! actor (own thread), crash recovery from the journals, publisher (own arbiter, when Redis is
@@ -17,7 +17,6 @@ mod database;
 mod roles;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +28,7 @@ use tokio::sync::mpsc;
 use crate::actors::auth::Auth;
 use crate::actors::consumer::Consumer;
 use crate::actors::coordinator::Coordinator;
-use crate::actors::coordinator::handlers::{DumpStatus, Shutdown};
+use crate::actors::coordinator::handlers::Shutdown;
 use crate::actors::eod::Eod;
 use crate::actors::eod::handlers::RunEod;
 use crate::actors::journal::Journal;
@@ -305,31 +304,6 @@ impl Prepared {
 }
 
 impl App {
-    /// Runs until `stop` resolves or a child escalates, then drains in order.
-    pub async fn run_until(mut self, stop: impl Future<Output = ()>) -> Result<Ending, SinkError> {
-        let mut escalations = self.escalations.take();
-        let escalation = async {
-            match escalations.as_mut() {
-                Some(rx) => rx.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        let escalated = tokio::select! {
-            _ = stop => None,
-            why = escalation => why,
-        };
-        let drained = self.shutdown().await;
-        match escalated {
-            Some(why) => {
-                if let Err(e) = drained {
-                    tracing::error!(error = %e, "draining after the escalation failed");
-                }
-                Ok(Ending::Escalated(why))
-            }
-            None => drained.map(|rows| Ending::Requested { rows }),
-        }
-    }
-
     /// Drains: sockets close, the journal syncs, the persister commits everything. The
     /// journals are then marked stopped, so the next start records the hole as a stop.
     pub async fn shutdown(&self) -> Result<u64, SinkError> {
@@ -358,7 +332,7 @@ impl App {
             Some(journal) => journal
                 .send(FlushJournal)
                 .await
-                .map_err(SinkError::from)?
+                .map_err(SinkError::JournalStopped)?
                 .keys()
                 .copied()
                 .collect(),
@@ -375,7 +349,7 @@ impl App {
     }
 
     /// The channel of the children's escalations (restart storms), for a caller that runs
-    /// the app itself rather than through [`App::run_until`]. Once only; `None` after.
+    /// the app itself (the day runner forwards them to the service). Once only; `None` after.
     pub fn take_escalations(&mut self) -> Option<mpsc::UnboundedReceiver<String>> {
         self.escalations.take()
     }
@@ -386,11 +360,6 @@ impl App {
         for arbiter in &self.arbiters {
             arbiter.stop();
         }
-    }
-
-    /// Writes the status report now (what SIGUSR1 does).
-    pub async fn dump_status(&self) {
-        let _ = self.coordinator.send(DumpStatus).await;
     }
 
     /// Where the status report is written.

@@ -48,7 +48,7 @@ pub enum ServiceError {
     /// A setting is wrong (exit 78).
     #[error(transparent)]
     Config(#[from] SettingsError),
-    /// The data directory cannot be created (exit 66).
+    /// The data directory cannot be created (exit 69).
     #[error("cannot create {path}: {error}")]
     DataDir {
         /// The directory.
@@ -117,10 +117,14 @@ impl Service {
         .start();
         let scheduler = if options.now {
             let date = crate::calendar::ist_date(clock.now());
-            let opened = runner
-                .send(OpenDay { date })
-                .await
-                .map_err(DayError::from)??;
+            let opened = match runner.send(OpenDay { date }).await.map_err(DayError::from) {
+                Ok(Ok(opened)) => opened,
+                Ok(Err(e)) | Err(e) => {
+                    // The endpoint and the mails in flight end cleanly before the exit.
+                    ops.stop(None).await;
+                    return Err(e.into());
+                }
+            };
             tracing::info!(role, %date, sockets = opened.sockets, instruments = opened.instruments, "recording");
             ops.ready(settings, options.role, "recording today now (--now)");
             None

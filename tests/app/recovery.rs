@@ -56,7 +56,13 @@ pub(crate) fn run_service(
     env: &[(&str, String)],
     log: &std::path::Path,
 ) -> Child {
-    let mut cmd = crate::helpers::tickvault_release();
+    // The release build of the quick start has SQLite only: MariaDB runs need this build's.
+    let mysql = env.iter().any(|(_, v)| v.starts_with("mysql://"));
+    let mut cmd = if mysql {
+        tickvault()
+    } else {
+        crate::helpers::tickvault_release()
+    };
     cmd.args(["run", "--now", "--config"])
         .arg(cfg)
         .stdout(Stdio::null())

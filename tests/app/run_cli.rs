@@ -185,6 +185,33 @@ async fn a_universe_that_does_not_fit_exits_78_naming_the_numbers() {
     sim.stop().await;
 }
 
+/// A password Kite refuses is the settings' to fix: `run --now` exits 78 naming the key (as
+/// `tickvault login` does), so systemd does not restart it into the same refusal.
+#[actix_rt::test]
+async fn a_refused_password_at_run_now_exits_78_naming_the_key() {
+    let sim = spawn_sim_today(None);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = service_config(&sim, dir.path(), "");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("sim-password", "not-the-password")).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::helpers::run(tickvault().args(["run", "--now", "--config"]).arg(&cfg))
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`apps.sim.password`"),
+        "names the key: {}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("not-the-password"),
+        "never the secret"
+    );
+    sim.stop().await;
+}
+
 /// A config whose holiday file makes today closed whatever day the tests run (a weekend, or a
 /// holiday in the file); returns it and the idle reason the scheduler gives.
 pub(crate) fn closed_today(

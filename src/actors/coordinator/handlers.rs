@@ -20,11 +20,6 @@ pub struct Attach {
     pub sockets: Vec<Recipient<ShutdownSocket>>,
 }
 
-/// Log one line per actor and write `status.json` (SIGUSR1).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DumpStatus;
-
 /// Drain and stop, in order. Answers with the rows committed in total.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<u64, SinkError>")]
@@ -35,8 +30,12 @@ impl Handler<Attach> for Coordinator {
 
     fn handle(&mut self, msg: Attach, _ctx: &mut Self::Context) {
         self.sockets = msg.sockets;
-        // auth, instruments, journal, persister, eod and the sockets.
-        self.status.set("children", json!(self.sockets.len() + 5));
+        // What it stops in order: the sockets, the journal (or the consumer), the sink.
+        let children = self.sockets.len()
+            + usize::from(self.journal.is_some())
+            + usize::from(self.consumer.is_some())
+            + 1;
+        self.status.set("children", json!(children));
     }
 }
 
@@ -56,14 +55,6 @@ impl Handler<ChildRestarted> for Coordinator {
             self.status.fail(State::Failed, &why);
             let _ = self.escalate.send(why);
         }
-    }
-}
-
-impl Handler<DumpStatus> for Coordinator {
-    type Result = ();
-
-    fn handle(&mut self, _msg: DumpStatus, _ctx: &mut Self::Context) {
-        self.board.dump(&self.status_path);
     }
 }
 
@@ -92,7 +83,10 @@ impl Handler<Shutdown> for Coordinator {
                 let _ = consumer.send(StopConsumer).await;
             }
             let ends = match journal {
-                Some(journal) => journal.send(FlushJournal).await?,
+                Some(journal) => journal
+                    .send(FlushJournal)
+                    .await
+                    .map_err(SinkError::JournalStopped)?,
                 None => Default::default(),
             };
             let mut files: Vec<_> = ends.keys().copied().collect();

@@ -1,12 +1,12 @@
 //! The coordinator: the top of the actor graph. It watches the children's restarts and
 //! escalates a restart storm (more than `restart_limit` restarts of one child within
 //! `restart_period_secs`: log an error, drain, exit non-zero so systemd restarts the process),
-//! writes the status report on SIGUSR1, and runs the shutdown in order: sockets close first
+//! and runs the shutdown in order: sockets close first
 //! (in the store role: the stream consumer stops after its batch in flight), then the journal
 //! syncs, then the persister (in the ingest role: the ledger) commits everything.
 //!
-//! Messages: [`handlers::Attach`], [`crate::actors::children::ChildRestarted`], [`handlers::DumpStatus`],
-//! [`handlers::Shutdown`].
+//! Messages: [`handlers::Attach`], [`crate::actors::children::ChildRestarted`],
+//! [`handlers::Shutdown`]. SIGUSR1's report is the service's ([`crate::service`]).
 
 pub mod actor;
 pub mod handlers;

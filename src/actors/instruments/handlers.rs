@@ -7,8 +7,9 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::Instruments;
+use crate::actors::auth::AuthError;
 use crate::actors::auth::handlers::GetToken;
-use crate::kite::client::{KiteClient, Session};
+use crate::kite::client::{KiteClient, KiteError, Session};
 use crate::plan::{
     PlanError, SavedPlan, SubscriptionPlan, deal, dedupe_dump, parse_dump, resolve_instruments,
     spot_keys,
@@ -27,16 +28,19 @@ pub struct Resolve {
 /// Why no plan; a start-up error for the operator.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ResolveError {
-    /// No token.
-    #[error("{0}")]
-    Auth(String),
+    /// No token (a refused credential, or Kite unreachable).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The auth actor has stopped.
+    #[error("the auth actor has stopped: {0}")]
+    AuthStopped(String),
     /// Kite failed.
     #[error("cannot fetch {what}: {error}")]
     Kite {
         /// Which call.
         what: &'static str,
         /// The error.
-        error: String,
+        error: KiteError,
     },
     /// The universe does not resolve or does not fit.
     #[error(transparent)]
@@ -65,9 +69,9 @@ pub async fn fetch_spots(
                     actix_rt::time::sleep(std::time::Duration::from_millis(1100)).await;
                 }
                 other => {
-                    spots.extend(other.map_err(|e| ResolveError::Kite {
+                    spots.extend(other.map_err(|error| ResolveError::Kite {
                         what: "spot prices",
-                        error: e.to_string(),
+                        error,
                     })?);
                     break;
                 }
@@ -110,14 +114,13 @@ impl Handler<Resolve> for Instruments {
             let token = auth
                 .send(GetToken { app })
                 .await
-                .map_err(|e| ResolveError::Auth(e.to_string()))?
-                .map_err(|e| ResolveError::Auth(e.to_string()))?;
+                .map_err(|e| ResolveError::AuthStopped(e.to_string()))??;
             let csv = client
                 .instruments(&token.session, None)
                 .await
-                .map_err(|e| ResolveError::Kite {
+                .map_err(|error| ResolveError::Kite {
                     what: "the instruments dump",
-                    error: e.to_string(),
+                    error,
                 })?;
             if let Some(dir) = snapshot.parent() {
                 let _ = std::fs::create_dir_all(dir);
@@ -139,7 +142,9 @@ impl Handler<Resolve> for Instruments {
             let (planned, unknown, dump_rows, duplicates, source) = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    act.status.fail(State::Failed, &e.to_string());
+                    // The scheduler retries (with --now the process exits): not `failed`, which
+                    // would stop the systemd watchdog over a retry.
+                    act.status.fail(State::Backoff, &e.to_string());
                     return Err(e);
                 }
             };
@@ -156,7 +161,7 @@ impl Handler<Resolve> for Instruments {
                 act.sockets.max_instruments,
             )
             .inspect_err(|e| {
-                act.status.fail(State::Failed, &e.to_string());
+                act.status.fail(State::Backoff, &e.to_string());
             })?;
             act.status.set_all([
                 ("plan", json!(source)),

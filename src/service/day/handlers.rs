@@ -89,7 +89,8 @@ impl DayRunner {
             ..Default::default()
         };
         let control = self.control.clone();
-        let plan = self.plan.take();
+        // Kept until the day opens: a failed connect's retry uses it again (one dump a day).
+        let plan = self.plan.clone();
         // A previous day still running (its close never came): drain it first.
         let stale = self.app.take();
         Box::pin(
@@ -122,6 +123,7 @@ impl DayRunner {
                     ctx.spawn(forward.into_actor(act));
                 }
                 act.app = Some(app);
+                act.plan = None;
                 Ok(Opened::Now(opened))
             }),
         )

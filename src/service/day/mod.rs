@@ -15,8 +15,9 @@
 //! The store role has no sockets: login and instruments are skipped, connect starts the
 //! consumer. The ingest role has no database: close only drains.
 //!
-//! Messages: [`crate::actors::scheduler::handlers::DayEvent`], [`handlers::StopDay`]. Talks
-//! to: the service's [`Control`] (auth, instruments), the day's [`crate::pipeline::App`].
+//! Messages: [`crate::actors::scheduler::handlers::DayEvent`], [`handlers::OpenDay`]
+//! (`run --now`), [`handlers::StopDay`]. Talks to: the service's [`Control`] (auth,
+//! instruments), the day's [`crate::pipeline::App`].
 
 pub mod actor;
 pub mod handlers;
