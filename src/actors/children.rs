@@ -20,3 +20,16 @@ pub struct ShutdownSocket {
     /// How long to wait for the close handshake.
     pub wait: std::time::Duration,
 }
+
+/// Tells a supervised child where to report its restarts (the coordinator, which is made after
+/// the child it stops in order).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Supervise(pub Recipient<ChildRestarted>);
+
+/// Tests (`test-hooks`): the child stops as a failure it cannot absorb would stop it; its
+/// supervisor restarts it.
+#[cfg(feature = "test-hooks")]
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Crash;

@@ -362,6 +362,15 @@ impl App {
         }
     }
 
+    /// Tests (`test-hooks`): stops the journal as a failure it cannot absorb would; its
+    /// supervisor restarts it.
+    #[cfg(feature = "test-hooks")]
+    pub fn crash_journal(&self) {
+        if let Some(journal) = &self.journal {
+            journal.do_send(crate::actors::children::Crash);
+        }
+    }
+
     /// Where the status report is written.
     pub fn status_path(&self) -> PathBuf {
         self.data_dir.join("status.json")

@@ -3,7 +3,7 @@
 use actix::prelude::*;
 
 use super::{App, DayInputs, Prepared, Sink, StartError};
-use crate::actors::children::ShutdownSocket;
+use crate::actors::children::{ShutdownSocket, Supervise};
 use crate::actors::consumer::Consumer;
 use crate::actors::coordinator::Coordinator;
 use crate::actors::coordinator::handlers::Attach;
@@ -102,7 +102,7 @@ pub(super) async fn capture(
     let (jdir, catchup, journal_gaps) = (data_dir.clone(), sink.catchup.clone(), sink.gaps.clone());
     let to_publisher = publisher.clone().map(Addr::recipient);
     let journal_arbiter = Arbiter::new();
-    let journal = Journal::start_in_arbiter(&journal_arbiter.handle(), move |_| {
+    let journal = Supervisor::start_in_arbiter(&journal_arbiter.handle(), move |_| {
         Journal::new(
             jdir,
             date,
@@ -144,6 +144,7 @@ pub(super) async fn capture(
     }
 
     let coordinator = wiring.coordinator(settings, &board, Some(journal.clone()), None);
+    journal.do_send(Supervise(coordinator.clone().recipient()));
     journal.do_send(PlanSizes(
         plan.sockets
             .iter()

@@ -274,3 +274,43 @@ async fn a_universe_larger_than_one_app_can_carry_is_a_startup_error_naming_the_
     }
     sim.stop().await;
 }
+
+/// Issue 17, step 6: a journal stopped by a failure it cannot absorb restarts alone under its
+/// supervisor: the sockets keep streaming (none restarts), the frames waiting in its mailbox are
+/// kept, every socket goes on in a new generation, nothing is lost, and the status shows the
+/// restart.
+#[cfg(feature = "test-hooks")]
+#[actix_rt::test]
+async fn a_journal_that_stops_restarts_alone_and_loses_nothing() {
+    let t = spawn_app(20.0, |_| {}).await;
+    t.wait_for_ticks(50).await;
+    let sockets: Vec<String> = t.app.plan.sockets.iter().map(|s| s.name()).collect();
+    let socket_restarts = |b: &tickvault::status::StatusBoard| -> u32 {
+        sockets
+            .iter()
+            .filter_map(|s| b.get(s))
+            .map(|s| s.restarts)
+            .sum()
+    };
+    let records = detail(&t.app.board, "journal", "records");
+    t.app.crash_journal();
+    t.wait_for(
+        "the journal restarted and writes again",
+        Duration::from_secs(20),
+        |b| {
+            b.get("journal").map(|j| j.restarts) == Some(1)
+                && detail(b, "journal", "records") > records + 100
+        },
+    )
+    .await;
+    assert_eq!(socket_restarts(&t.app.board), 0, "no socket restarted");
+    let journal = tickvault::capture::journal::journal_dir(&t.settings.paths.data_dir, today());
+    let files = std::fs::read_dir(&journal)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".kcap"))
+        .count();
+    assert_eq!(files, 2 * sockets.len(), "a new generation per socket");
+    let t = stop_and_check_zero_loss(t).await;
+    t.sim.stop().await;
+}

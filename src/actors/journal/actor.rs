@@ -5,6 +5,7 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::Journal;
+use crate::actors::children::ChildRestarted;
 use crate::status::State;
 
 impl Actor for Journal {
@@ -34,5 +35,25 @@ impl Actor for Journal {
         }
         self.status.set_state(State::Stopped);
         Running::Stop
+    }
+}
+
+/// A journal that stopped on a failure it could not absorb restarts alone: every file it was
+/// writing is closed (its end kept for the sink), the next frame of each socket opens a new
+/// generation, and the frames waiting in its mailbox are kept. Counted by the coordinator.
+impl actix::Supervised for Journal {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        let sockets: Vec<i16> = self.writers.keys().copied().collect();
+        for socket in sockets {
+            self.close_generation(socket);
+        }
+        self.catchup_in_flight = false;
+        tracing::warn!("the journal restarts; each socket's next frame opens a new generation");
+        self.status.restarted();
+        if let Some(supervisor) = &self.supervisor {
+            supervisor.do_send(ChildRestarted {
+                name: "journal".into(),
+            });
+        }
     }
 }

@@ -66,6 +66,8 @@ pub struct Journal {
     failing: HashMap<i16, Failing>,
     /// Receive time of each socket's last frame written (a gap of lost frames starts there).
     last_written_us: HashMap<i16, i64>,
+    /// Where its restarts are counted (the coordinator), once it is told.
+    pub(super) supervisor: Option<Recipient<crate::actors::children::ChildRestarted>>,
 }
 
 /// A socket whose journal writes fail (a full disk, a read-only remount).
@@ -126,6 +128,7 @@ impl Journal {
             sizes: HashMap::new(),
             failing: HashMap::new(),
             last_written_us: HashMap::new(),
+            supervisor: None,
         }
     }
 
@@ -278,7 +281,7 @@ impl Journal {
     }
 
     /// Ends `socket`'s current file: its next frame opens a new generation.
-    fn close_generation(&mut self, socket: i16) {
+    pub(super) fn close_generation(&mut self, socket: i16) {
         if let Some((generation, mut writer)) = self.writers.remove(&socket) {
             let key = JournalKey::new(socket, generation);
             match writer.sync() {
