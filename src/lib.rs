@@ -29,7 +29,7 @@
 //! - [`actors`]: the actor system.
 //!   - [`actors::coordinator`]: children, restart intensity, ordered shutdown.
 //!   - [`actors::socket`]: one supervised actor per WebSocket.
-//!   - [`actors::journal`]: raw frames → capture files (the record of truth).
+//!   - [`actors::journal`]: raw frames → capture files (the record of truth); supervised.
 //!   - [`actors::publisher`]: journaled ticks → Redis, never blocking.
 //!   - [`actors::consumer`]: the store role: the Redis stream → the persister.
 //!   - [`actors::persister`]: journal → daily table, crash recovery.
