@@ -39,8 +39,8 @@ use crate::actors::sink::{Catchup, FlushPersister, RecordGap, SaveInstruments, S
 use crate::eod::{EodError, EodReport};
 use crate::plan::SubscriptionPlan;
 use crate::recovery::RecoveryError;
-pub use crate::settings::Role;
-use crate::settings::Settings;
+
+use crate::settings::{Role, Settings};
 use crate::status::StatusBoard;
 use crate::storage::StorageError;
 

@@ -101,7 +101,9 @@ impl Service {
         }
         // The endpoint and the pid file first (`/readyz` says "starting" meanwhile).
         let ops = Ops::start(settings, board.clone(), clock.clone())?;
-        check_storage(settings, options.role).await?;
+        // With --now the day's own start opens the database (READY=1 waits for it): once.
+        let open_db = options.role != Role::Ingest && !options.now;
+        check_storage(settings, open_db).await?;
         let control =
             (options.role != Role::Store).then(|| Control::start(settings, clock.clone(), &board));
         let (escalate, escalations) = mpsc::unbounded_channel();
@@ -200,14 +202,14 @@ impl Service {
     }
 }
 
-/// Opens the database (migrations included) and creates the data directory, off the event
-/// loop: what `READY=1` promises.
-async fn check_storage(settings: &Settings, role: Role) -> Result<(), ServiceError> {
+/// Creates the data directory and, with `open_db`, opens the database (migrations included)
+/// off the event loop: what `READY=1` promises.
+async fn check_storage(settings: &Settings, open_db: bool) -> Result<(), ServiceError> {
     std::fs::create_dir_all(&settings.paths.data_dir).map_err(|error| ServiceError::DataDir {
         path: settings.paths.data_dir.clone(),
         error,
     })?;
-    if role == Role::Ingest {
+    if !open_db {
         return Ok(());
     }
     let url = settings.storage.parsed_url()?;

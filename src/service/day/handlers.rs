@@ -40,10 +40,19 @@ pub struct DayOpened {
     pub sockets: usize,
 }
 
+impl DayOpened {
+    fn of(app: &crate::pipeline::App) -> DayOpened {
+        DayOpened {
+            instruments: app.plan.instruments.len(),
+            sockets: app.plan.sockets.len(),
+        }
+    }
+}
+
 /// What a connect did.
 enum Opened {
     /// The day was open already.
-    Already,
+    Already(DayOpened),
     /// The day opened.
     Now(DayOpened),
 }
@@ -52,21 +61,9 @@ impl Handler<OpenDay> for DayRunner {
     type Result = AtomicResponse<Self, Result<DayOpened, DayError>>;
 
     fn handle(&mut self, msg: OpenDay, _ctx: &mut Self::Context) -> Self::Result {
-        AtomicResponse::new(Box::pin(self.open(msg.date).map(
-            |res, act, _| match res? {
-                Opened::Now(opened) => Ok(opened),
-                Opened::Already => Ok(act.app.as_ref().map_or(
-                    DayOpened {
-                        instruments: 0,
-                        sockets: 0,
-                    },
-                    |app| DayOpened {
-                        instruments: app.plan.instruments.len(),
-                        sockets: app.plan.sockets.len(),
-                    },
-                )),
-            },
-        )))
+        AtomicResponse::new(Box::pin(self.open(msg.date).map(|res, _, _| match res? {
+            Opened::Now(opened) | Opened::Already(opened) => Ok(opened),
+        })))
     }
 }
 
@@ -77,8 +74,8 @@ impl DayRunner {
         &mut self,
         date: chrono::NaiveDate,
     ) -> ResponseActFuture<Self, Result<Opened, DayError>> {
-        if self.app.as_ref().is_some_and(|a| a.date == date) {
-            return Box::pin(actix::fut::ready(Ok(Opened::Already)));
+        if let Some(app) = self.app.as_ref().filter(|a| a.date == date) {
+            return Box::pin(actix::fut::ready(Ok(Opened::Already(DayOpened::of(app)))));
         }
         let (settings, board) = (self.settings.clone(), self.board.clone());
         // The `test-hooks` build's options have a field more.
@@ -107,10 +104,7 @@ impl DayRunner {
             .into_actor(self)
             .map(move |res, act, ctx| {
                 let mut app = res?;
-                let opened = DayOpened {
-                    instruments: app.plan.instruments.len(),
-                    sockets: app.plan.sockets.len(),
-                };
+                let opened = DayOpened::of(&app);
                 // A restart storm in the day's pipeline ends the service (systemd restarts
                 // it): forwarded as it happens.
                 if let Some(mut rx) = app.take_escalations() {
@@ -223,7 +217,7 @@ impl DayRunner {
     fn connect(&mut self, date: chrono::NaiveDate) -> Work {
         Box::pin(self.open(date).map(|res, _, _| {
             Ok(match res? {
-                Opened::Already => Outcome::AlreadyConnected,
+                Opened::Already(_) => Outcome::AlreadyConnected,
                 Opened::Now(o) => Outcome::Connected {
                     instruments: o.instruments,
                     sockets: o.sockets,
