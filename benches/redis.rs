@@ -90,8 +90,8 @@ fn settings(prefix: &str) -> Settings {
 
 fn detail(board: &StatusBoard, actor: &str, key: &str) -> f64 {
     board
-        .get(actor)
-        .and_then(|s| s.details.get(key).and_then(serde_json::Value::as_f64))
+        .named(actor)
+        .and_then(|s| s.fields().get(key).and_then(serde_json::Value::as_f64))
         .unwrap_or(0.0)
 }
 
@@ -105,8 +105,8 @@ async fn wait(board: &StatusBoard, actor: &str, key: &str, at_least: f64) {
 
 async fn wait_connected(board: &StatusBoard) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while board.get("publisher").and_then(|s| {
-        s.details
+    while board.named("publisher").and_then(|s| {
+        s.fields()
             .get("connected")
             .and_then(serde_json::Value::as_bool)
     }) != Some(true)
@@ -117,7 +117,10 @@ async fn wait_connected(board: &StatusBoard) {
 }
 
 fn start_publisher(redis: &RedisSettings, board: &Arc<StatusBoard>) -> Addr<Publisher> {
-    let (r, status) = (redis.clone(), board.handle("publisher"));
+    let (r, status) = (
+        redis.clone(),
+        board.handle(tickvault::status::Actor::Publisher),
+    );
     let publisher = Publisher::start_in_arbiter(&Arbiter::new().handle(), move |_| {
         Publisher::new(r, day(), status)
     });
@@ -248,7 +251,7 @@ async fn store_role(redis: &RedisSettings, url: &str, group: &str, entries: u64)
     let board = StatusBoard::new();
     let store = Store::open(&StorageUrl::parse(url).unwrap()).expect("the database opens");
     let cell = Arc::new(Mutex::new(Some(store)));
-    let status = board.handle("persister");
+    let status = board.handle(tickvault::status::Actor::Persister);
     let persister = SyncArbiter::start(1, move || {
         let store = cell.lock().unwrap().take().unwrap();
         Persister::new(
@@ -263,7 +266,7 @@ async fn store_role(redis: &RedisSettings, url: &str, group: &str, entries: u64)
     let mut r = redis.clone();
     r.group = group.to_string();
     r.consumer = "bench".into();
-    let status = board.handle("consumer");
+    let status = board.handle(tickvault::status::Actor::Consumer);
     let snapshots = persister.clone().recipient();
     let rows = persister.recipient();
     let started = Instant::now();

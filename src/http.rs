@@ -16,7 +16,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::json;
 
 use crate::clock::SharedClock;
-use crate::status::{ActorStatus, State, StatusBoard};
+use crate::status::{Actor, ActorStatus, Entries, State, StatusBoard};
 
 /// What the handlers read.
 #[derive(Clone)]
@@ -79,6 +79,7 @@ async fn healthz(s: web::Data<Shared>) -> HttpResponse {
     let failed: Vec<String> = s
         .board
         .snapshot()
+        .actors
         .into_iter()
         .filter(|a| a.state == State::Failed)
         .map(|a| a.name)
@@ -105,7 +106,7 @@ async fn status(s: web::Data<Shared>) -> HttpResponse {
 
 async fn metrics(s: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type(crate::metrics::CONTENT_TYPE)
         .body(crate::metrics::render(&s.board, s.clock.now()))
 }
 
@@ -127,26 +128,25 @@ pub fn not_ready(actors: &[ActorStatus], storage_open: bool) -> Vec<String> {
         ));
     }
     // A scheduled event failing (login, instruments, connect): the day is not recording.
-    if let Some(s) = actors
-        .iter()
-        .find(|a| a.name == "scheduler" && a.state == State::Backoff)
+    if let Some((s, figures)) = actors
+        .scheduler()
+        .filter(|(a, _)| a.state == State::Backoff)
     {
-        let event = s
-            .text("last_event")
-            .and_then(|e| e.split(':').next())
-            .unwrap_or("event");
+        let event = figures
+            .last_event
+            .as_ref()
+            .map_or("event", |l| l.event.as_str());
         reasons.push(format!(
             "the scheduled {event} is being retried: {}",
             s.last_error.as_deref().unwrap_or("no error recorded")
         ));
     }
-    if crate::status::day_recording(actors) {
+    if actors.day_recording() {
         for a in actors.iter().filter(|a| {
-            (a.name.starts_with("socket-")
-                || a.name == "persister"
-                || a.name == "consumer"
-                || a.name == "journal")
-                && matches!(a.state, State::Starting | State::Backoff)
+            matches!(
+                a.actor,
+                Actor::Socket(_) | Actor::Persister | Actor::Consumer | Actor::Journal
+            ) && matches!(a.state, State::Starting | State::Backoff)
         }) {
             let state = match a.state {
                 State::Backoff => "backing off",

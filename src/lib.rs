@@ -18,7 +18,7 @@
 //!   - [`service::ops`]: the notifier, the HTTP endpoint and the pid file.
 //! - [`pipeline`]: one trading day's actors for a role, wired from what the service hands it.
 //! - [`http`]: `/healthz`, `/readyz`, `/status`, `/metrics`.
-//! - [`metrics`]: the status board in the Prometheus text format.
+//! - [`metrics`]: the status board through a prometheus-client registry (OpenMetrics text).
 //! - [`systemd`]: `READY=1`, `STATUS=`, the watchdog, `STOPPING=1`.
 //! - [`signals`]: SIGINT/SIGTERM stop, SIGUSR1 reports.
 //! - [`telemetry`]: the tracing subscriber.
@@ -52,7 +52,7 @@
 //! Ground:
 //! - [`settings`]: the typed, layered settings tree, validation naming the key.
 //! - [`storage`]: Diesel on SQLite or MySQL/MariaDB, the bulk fast paths, the EOD SQL.
-//! - [`status`]: the status board every actor reports to.
+//! - [`status`]: the status board every actor reports to, one typed entry per actor.
 //! - [`lock`]: one tickvault per directory.
 //! - [`pidfile`]: the service's pid file, `<state_dir>/tickvault.pid`.
 //! - [`capture`]: the `KITECAP1` journal format and the journal's files.

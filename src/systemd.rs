@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use sd_notify::NotifyState;
 
-use crate::status::{ActorStatus, State, StatusBoard};
+use crate::status::{Actor, ActorStatus, Entries, PersisterStatus, State, StatusBoard};
 
 /// How often `STATUS=` is sent.
 pub const STATUS_EVERY: Duration = Duration::from_secs(10);
@@ -48,20 +48,17 @@ pub struct Look {
 
 /// Judges progress from `actors` (a board snapshot) against the frames seen at the last look.
 pub fn look(actors: &[ActorStatus], frames_before: u64) -> Look {
-    let sockets: Vec<&ActorStatus> = actors
-        .iter()
-        .filter(|a| a.name.starts_with("socket-"))
-        .collect();
-    let frames = sockets.iter().map(|s| s.count("frames")).sum();
-    let ticks = sockets.iter().map(|s| s.count("ticks")).sum();
-    let recording = crate::status::day_recording(actors);
+    let frames = actors.sockets().map(|(_, s)| s.frames).sum();
+    let ticks = actors.sockets().map(|(_, s)| s.ticks).sum();
+    let recording = actors.day_recording();
+    let no_sockets = actors.sockets().next().is_none();
     // Reconnecting on their own (a Kite outage): a restart would not help.
-    let all_reconnecting = sockets
-        .iter()
-        .all(|s| matches!(s.state, State::Backoff | State::Starting));
+    let all_reconnecting = actors
+        .sockets()
+        .all(|(a, _)| matches!(a.state, State::Backoff | State::Starting));
     let verdict = if let Some(failed) = actors.iter().find(|a| a.state == State::Failed) {
         Err(format!("{} has failed", failed.name))
-    } else if !recording || sockets.is_empty() || frames > frames_before || all_reconnecting {
+    } else if !recording || no_sockets || frames > frames_before || all_reconnecting {
         Ok(())
     } else {
         Err("no frame from any socket since the last check".into())
@@ -79,40 +76,32 @@ pub fn status_line(
     ticks_per_s: f64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let sockets: Vec<&ActorStatus> = actors
-        .iter()
-        .filter(|a| a.name.starts_with("socket-"))
-        .collect();
-    let up = sockets.iter().filter(|s| s.state == State::Running).count();
-    let detail = |actor: &str, key: &str| {
-        actors
-            .iter()
-            .find(|a| a.name == actor)
-            .and_then(|a| a.details.get(key))
-            .filter(|v| !v.is_null())
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-    };
+    let total = actors.sockets().count();
+    let up = actors
+        .sockets()
+        .filter(|(a, _)| a.state == State::Running)
+        .count();
     let mut parts = vec![
-        format!("sockets {up}/{}", sockets.len()),
+        format!("sockets {up}/{total}"),
         format!("{ticks_per_s:.0} ticks/s"),
     ];
-    if let Some(at) = detail("persister", "last_commit_at")
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+    if let Some(at) = actors
+        .details::<PersisterStatus>(Actor::Persister)
+        .and_then(|p| p.last_commit_at)
     {
-        let age = (now - at.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0;
+        let age = (now - at).num_milliseconds() as f64 / 1000.0;
         parts.push(format!("last commit {age:.1} s ago"));
     }
-    if let Some(t) = detail("scheduler", "token_expires_at") {
-        parts.push(format!("token expires {t}"));
-    }
-    if let (Some(e), Some(at)) = (
-        detail("scheduler", "next_event"),
-        detail("scheduler", "next_at"),
-    ) {
-        parts.push(format!("next {e} at {at}"));
-    }
-    if let Some(why) = detail("scheduler", "idle") {
-        parts.push(format!("idle ({why})"));
+    if let Some((_, s)) = actors.scheduler() {
+        if let Some(t) = s.token_expires_at {
+            parts.push(format!("token expires {}", crate::calendar::ist_rfc3339(t)));
+        }
+        if let (Some(e), Some(at)) = (&s.next_event, s.next_at) {
+            parts.push(format!("next {e} at {}", crate::calendar::ist_rfc3339(at)));
+        }
+        if let Some(why) = &s.idle {
+            parts.push(format!("idle ({why})"));
+        }
     }
     parts.join(", ")
 }
@@ -231,17 +220,19 @@ mod tests {
             State::Running,
             json!({ "last_commit_at": (now - chrono::TimeDelta::milliseconds(1500)).to_rfc3339() }),
         ));
-        actors[0].details.insert(
-            "token_expires_at".into(),
-            json!("2026-11-24T06:00:00+05:30"),
+        actors[0] = actor(
+            "scheduler",
+            State::Running,
+            json!({
+                "next_event": "close",
+                "token_expires_at": "2026-11-24T06:00:00.000+05:30",
+                "next_at": "2026-11-23T15:35:00.000+05:30",
+            }),
         );
-        actors[0]
-            .details
-            .insert("next_at".into(), json!("2026-11-23T15:35:00+05:30"));
         let line = status_line(&actors, 1234.4, now);
         assert_eq!(
             line,
-            "sockets 1/2, 1234 ticks/s, last commit 1.5 s ago, token expires 2026-11-24T06:00:00+05:30, next close at 2026-11-23T15:35:00+05:30"
+            "sockets 1/2, 1234 ticks/s, last commit 1.5 s ago, token expires 2026-11-24T06:00:00.000+05:30, next close at 2026-11-23T15:35:00.000+05:30"
         );
     }
 }

@@ -17,6 +17,7 @@ use super::{Failure, day_failure};
 use crate::calendar::ist_date;
 use crate::settings::Settings;
 use crate::sim::{self, SimOptions};
+use crate::status::Entries;
 use crate::storage::{self, Store};
 
 /// The demo's settings preset.
@@ -95,8 +96,8 @@ pub fn run(args: &DemoArgs, settings: &Settings) -> Result<ExitCode, Failure> {
         while started.elapsed() < duration {
             actix_rt::time::sleep(Duration::from_secs(1)).await;
             let mut cells = Vec::new();
-            for s in app.board.snapshot().iter().filter(|s| s.name.starts_with("socket-")) {
-                let ticks = s.details.get("ticks").and_then(Value::as_u64).unwrap_or(0);
+            for (s, figures) in app.board.snapshot().sockets() {
+                let ticks = figures.ticks;
                 let rate = ticks.saturating_sub(*last.get(&s.name).unwrap_or(&0));
                 last.insert(s.name.clone(), ticks);
                 cells.push(live_cell(rate, ticks, s.state.as_str(), s.restarts));
@@ -221,24 +222,17 @@ fn summary(
     let gaps = storage::gaps(store.conn(), app.date)?;
     let sent = stats["ticks_sent"].as_u64().unwrap_or(0);
     println!("\nsummary");
-    for s in app
-        .board
-        .snapshot()
-        .iter()
-        .filter(|s| s.name.starts_with("socket-"))
-    {
-        let causes: Vec<String> = s
-            .details
-            .get("reconnects_by_cause")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .filter_map(|(cause, n)| Some(format!("{cause} {}", n.as_u64()?)))
+    let snapshot = app.board.snapshot();
+    for (s, figures) in snapshot.sockets() {
+        let causes: Vec<String> = figures
+            .reconnects_by_cause
+            .iter()
+            .map(|(cause, n)| format!("{cause} {n}"))
             .collect();
         println!(
             "  {:<9} {:>11} ticks received, {} restart(s){}",
             s.name,
-            grouped(s.details.get("ticks").and_then(Value::as_u64).unwrap_or(0)),
+            grouped(figures.ticks),
             s.restarts,
             if causes.is_empty() {
                 String::new()

@@ -28,8 +28,12 @@ pub fn run(args: &LoginArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     actix_rt::System::new().block_on(async move {
         let board = crate::status::StatusBoard::new();
         // A person waits: two attempts (a TOTP code at a window's edge gets the next window).
-        let mut auth = Auth::from_settings(&settings, crate::clock::system(), board.handle("auth"))
-            .attempts(2);
+        let mut auth = Auth::from_settings(
+            &settings,
+            crate::clock::system(),
+            board.handle(crate::status::Actor::Auth),
+        )
+        .attempts(2);
         if fresh {
             auth = auth.fresh();
         }

@@ -53,6 +53,17 @@ impl Step {
         Step::Clear,
         Step::Report,
     ];
+
+    /// Its name in reports and status (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Dedupe => "dedupe",
+            Step::Move => "move",
+            Step::Verify => "verify",
+            Step::Clear => "clear",
+            Step::Report => "report",
+        }
+    }
 }
 
 /// Where to stop on purpose, to test that a run killed there finishes on the next one.
@@ -263,5 +274,17 @@ impl EodReport {
             self.gap_minutes,
             self.duration_ms
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_is_named_in_status_as_it_is_serialized_in_reports() {
+        for step in Step::ALL {
+            assert_eq!(serde_json::to_value(step).unwrap(), step.as_str());
+        }
     }
 }

@@ -1,409 +1,369 @@
-//! `GET /metrics`: the status board in the Prometheus text exposition format (version 0.0.4).
+//! `GET /metrics`: the status board through a `prometheus-client` registry, in the OpenMetrics
+//! text format (which Prometheus scrapes as it does its own 0.0.4 text).
 //!
-//! Every figure comes from the board, the same source as SIGUSR1's report and `/status`, so
-//! the three never disagree; the two histograms (batch size and commit latency) are kept on the
-//! board too ([`crate::status::StatusHandle::observe`]). docs/operations.md lists the metrics and
-//! docs/grafana-dashboard.json plots them.
+//! Every figure comes from the board's typed entries, the same source as SIGUSR1's report and
+//! `/status`, so the three never disagree. Each scrape fills a fresh registry from one snapshot
+//! (the board is the state; the registry is its rendering); the two histograms (batch size and
+//! commit latency) live on the board and are registered as they are. A figure the board does
+//! not have (no publisher, no end of day yet) is left out rather than shown as 0.
+//! docs/operations.md lists the metrics and docs/grafana-dashboard.json plots them.
 
-mod text;
+mod families;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
-use crate::status::histogram::{BATCH_ROWS, COMMIT_SECONDS, Histogram};
-use crate::status::{ActorStatus, State, StatusBoard};
-use text::*;
+use crate::status::{
+    Actor, AuthStatus, Entries, EodStatus, JournalStatus, LedgerStatus, NotifierStatus,
+    PersisterStatus, PublisherStatus, Snapshot, State, StatusBoard,
+};
+use crate::status::{ConsumerStatus, histogram::BATCH_ROWS, histogram::COMMIT_SECONDS};
+use families::Scrape;
 
-/// The board as Prometheus text at `now`.
+/// The content type of what [`render`] writes.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The board as OpenMetrics text at `now`.
 pub fn render(board: &StatusBoard, now: DateTime<Utc>) -> String {
-    let actors = board.snapshot();
-    let by_name = |n: &str| actors.iter().find(|a| a.name == n);
-    let sockets: Vec<&ActorStatus> = actors
-        .iter()
-        .filter(|a| a.name.starts_with("socket-"))
-        .collect();
-    let mut out = Out {
-        text: String::with_capacity(8192),
-    };
-
-    out.one(
-        "tickvault_up",
-        "gauge",
-        "1 while the service answers.",
-        Some(1.0),
-    );
-    out.gauge_each(
+    let snap = board.snapshot();
+    let mut out = Scrape::default();
+    out.gauge("tickvault_up", "1 while the service answers.", Some(1.0));
+    out.gauges(
         "tickvault_actor_state",
-        "gauge",
         "1 for each actor's current state, 0 for the others (starting, running, backoff, stopped, failed).",
-        actors.iter().flat_map(|a| {
+        snap.actors.iter().flat_map(|a| {
             State::ALL.iter().map(move |s| {
                 (
-                    vec![("actor", a.name.as_str()), ("state", s.as_str())],
+                    vec![("actor", a.name.clone()), ("state", s.as_str().to_string())],
                     if a.state == *s { 1.0 } else { 0.0 },
                 )
             })
         }),
     );
-    out.gauge_each(
+    out.counters(
         "tickvault_actor_restarts_total",
-        "counter",
         "Restarts of each actor since the service started.",
-        actors
+        snap.actors
             .iter()
-            .map(|a| (vec![("actor", a.name.as_str())], f64::from(a.restarts))),
+            .map(|a| (vec![("actor", a.name.clone())], f64::from(a.restarts))),
     );
+    sockets(&mut out, &snap);
+    storage(&mut out, board, &snap, now);
+    redis(&mut out, &snap);
+    control_and_operations(&mut out, &snap, now);
+    out.finish()
+}
 
-    // Sockets.
-    let app = |s: &'_ ActorStatus| -> String {
-        detail(s, "app")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
+/// Per socket: frames, ticks, malformed frames, reconnects by cause, last frame, subscriptions.
+fn sockets(out: &mut Scrape, snap: &Snapshot) {
+    let labels = |a: &crate::status::ActorStatus, app: &str| {
+        vec![("socket", a.name.clone()), ("app", app.to_string())]
     };
-    let apps: Vec<String> = sockets.iter().map(|s| app(s)).collect();
-    for (name, key, help) in [
+    type Figure = fn(&crate::status::SocketStatus) -> u64;
+    let figures: [(&str, &str, Figure); 3] = [
         (
             "tickvault_socket_frames_total",
-            "frames",
             "WebSocket frames received (heartbeats included), per socket.",
+            |s| s.frames,
         ),
         (
             "tickvault_socket_ticks_total",
-            "ticks",
             "Tick packets received, per socket.",
+            |s| s.ticks,
         ),
         (
             "tickvault_socket_malformed_total",
-            "malformed",
             "Frames that did not decode (kept in the journal), per socket.",
+            |s| s.malformed,
         ),
-    ] {
-        out.gauge_each(
+    ];
+    for (name, help, figure) in figures {
+        out.counters(
             name,
-            "counter",
             help,
-            sockets.iter().zip(&apps).map(|(s, app)| {
-                (
-                    vec![("socket", s.name.as_str()), ("app", app.as_str())],
-                    s.f64(key).unwrap_or(0.0),
-                )
-            }),
+            snap.sockets()
+                .map(|(a, s)| (labels(a, &s.app), figure(s) as f64)),
         );
     }
-    let causes: Vec<(String, String, f64)> = sockets
-        .iter()
-        .flat_map(|s| {
-            detail(s, "reconnects_by_cause")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .map(|(cause, n)| (s.name.clone(), cause.clone(), n.as_f64().unwrap_or(0.0)))
-        })
-        .collect();
-    out.gauge_each(
+    out.counters(
         "tickvault_socket_reconnects_total",
-        "counter",
         "Reconnects per socket and cause.",
-        causes
-            .iter()
-            .map(|(s, c, n)| (vec![("socket", s.as_str()), ("cause", c.as_str())], *n)),
+        snap.sockets().flat_map(|(a, s)| {
+            s.reconnects_by_cause.iter().map(|(cause, n)| {
+                (
+                    vec![("socket", a.name.clone()), ("cause", cause.clone())],
+                    *n as f64,
+                )
+            })
+        }),
     );
-    out.gauge_each(
+    out.gauges(
         "tickvault_socket_last_frame_age_seconds",
-        "gauge",
         "Seconds since each connected socket's last frame.",
-        sockets.iter().filter_map(|s| {
-            s.f64("last_frame_age_ms")
-                .map(|ms| (vec![("socket", s.name.as_str())], ms / 1000.0))
+        snap.sockets().filter_map(|(a, s)| {
+            s.last_frame_age_ms
+                .map(|ms| (vec![("socket", a.name.clone())], ms as f64 / 1000.0))
         }),
     );
-    out.gauge_each(
+    out.gauges(
         "tickvault_socket_subscribed",
-        "gauge",
         "Instruments subscribed on each socket (0 while it is down).",
-        sockets.iter().map(|s| {
-            (
-                vec![("socket", s.name.as_str())],
-                s.f64("subscribed").unwrap_or(0.0),
-            )
-        }),
+        snap.sockets()
+            .map(|(a, s)| (vec![("socket", a.name.clone())], s.subscribed as f64)),
     );
+}
 
-    // Journal (or the ledger in the ingest role).
-    let journal = by_name("journal");
-    out.one(
+/// The journal (or the ingest role's ledger), the queues, the persister and its histograms.
+fn storage(out: &mut Scrape, board: &StatusBoard, snap: &Snapshot, now: DateTime<Utc>) {
+    let journal = snap.details::<JournalStatus>(Actor::Journal);
+    let ledger = snap.details::<LedgerStatus>(Actor::Ledger);
+    out.gauge(
         "tickvault_journal_bytes",
-        "gauge",
         "Bytes in today's journal files.",
         journal
-            .and_then(|j| j.f64("bytes"))
-            .or_else(|| by_name("ledger").and_then(|l| l.f64("journal_bytes"))),
+            .map(|j| j.bytes)
+            .or(ledger.map(|l| l.journal_bytes))
+            .map(|b| b as f64),
     );
-    out.one(
+    out.counter(
         "tickvault_journal_records_total",
-        "counter",
         "Frames appended to today's journal.",
-        journal.and_then(|j| j.f64("records")),
+        journal.map(|j| j.records as f64),
     );
-    out.one(
+    out.counter(
         "tickvault_journal_failed_appends_total",
-        "counter",
         "Journal appends that failed (disk full, I/O error).",
-        journal.and_then(|j| j.f64("failed_appends")),
+        journal.map(|j| j.failed_appends as f64),
     );
 
-    // Queues.
-    let queues: Vec<(&str, f64)> = [
-        ("persister", "queued"),
-        ("publisher", "buffered"),
-        ("consumer", "in_flight"),
-    ]
-    .into_iter()
-    .filter_map(|(actor, key)| by_name(actor).and_then(|a| a.f64(key)).map(|v| (actor, v)))
-    .collect();
-    out.gauge_each(
+    let persister = snap.details::<PersisterStatus>(Actor::Persister);
+    let publisher = snap.details::<PublisherStatus>(Actor::Publisher);
+    let consumer = snap.details::<ConsumerStatus>(Actor::Consumer);
+    let queues = [
+        ("persister", persister.map(|p| p.queued as f64)),
+        ("publisher", publisher.map(|p| p.buffered as f64)),
+        ("consumer", consumer.map(|c| c.in_flight as f64)),
+    ];
+    out.gauges(
         "tickvault_queue_depth",
-        "gauge",
         "Items waiting in each queue (rows to commit, ticks to publish, messages in flight).",
-        queues.iter().map(|(q, v)| (vec![("queue", *q)], *v)),
+        queues
+            .into_iter()
+            .filter_map(|(q, v)| Some((vec![("queue", q.to_string())], v?))),
     );
 
-    // Persister.
-    let persister = by_name("persister");
-    out.one(
+    out.gauge(
         "tickvault_persister_lag_seconds",
-        "gauge",
         "Frame received to row committed, for the newest row of the last commit.",
-        persister
-            .and_then(|p| p.f64("lag_ms"))
-            .map(|ms| ms / 1000.0),
+        persister.map(|p| p.lag_ms as f64 / 1000.0),
     );
-    out.one(
+    out.counter(
         "tickvault_persister_committed_rows_total",
-        "counter",
         "Tick rows committed to the database today.",
-        persister.and_then(|p| p.f64("committed_rows")),
+        persister.map(|p| p.committed_rows as f64),
     );
-    out.one(
+    out.gauge(
         "tickvault_persister_last_commit_age_seconds",
-        "gauge",
         "Seconds since the last commit.",
         persister
-            .and_then(|p| time(detail(p, "last_commit_at")))
+            .and_then(|p| p.last_commit_at)
             .map(|t| secs_between(t, now)),
     );
     // The histograms, empty until the first commit (and in the ingest role, which has none).
-    let histograms = board.histograms();
-    for spec in [&BATCH_ROWS, &COMMIT_SECONDS] {
-        let empty = Histogram::new(spec.buckets);
-        out.histogram(
-            spec.name,
-            spec.help,
-            histograms.get(spec.name).unwrap_or(&empty),
-        );
-    }
-    out.one(
+    let h = board.histograms();
+    out.histogram(BATCH_ROWS.name, BATCH_ROWS.help, &h.batch_rows);
+    out.histogram(COMMIT_SECONDS.name, COMMIT_SECONDS.help, &h.commit_seconds);
+    out.gauge(
         "tickvault_gap_seconds_today",
-        "gauge",
         "Socket-seconds without data today (closed gaps in the gap ledger).",
         persister
-            .or(by_name("ledger"))
-            .and_then(|p| p.f64("gap_seconds")),
+            .map(|p| p.gap_seconds)
+            .or(ledger.map(|l| l.gap_seconds)),
     );
+}
 
-    // Redis.
-    let publisher = by_name("publisher");
-    for (name, key, kind, help) in [
-        (
-            "tickvault_redis_published_total",
-            "published",
-            "counter",
-            "Ticks published to Redis.",
-        ),
-        (
-            "tickvault_redis_errors_total",
-            "errors",
-            "counter",
-            "Redis commands that failed.",
-        ),
-        (
-            "tickvault_redis_reconnects_total",
-            "reconnects",
-            "counter",
-            "Reconnects to Redis.",
-        ),
-        (
-            "tickvault_redis_group_lag",
-            "group_lag",
-            "gauge",
-            "Stream entries the store's consumer group has not read yet.",
-        ),
-    ] {
-        out.one(name, kind, help, publisher.and_then(|p| p.f64(key)));
-    }
-    out.one(
-        "tickvault_redis_connected",
-        "gauge",
-        "1 while the publisher holds a Redis connection.",
+/// The publisher, and ticks not published wherever they were dropped.
+fn redis(out: &mut Scrape, snap: &Snapshot) {
+    let publisher = snap.details::<PublisherStatus>(Actor::Publisher);
+    let journal = snap.details::<JournalStatus>(Actor::Journal);
+    out.counter(
+        "tickvault_redis_published_total",
+        "Ticks published to Redis.",
+        publisher.map(|p| p.published as f64),
+    );
+    out.counter(
+        "tickvault_redis_errors_total",
+        "Redis commands that failed.",
+        publisher.map(|p| p.errors as f64),
+    );
+    out.counter(
+        "tickvault_redis_reconnects_total",
+        "Reconnects to Redis.",
+        publisher.map(|p| p.reconnects as f64),
+    );
+    out.gauges(
+        "tickvault_redis_group_lag",
+        "Stream entries each consumer group (the store role's) has not read yet.",
         publisher
-            .and_then(|p| detail(p, "connected"))
-            .and_then(Value::as_bool)
-            .map(|c| if c { 1.0 } else { 0.0 }),
+            .into_iter()
+            .flat_map(|p| &p.group_lag)
+            .map(|(group, lag)| (vec![("group", group.clone())], *lag as f64)),
     );
-    let drops: Vec<(&str, f64)> = [
-        (publisher, "dropped", "publisher"),
-        (journal, "publish_dropped", "journal"),
-    ]
-    .into_iter()
-    .filter_map(|(a, key, at)| a.and_then(|a| a.f64(key)).map(|v| (at, v)))
-    .collect();
-    out.gauge_each(
+    out.gauge(
+        "tickvault_redis_connected",
+        "1 while the publisher holds a Redis connection.",
+        publisher.map(|p| if p.connected { 1.0 } else { 0.0 }),
+    );
+    let drops = [
+        ("publisher", publisher.map(|p| p.dropped as f64)),
+        ("journal", journal.map(|j| j.publish_dropped as f64)),
+    ];
+    out.counters(
         "tickvault_redis_dropped_total",
-        "counter",
         "Ticks not published to Redis (buffer full while it was down, or the publisher's mailbox full).",
-        drops.iter().map(|(at, v)| (vec![("at", *at)], *v)),
+        drops
+            .into_iter()
+            .filter_map(|(at, v)| Some((vec![("at", at.to_string())], v?))),
     );
-
-    control_and_operations(&mut out, &actors, now);
-    out.text
 }
 
 /// The control plane and operations: the tokens' expiry, the end of day, the scheduler, mail
 /// and disk.
-fn control_and_operations(out: &mut Out, actors: &[ActorStatus], now: DateTime<Utc>) {
-    let by_name = |n: &str| actors.iter().find(|a| a.name == n);
-    // Token expiry, per app.
-    let expiries: Vec<(String, f64)> = by_name("auth")
-        .and_then(|a| detail(a, "token_expiry"))
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(|(app, t)| time(Some(t)).map(|t| (app.clone(), secs_between(now, t))))
-        .collect();
-    out.gauge_each(
+fn control_and_operations(out: &mut Scrape, snap: &Snapshot, now: DateTime<Utc>) {
+    out.gauges(
         "tickvault_token_expiry_seconds",
-        "gauge",
         "Seconds until each app's access token expires (Kite: 06:00 IST).",
-        expiries
-            .iter()
-            .map(|(app, s)| (vec![("app", app.as_str())], *s)),
+        snap.details::<AuthStatus>(Actor::Auth)
+            .into_iter()
+            .flat_map(|a| &a.token_expiry)
+            .map(|(app, t)| (vec![("app", app.clone())], secs_between(now, *t))),
     );
 
-    // End of day.
-    if let Some(eod) = by_name("eod").filter(|e| detail(e, "result").is_some()) {
-        let ok = detail(eod, "result").and_then(Value::as_str) == Some("ok");
-        out.one(
+    let eod = snap.details::<EodStatus>(Actor::Eod);
+    if let Some(last) = eod.and_then(|e| e.outcome.as_ref()) {
+        out.gauge(
             "tickvault_eod_last_success",
-            "gauge",
             "1 if the last end of day succeeded, 0 if it failed.",
-            Some(if ok { 1.0 } else { 0.0 }),
+            Some(if last.ok() { 1.0 } else { 0.0 }),
         );
-        out.one(
+        out.gauge(
             "tickvault_eod_last_duration_seconds",
-            "gauge",
             "How long the last end of day took.",
-            eod.f64("duration_ms").map(|ms| ms / 1000.0),
+            last.duration_ms.map(|ms| ms as f64 / 1000.0),
         );
-        out.one(
+        out.gauge(
             "tickvault_eod_last_master_rows",
-            "gauge",
             "Master rows of the last end of day's date.",
-            eod.f64("master_rows"),
+            last.master_rows.map(|r| r as f64),
         );
-        out.one(
+        out.gauge(
             "tickvault_eod_last_finished_timestamp_seconds",
-            "gauge",
             "When the last end of day finished (Unix time).",
-            time(detail(eod, "finished_at")).map(|t| t.timestamp() as f64),
+            last.finished_at.map(|t| t.timestamp() as f64),
         );
     }
-
-    out.one(
+    out.gauge(
         "tickvault_database_bytes",
-        "gauge",
         "Size of the database after the last end of day.",
-        by_name("eod").and_then(|e| e.f64("database_bytes")),
+        eod.and_then(|e| e.outcome.as_ref())
+            .and_then(|o| o.database_bytes)
+            .map(|b| b as f64),
     );
 
-    // Scheduler.
-    if let Some(s) = by_name("scheduler") {
-        out.one(
+    if let Some((_, s)) = snap.scheduler() {
+        out.gauge(
             "tickvault_scheduler_idle",
-            "gauge",
             "1 while the calendar says closed (holiday or weekend).",
-            Some(if detail(s, "idle").is_some() {
-                1.0
-            } else {
-                0.0
-            }),
+            Some(if s.idle.is_some() { 1.0 } else { 0.0 }),
         );
-        out.one(
+        out.counter(
             "tickvault_scheduler_failures_total",
-            "counter",
             "Scheduled events that failed (each retry counts).",
-            s.f64("failures"),
+            Some(s.failures as f64),
         );
-        let event = detail(s, "next_event").and_then(Value::as_str);
-        if let (Some(event), Some(at)) = (event, time(detail(s, "next_at"))) {
-            out.gauge_each(
+        if let (Some(event), Some(at)) = (&s.next_event, s.next_at) {
+            out.gauges(
                 "tickvault_scheduler_next_event_timestamp_seconds",
-                "gauge",
                 "When the next scheduled event is due (Unix time).",
-                [(vec![("event", event)], at.timestamp() as f64)],
+                [(vec![("event", event.clone())], at.timestamp() as f64)],
             );
         }
     }
 
-    // Mail and disk (the notifier).
-    if let Some(n) = by_name("notifier") {
-        for (name, key, help) in [
-            ("tickvault_mail_sent_total", "sent", "Alert mails sent."),
-            (
-                "tickvault_mail_failed_total",
-                "failed",
-                "Alert mails the SMTP server did not take (logged).",
-            ),
-            (
-                "tickvault_mail_suppressed_total",
-                "suppressed",
-                "Alerts held back by the rate limit.",
-            ),
-        ] {
-            out.one(name, "counter", help, n.f64(key));
-        }
-        out.one(
+    if let Some(n) = snap.details::<NotifierStatus>(Actor::Notifier) {
+        out.counter(
+            "tickvault_mail_sent_total",
+            "Alert mails sent.",
+            Some(n.sent as f64),
+        );
+        out.counter(
+            "tickvault_mail_failed_total",
+            "Alert mails the SMTP server did not take (logged).",
+            Some(n.failed as f64),
+        );
+        out.counter(
+            "tickvault_mail_suppressed_total",
+            "Alerts held back by the rate limit.",
+            Some(n.suppressed as f64),
+        );
+        out.gauge(
             "tickvault_disk_free_bytes",
-            "gauge",
             "Free space on the data directory's file system.",
-            n.f64("disk_free_bytes"),
+            n.disk_free_bytes.map(|b| b as f64),
         );
     }
+}
+
+fn secs_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_milliseconds() as f64 / 1000.0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::{PersisterStatus, SocketStatus};
 
     #[test]
-    fn histogram_buckets_are_cumulative_when_rendered() {
-        let mut h = Histogram::new(&[1.0, 10.0]);
+    fn the_board_renders_as_openmetrics_with_the_fixed_names() {
+        let board = StatusBoard::new();
+        board
+            .handle(Actor::Socket(1))
+            .report(|s: &mut SocketStatus| {
+                s.app = "main\"app".into();
+                s.ticks = 7;
+                s.reconnects_by_cause.insert("stalled".into(), 2);
+            });
+        let persister = board.handle(Actor::Persister);
+        persister.report(|p: &mut PersisterStatus| p.committed_rows = 50);
         for v in [0.5, 1.0, 5.0, 50.0] {
-            h.observe(v);
+            persister.observe(|h| &h.batch_rows, v);
         }
-        let mut out = Out {
-            text: String::new(),
-        };
-        out.histogram("x", "help", &h);
-        assert!(out.text.contains("x_bucket{le=\"1\"} 2\n"), "{}", out.text);
-        assert!(out.text.contains("x_bucket{le=\"10\"} 3\n"));
-        assert!(out.text.contains("x_bucket{le=\"+Inf\"} 4\n"));
-        assert!(out.text.contains("x_sum 56.5\n"));
-        assert!(out.text.contains("x_count 4\n"));
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let text = render(&board, Utc::now());
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(
+            text.contains("# TYPE tickvault_socket_ticks counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "tickvault_socket_ticks_total{socket=\"socket-1\",app=\"main\\\"app\"} 7"
+            ),
+            "labels escaped: {text}"
+        );
+        assert!(text.contains(
+            "tickvault_socket_reconnects_total{socket=\"socket-1\",cause=\"stalled\"} 2"
+        ));
+        assert!(text.contains("tickvault_persister_committed_rows_total 50"));
+        // Cumulative buckets, the sum and the count.
+        assert!(
+            text.contains("tickvault_persister_batch_rows_bucket{le=\"1.0\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("tickvault_persister_batch_rows_bucket{le=\"10.0\"} 3\n"));
+        assert!(text.contains("tickvault_persister_batch_rows_bucket{le=\"+Inf\"} 4\n"));
+        assert!(text.contains("tickvault_persister_batch_rows_sum 56.5\n"));
+        assert!(text.contains("tickvault_persister_batch_rows_count 4\n"));
+        // Nothing for what the board does not have.
+        assert!(!text.contains("tickvault_redis_connected"));
+        assert!(!text.contains("tickvault_eod_last_success"));
     }
 }

@@ -27,7 +27,7 @@ pub(super) fn start(
         .parsed_url()
         .map_err(|e| StartError::Internal(e.to_string()))?;
     let store = Store::open(&url)?;
-    let persister_status = board.handle("persister");
+    let persister_status = board.handle(crate::status::Actor::Persister);
     let cell = Arc::new(Mutex::new(Some(store)));
     let (batch_rows, batch_every) = (
         settings.storage.batch_rows,
@@ -53,7 +53,7 @@ pub(super) fn start(
     });
 
     let (eod_settings, retention) = (settings.eod, settings.journal.retention_days);
-    let status = board.handle("eod");
+    let status = board.handle(crate::status::Actor::Eod);
     let eod = SyncArbiter::start(1, move || {
         Eod::new(
             url.clone(),

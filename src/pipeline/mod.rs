@@ -252,7 +252,7 @@ pub async fn prepare(
             let ledger = Ledger::new(
                 settings.paths.data_dir.clone(),
                 date,
-                board.handle("ledger"),
+                board.handle(crate::status::Actor::Ledger),
             )
             .start();
             (Sink::of(&ledger), None, None)

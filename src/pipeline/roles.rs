@@ -26,7 +26,10 @@ pub(super) fn store(settings: &Settings, prepared: Prepared, persister: Addr<Per
         mut wiring,
         ..
     } = prepared;
-    let (redis, status) = (settings.redis.clone(), board.handle("consumer"));
+    let (redis, status) = (
+        settings.redis.clone(),
+        board.handle(crate::status::Actor::Consumer),
+    );
     let snapshots = persister.clone().recipient();
     let rows = persister.recipient();
     #[cfg(feature = "test-hooks")]
@@ -87,7 +90,10 @@ pub(super) async fn capture(
     // The live view, on its own thread: JSON and Redis I/O never share the sockets' loop. The
     // ingest role publishes whatever `redis.enabled` says: the stream is its only output.
     let publisher = (settings.redis.enabled || options.role == Role::Ingest).then(|| {
-        let (redis, status) = (settings.redis.clone(), board.handle("publisher"));
+        let (redis, status) = (
+            settings.redis.clone(),
+            board.handle(crate::status::Actor::Publisher),
+        );
         let arbiter = Arbiter::new();
         let publisher = Publisher::start_in_arbiter(&arbiter.handle(), move |_| {
             Publisher::new(redis, date, status)
@@ -97,7 +103,7 @@ pub(super) async fn capture(
     });
 
     let sink: &Sink = &wiring.sink;
-    let journal_status = board.handle("journal");
+    let journal_status = board.handle(crate::status::Actor::Journal);
     let journal_settings = settings.journal.clone();
     let (jdir, catchup, journal_gaps) = (data_dir.clone(), sink.catchup.clone(), sink.gaps.clone());
     let to_publisher = publisher.clone().map(Addr::recipient);
@@ -214,7 +220,7 @@ fn start_sockets(
                 journal.clone().recipient(),
                 sink.gaps.clone(),
                 coordinator.clone().recipient(),
-                board.handle(&socket_plan.name()),
+                board.handle(crate::status::Actor::Socket(socket_plan.number)),
             )
             .resuming(resume.map(|at| (at as i64, cause)));
             Supervisor::start(move |_| socket).recipient()

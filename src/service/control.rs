@@ -60,9 +60,14 @@ pub struct Control {
 impl Control {
     /// Starts both on `board`.
     pub fn start(settings: &Settings, clock: SharedClock, board: &Arc<StatusBoard>) -> Control {
-        let auth = Auth::from_settings(settings, clock, board.handle("auth")).start();
-        let instruments =
-            Instruments::from_settings(settings, auth.clone(), board.handle("instruments")).start();
+        let auth =
+            Auth::from_settings(settings, clock, board.handle(crate::status::Actor::Auth)).start();
+        let instruments = Instruments::from_settings(
+            settings,
+            auth.clone(),
+            board.handle(crate::status::Actor::Instruments),
+        )
+        .start();
         Control { auth, instruments }
     }
 

@@ -141,7 +141,7 @@ impl Service {
                 clock,
                 runner.clone().recipient(),
                 Duration::from_secs(schedule.recheck_secs),
-                board.handle("scheduler"),
+                board.handle(crate::status::Actor::Scheduler),
             )
             .start();
             ops.ready(settings, options.role, "following the trading calendar");

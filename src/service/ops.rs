@@ -13,6 +13,7 @@ use crate::clock::SharedClock;
 use crate::http::Endpoint;
 use crate::pidfile::PidFile;
 use crate::settings::{Role, Settings, SettingsError};
+use crate::status::HttpStatus;
 use crate::status::StatusBoard;
 
 /// The notifier, the endpoint and the pid file.
@@ -38,16 +39,16 @@ impl Ops {
         // logged and shown in the status, and the service goes on.
         let endpoint = if settings.http.enabled {
             let listen = settings.http.listen;
-            let status = board.handle("http");
+            let status = board.handle(crate::status::Actor::Http);
             match Endpoint::start(listen, board.clone(), ready.clone(), clock) {
                 Ok(endpoint) => {
-                    status.set("listen", serde_json::json!(endpoint.addr.to_string()));
+                    status.report(|h: &mut HttpStatus| h.listen = endpoint.addr.to_string());
                     status.set_state(crate::status::State::Running);
                     Some(endpoint)
                 }
                 Err(e) => {
                     tracing::error!(%listen, error = %e, "http.listen: cannot listen; going on without the HTTP endpoint");
-                    status.set("listen", serde_json::json!(listen.to_string()));
+                    status.report(|h: &mut HttpStatus| h.listen = listen.to_string());
                     status.fail(
                         crate::status::State::Stopped,
                         &format!("cannot listen on {listen}: {e}"),

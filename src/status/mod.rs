@@ -4,6 +4,7 @@
 //! It is a shared registry rather than a message round-trip so that a wedged actor still shows
 //! its last known state. Actors update only their own entry through a [`StatusHandle`].
 
+pub mod entries;
 pub mod histogram;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use histogram::{Histogram, HistogramSpec};
+pub use entries::*;
+use histogram::{BATCH_ROWS, COMMIT_SECONDS};
+use prometheus_client::metrics::histogram::Histogram;
 
 /// Lifecycle states (fixed names: tools read them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,7 +60,9 @@ impl State {
 /// One actor's entry.
 #[derive(Debug, Clone)]
 pub struct ActorStatus {
-    /// `socket-1`, `persister`, …
+    /// Whose it is.
+    pub actor: Actor,
+    /// `socket-1`, `persister`, … (the actor's fixed name).
     pub name: String,
     /// Current state.
     pub state: State,
@@ -67,54 +72,143 @@ pub struct ActorStatus {
     pub last_error: Option<String>,
     /// When the state last changed.
     pub since: DateTime<Utc>,
-    /// Kind-specific fields (`ticks`, `committed_rows`, …).
-    pub details: Map<String, Value>,
+    /// The kind's own figures.
+    pub details: Details,
 }
 
 impl ActorStatus {
-    /// A detail as a number (absent, null or not a number: `None`).
-    pub fn f64(&self, key: &str) -> Option<f64> {
-        self.details.get(key).and_then(Value::as_f64)
+    /// A new entry for `actor`, starting, with empty figures.
+    pub fn new(actor: Actor) -> ActorStatus {
+        ActorStatus {
+            actor,
+            name: actor.name(),
+            state: State::Starting,
+            restarts: 0,
+            last_error: None,
+            since: Utc::now(),
+            details: Details::of(actor),
+        }
     }
 
-    /// A detail as a count (absent or not a count: 0).
-    pub fn count(&self, key: &str) -> u64 {
-        self.details.get(key).and_then(Value::as_u64).unwrap_or(0)
+    /// The figures, when they are of kind `T`.
+    pub fn details<T: Report>(&self) -> Option<&T> {
+        T::of(&self.details)
     }
 
-    /// A detail as text.
-    pub fn text(&self, key: &str) -> Option<&str> {
-        self.details.get(key).and_then(Value::as_str)
+    /// The figures as they appear in `status.json` (beside the common fields).
+    pub fn fields(&self) -> Map<String, Value> {
+        match serde_json::to_value(&self.details) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        }
     }
 }
 
-/// An entry made by hand, for tests of what reads the board.
+/// An entry made by hand, for tests of what reads the board: `details` as in `status.json`.
 #[cfg(test)]
 pub(crate) fn sample(name: &str, state: State, details: Value) -> ActorStatus {
-    ActorStatus {
-        name: name.into(),
-        state,
-        restarts: 0,
-        last_error: None,
-        since: Utc::now(),
-        details: details.as_object().cloned().unwrap_or_default(),
+    fn of<T: Report + serde::de::DeserializeOwned>(v: Value) -> Details {
+        serde_json::from_value::<T>(v).expect("figures").wrap()
+    }
+    let actor: Actor = name.parse().expect("an entry's name");
+    let mut entry = ActorStatus::new(actor);
+    entry.state = state;
+    entry.details = match actor {
+        Actor::Coordinator => of::<CoordinatorStatus>(details),
+        Actor::Auth => of::<AuthStatus>(details),
+        Actor::Instruments => of::<InstrumentsStatus>(details),
+        Actor::Socket(_) => of::<SocketStatus>(details),
+        Actor::Journal => of::<JournalStatus>(details),
+        Actor::Persister => of::<PersisterStatus>(details),
+        Actor::Publisher => of::<PublisherStatus>(details),
+        Actor::Scheduler => of::<SchedulerStatus>(details),
+        Actor::Eod => of::<EodStatus>(details),
+        Actor::Consumer => of::<ConsumerStatus>(details),
+        Actor::Day => of::<DayStatus>(details),
+        Actor::Http => of::<HttpStatus>(details),
+        Actor::Ledger => of::<LedgerStatus>(details),
+        Actor::Notifier => of::<NotifierStatus>(details),
+    };
+    entry
+}
+
+/// One look at the board: every entry in the report's order (a slice of entries, with the
+/// typed lookups of [`Entries`]).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Every entry.
+    pub actors: Vec<ActorStatus>,
+}
+
+impl std::ops::Deref for Snapshot {
+    type Target = [ActorStatus];
+
+    fn deref(&self) -> &[ActorStatus] {
+        &self.actors
     }
 }
 
-/// Whether a trading day is being recorded, judged from a board snapshot: the scheduler's next
-/// event is the close; without a scheduler (`run --now`), always.
-pub fn day_recording(actors: &[ActorStatus]) -> bool {
-    actors
-        .iter()
-        .find(|a| a.name == "scheduler")
-        .is_none_or(|s| s.text("next_event") == Some("close"))
+/// Typed lookups over entries (a [`Snapshot`], or entries made by hand in tests).
+pub trait Entries {
+    /// The entry of `actor`.
+    fn entry(&self, actor: Actor) -> Option<&ActorStatus>;
+
+    /// The sockets' entries and figures, by number.
+    fn sockets(&self) -> impl Iterator<Item = (&ActorStatus, &SocketStatus)>;
+
+    /// The figures of `actor`, when it has an entry.
+    fn details<T: Report>(&self, actor: Actor) -> Option<&T> {
+        self.entry(actor).and_then(ActorStatus::details)
+    }
+
+    /// The scheduler's entry and figures, when there is one.
+    fn scheduler(&self) -> Option<(&ActorStatus, &SchedulerStatus)> {
+        let a = self.entry(Actor::Scheduler)?;
+        Some((a, a.details()?))
+    }
+
+    /// Whether a trading day is being recorded: the scheduler's next event is the close;
+    /// without a scheduler (`run --now`), always.
+    fn day_recording(&self) -> bool {
+        self.scheduler().is_none_or(|(_, s)| s.recording())
+    }
+}
+
+impl Entries for [ActorStatus] {
+    fn entry(&self, actor: Actor) -> Option<&ActorStatus> {
+        self.iter().find(|a| a.actor == actor)
+    }
+
+    fn sockets(&self) -> impl Iterator<Item = (&ActorStatus, &SocketStatus)> {
+        self.iter()
+            .filter(|a| matches!(a.actor, Actor::Socket(_)))
+            .filter_map(|a| Some((a, a.details::<SocketStatus>()?)))
+    }
+}
+
+/// The histograms kept on the board (`/metrics`); handles observe into them.
+#[derive(Debug, Clone)]
+pub struct Histograms {
+    /// Rows per committed batch.
+    pub batch_rows: Histogram,
+    /// Seconds to commit one batch.
+    pub commit_seconds: Histogram,
+}
+
+impl Default for Histograms {
+    fn default() -> Histograms {
+        Histograms {
+            batch_rows: Histogram::new(BATCH_ROWS.buckets.iter().copied()),
+            commit_seconds: Histogram::new(COMMIT_SECONDS.buckets.iter().copied()),
+        }
+    }
 }
 
 /// All entries.
 #[derive(Debug, Default)]
 pub struct StatusBoard {
-    entries: Mutex<BTreeMap<String, ActorStatus>>,
-    histograms: Mutex<BTreeMap<&'static str, Histogram>>,
+    entries: Mutex<BTreeMap<Actor, ActorStatus>>,
+    histograms: Histograms,
 }
 
 impl StatusBoard {
@@ -123,28 +217,28 @@ impl StatusBoard {
         Arc::new(StatusBoard::default())
     }
 
-    /// A handle on the entry `name` that leaves an existing entry as it is (created as
+    /// A handle on `actor`'s entry that leaves an existing entry as it is (created as
     /// starting when there is none): for reporting into an entry another part also writes.
-    pub fn existing_handle(self: &Arc<Self>, name: &str) -> StatusHandle {
+    pub fn existing_handle(self: &Arc<Self>, actor: Actor) -> StatusHandle {
         let handle = StatusHandle {
             board: self.clone(),
-            name: name.to_string(),
+            actor,
         };
         handle.update(|_| {});
         handle
     }
 
-    /// A handle for the actor called `name`, registered as starting.
-    pub fn handle(self: &Arc<Self>, name: &str) -> StatusHandle {
+    /// A handle for `actor`, registered as starting.
+    pub fn handle(self: &Arc<Self>, actor: Actor) -> StatusHandle {
         let handle = StatusHandle {
             board: self.clone(),
-            name: name.to_string(),
+            actor,
         };
         handle.update(|s| s.state = State::Starting);
         handle
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<String, ActorStatus>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<Actor, ActorStatus>) -> R) -> R {
         let mut entries = self
             .entries
             .lock()
@@ -152,42 +246,33 @@ impl StatusBoard {
         f(&mut entries)
     }
 
-    /// A copy of the histograms (`/metrics`).
-    pub fn histograms(&self) -> BTreeMap<&'static str, Histogram> {
-        self.histograms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+    /// The histograms (`/metrics`).
+    pub fn histograms(&self) -> &Histograms {
+        &self.histograms
     }
 
     /// A copy of one entry.
-    pub fn get(&self, name: &str) -> Option<ActorStatus> {
-        self.with(|e| e.get(name).cloned())
+    pub fn get(&self, actor: Actor) -> Option<ActorStatus> {
+        self.with(|e| e.get(&actor).cloned())
     }
 
-    /// Every entry, in a stable order: coordinator, auth, instruments, sockets, then the rest.
-    pub fn snapshot(&self) -> Vec<ActorStatus> {
-        let mut all: Vec<ActorStatus> = self.with(|e| e.values().cloned().collect());
-        let rank = |n: &str| match n {
-            "coordinator" => (0, 0),
-            "auth" => (1, 0),
-            "instruments" => (2, 0),
-            s if s.starts_with("socket-") => (3, s[7..].parse::<u32>().unwrap_or(0)),
-            "journal" => (4, 0),
-            "persister" => (5, 0),
-            "publisher" => (6, 0),
-            "scheduler" => (7, 0),
-            "eod" => (8, 0),
-            _ => (9, 0),
-        };
-        all.sort_by_key(|s| (rank(&s.name), s.name.clone()));
-        all
+    /// A copy of the entry called `name` (`socket-2`, `persister`, …).
+    pub fn named(&self, name: &str) -> Option<ActorStatus> {
+        self.get(name.parse().ok()?)
+    }
+
+    /// Every entry, in the report's order ([`Actor`]'s).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            actors: self.with(|e| e.values().cloned().collect()),
+        }
     }
 
     /// The status report as JSON: `generated_at` and an `actors` array.
     pub fn to_json(&self, now: DateTime<Utc>) -> Value {
         let actors: Vec<Value> = self
             .snapshot()
+            .actors
             .into_iter()
             .map(|s| {
                 let mut obj = Map::new();
@@ -196,7 +281,7 @@ impl StatusBoard {
                 obj.insert("restarts".into(), json!(s.restarts));
                 obj.insert("last_error".into(), json!(s.last_error));
                 obj.insert("since".into(), json!(crate::calendar::ist_rfc3339(s.since)));
-                obj.extend(s.details);
+                obj.extend(s.fields());
                 Value::Object(obj)
             })
             .collect();
@@ -220,8 +305,8 @@ impl StatusBoard {
 
     /// One INFO line per actor.
     pub fn log(&self) {
-        for s in self.snapshot() {
-            let details = Value::Object(s.details);
+        for s in self.snapshot().actors {
+            let details = Value::Object(s.fields());
             tracing::info!(
                 actor = %s.name,
                 state = ?s.state,
@@ -238,25 +323,20 @@ impl StatusBoard {
 #[derive(Debug, Clone)]
 pub struct StatusHandle {
     board: Arc<StatusBoard>,
-    name: String,
+    actor: Actor,
 }
 
 impl StatusHandle {
-    /// The actor's name.
-    pub fn name(&self) -> &str {
-        &self.name
+    /// Whose entry it is.
+    pub fn actor(&self) -> Actor {
+        self.actor
     }
 
     fn update(&self, f: impl FnOnce(&mut ActorStatus)) {
         self.board.with(|e| {
-            let entry = e.entry(self.name.clone()).or_insert_with(|| ActorStatus {
-                name: self.name.clone(),
-                state: State::Starting,
-                restarts: 0,
-                last_error: None,
-                since: Utc::now(),
-                details: Map::new(),
-            });
+            let entry = e
+                .entry(self.actor)
+                .or_insert_with(|| ActorStatus::new(self.actor));
             f(entry)
         })
     }
@@ -287,36 +367,28 @@ impl StatusHandle {
         self.update(|s| s.restarts += 1);
     }
 
-    /// Sets a kind-specific field.
-    pub fn set(&self, key: &str, value: Value) {
+    /// Changes the entry's figures (of the kind its actor reports: a socket's
+    /// [`SocketStatus`], …).
+    pub fn report<T: Report>(&self, f: impl FnOnce(&mut T)) {
         self.update(|s| {
-            s.details.insert(key.to_string(), value);
-        });
-    }
-
-    /// Sets several fields at once.
-    pub fn set_all(&self, fields: impl IntoIterator<Item = (&'static str, Value)>) {
-        self.update(|s| {
-            for (k, v) in fields {
-                s.details.insert(k.to_string(), v);
+            if T::of(&s.details).is_none() {
+                debug_assert!(false, "{} reports figures of another kind", s.name);
+                s.details = T::default().wrap();
+            }
+            if let Some(figures) = T::of_mut(&mut s.details) {
+                f(figures);
             }
         });
     }
 
-    /// Counts `value` in the histogram `spec` (created on first use).
-    pub fn observe(&self, spec: &'static HistogramSpec, value: f64) {
-        self.board
-            .histograms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(spec.name)
-            .or_insert_with(|| Histogram::new(spec.buckets))
-            .observe(value);
+    /// Counts `value` in one of the board's [`Histograms`].
+    pub fn observe(&self, histogram: impl FnOnce(&Histograms) -> &Histogram, value: f64) {
+        histogram(&self.board.histograms).observe(value);
     }
 
     /// The current entry.
     pub fn get(&self) -> Option<ActorStatus> {
-        self.board.get(&self.name)
+        self.board.get(self.actor)
     }
 }
 
@@ -327,14 +399,17 @@ mod tests {
     #[test]
     fn the_report_lists_actors_in_order_with_their_fields() {
         let board = StatusBoard::new();
-        let p = board.handle("persister");
-        let s2 = board.handle("socket-2");
-        let s10 = board.handle("socket-10");
-        board.handle("coordinator").set_state(State::Running);
+        let p = board.handle(Actor::Persister);
+        let s2 = board.handle(Actor::Socket(2));
+        let s10 = board.handle(Actor::Socket(10));
+        board.handle(Actor::Coordinator).set_state(State::Running);
         s2.fail(State::Backoff, "remote closed");
         s2.restarted();
-        s10.set("ticks", json!(5));
-        p.set_all([("committed_rows", json!(10)), ("lag_ms", json!(3))]);
+        s10.report(|s: &mut SocketStatus| s.ticks = 5);
+        p.report(|s: &mut PersisterStatus| {
+            s.committed_rows = 10;
+            s.lag_ms = 3;
+        });
         let v = board.to_json(Utc::now());
         let names: Vec<&str> = v["actors"]
             .as_array()
@@ -346,11 +421,59 @@ mod tests {
         assert_eq!(v["actors"][1]["state"], "backoff");
         assert_eq!(v["actors"][1]["restarts"], 1);
         assert_eq!(v["actors"][1]["last_error"], "remote closed");
+        assert_eq!(v["actors"][2]["ticks"], 5);
         assert_eq!(v["actors"][3]["committed_rows"], 10);
+        assert_eq!(v["actors"][3]["last_commit_at"], Value::Null);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("status.json");
         board.write_json(&path, Utc::now()).unwrap();
         let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(back["actors"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn names_and_actors_round_trip() {
+        for a in [
+            Actor::Socket(12),
+            Actor::Eod,
+            Actor::Notifier,
+            Actor::Coordinator,
+        ] {
+            assert_eq!(a.name().parse::<Actor>(), Ok(a));
+        }
+        assert!("socket-x".parse::<Actor>().is_err());
+        assert!("nobody".parse::<Actor>().is_err());
+    }
+
+    #[test]
+    fn the_end_of_day_entry_is_empty_before_a_run_and_keeps_nulls_after_a_failure() {
+        let board = StatusBoard::new();
+        board.handle(Actor::Eod);
+        let fields = board.get(Actor::Eod).unwrap().fields();
+        assert!(fields.is_empty(), "{fields:?}");
+        board.handle(Actor::Eod).report(|e: &mut EodStatus| {
+            e.outcome = Some(EodOutcome {
+                result: "failed".into(),
+                ..Default::default()
+            });
+        });
+        let fields = board.get(Actor::Eod).unwrap().fields();
+        assert_eq!(fields["result"], "failed");
+        assert_eq!(fields["master_rows"], Value::Null);
+    }
+
+    #[test]
+    fn the_last_event_is_one_string_on_the_wire() {
+        let s = SchedulerStatus {
+            last_event: Some(LastEvent {
+                event: "login".into(),
+                result: "failed: refused".into(),
+            }),
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["last_event"], "login: failed: refused");
+        let back: SchedulerStatus = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
     }
 }

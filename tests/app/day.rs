@@ -275,8 +275,8 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
     clock.set(at(15, 45));
     let deadline = Instant::now() + Duration::from_secs(30);
     while board
-        .get("eod")
-        .and_then(|e| e.details.get("result").cloned())
+        .named("eod")
+        .and_then(|e| e.fields().get("result").cloned())
         != Some(serde_json::json!("ok"))
     {
         assert!(Instant::now() < deadline, "no end of day after the close");

@@ -236,10 +236,18 @@ fn both_example_configurations_load() {
 /// The plan `settings` resolve to against the simulator.
 async fn resolve(settings: &Settings) -> SubscriptionPlan {
     let board = tickvault::status::StatusBoard::new();
-    let auth =
-        Auth::from_settings(settings, tickvault::clock::system(), board.handle("auth")).start();
-    let instruments =
-        Instruments::from_settings(settings, auth, board.handle("instruments")).start();
+    let auth = Auth::from_settings(
+        settings,
+        tickvault::clock::system(),
+        board.handle(tickvault::status::Actor::Auth),
+    )
+    .start();
+    let instruments = Instruments::from_settings(
+        settings,
+        auth,
+        board.handle(tickvault::status::Actor::Instruments),
+    )
+    .start();
     instruments
         .send(Resolve { date: today() })
         .await

@@ -220,8 +220,8 @@ async fn the_end_of_day_summary_arrives_by_mail_over_starttls() {
     notifier.send(DrainMail).await.unwrap();
     assert_eq!(detail(&board, "notifier", "sent"), 1);
     assert_eq!(detail(&board, "notifier", "failed"), 0);
-    let eod = board.get("eod").unwrap();
-    assert_eq!(eod.details["result"], "ok", "{eod:?}");
+    let eod = board.named("eod").unwrap();
+    assert_eq!(eod.fields()["result"], "ok", "{eod:?}");
 }
 
 #[actix_rt::test]
@@ -267,7 +267,7 @@ async fn alert_mails_are_rate_limited_and_a_dead_server_blocks_nothing() {
         .expect("a failed mail ends")
         .unwrap();
     assert_eq!(detail(&board, "notifier", "failed"), 1);
-    let status = board.get("notifier").unwrap();
+    let status = board.named("notifier").unwrap();
     assert!(
         status
             .last_error
@@ -400,7 +400,7 @@ async fn metrics_while_recording_parse_and_carry_the_pipeline() {
     // A socket down during the day: not ready, and the reason names it.
     app.app
         .board
-        .handle("socket-2")
+        .existing_handle(tickvault::status::Actor::Socket(2))
         .fail(tickvault::status::State::Backoff, "remote closed");
     let (code, body) = get(&format!("{base}/readyz")).await;
     assert_eq!(code, 503, "{body}");

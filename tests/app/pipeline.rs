@@ -58,7 +58,7 @@ async fn a_dropped_socket_restarts_alone_and_its_gap_is_recorded() {
         "socket-2 to restart and stream again",
         Duration::from_secs(15),
         |b| {
-            let s2 = b.get("socket-2").unwrap();
+            let s2 = b.named("socket-2").unwrap();
             s2.restarts == 1 && detail(b, "socket-2", "subscribed") > 0
         },
     )
@@ -70,7 +70,7 @@ async fn a_dropped_socket_restarts_alone_and_its_gap_is_recorded() {
     .await;
     for other in ["socket-1", "socket-3"] {
         assert_eq!(
-            t.app.board.get(other).unwrap().restarts,
+            t.app.board.named(other).unwrap().restarts,
             0,
             "{other} untouched"
         );
@@ -105,7 +105,7 @@ async fn a_stalled_socket_is_detected_within_the_stall_timeout_and_reconnects() 
     t.wait_for(
         "socket-1 to notice the stall",
         Duration::from_secs(8),
-        |b| b.get("socket-1").unwrap().restarts == 1,
+        |b| b.named("socket-1").unwrap().restarts == 1,
     )
     .await;
     let detected = stalled_at.elapsed();
@@ -117,7 +117,7 @@ async fn a_stalled_socket_is_detected_within_the_stall_timeout_and_reconnects() 
         detected >= Duration::from_millis(4_000),
         "not before the 5 s timeout: {detected:?}"
     );
-    let causes = t.app.board.get("socket-1").unwrap().details["reconnects_by_cause"].clone();
+    let causes = t.app.board.named("socket-1").unwrap().fields()["reconnects_by_cause"].clone();
     assert_eq!(causes["stalled"], 1, "{causes}");
     t.wait_for("socket-1 to stream again", Duration::from_secs(10), |b| {
         detail(b, "socket-1", "subscribed") > 0
@@ -138,14 +138,14 @@ async fn an_expired_token_is_replaced_and_the_socket_recovers() {
         "socket-3 to get a new token and reconnect",
         Duration::from_secs(20),
         |b| {
-            let causes = &b.get("socket-3").unwrap().details["reconnects_by_cause"];
+            let causes = &b.named("socket-3").unwrap().fields()["reconnects_by_cause"];
             causes["auth_rejected"].as_u64() >= Some(1) && detail(b, "socket-3", "subscribed") > 0
         },
     )
     .await;
     for other in ["socket-1", "socket-2"] {
         assert_eq!(
-            t.app.board.get(other).unwrap().restarts,
+            t.app.board.named(other).unwrap().restarts,
             0,
             "{other} kept streaming on its old token"
         );
@@ -177,7 +177,7 @@ async fn a_totp_failure_at_login_is_retried_in_the_next_window() {
     .await
     .expect("starts after one retry");
     assert!(started.elapsed() <= Duration::from_secs(35));
-    let auth = app.board.get("auth").unwrap();
+    let auth = app.board.named("auth").unwrap();
     assert_eq!(serde_json::to_value(auth.state).unwrap(), "running");
     app.shutdown().await.unwrap();
     sim.stop().await;
@@ -204,7 +204,7 @@ async fn a_malformed_frame_is_counted_and_the_socket_carries_on() {
         detail(b, "socket-1", "ticks") > before + 10
     })
     .await;
-    assert_eq!(t.app.board.get("socket-1").unwrap().restarts, 0);
+    assert_eq!(t.app.board.named("socket-1").unwrap().restarts, 0);
     let t = stop_and_check_zero_loss(t).await;
     t.sim.stop().await;
 }
@@ -288,7 +288,7 @@ async fn a_journal_that_stops_restarts_alone_and_loses_nothing() {
     let socket_restarts = |b: &tickvault::status::StatusBoard| -> u32 {
         sockets
             .iter()
-            .filter_map(|s| b.get(s))
+            .filter_map(|s| b.named(s))
             .map(|s| s.restarts)
             .sum()
     };
@@ -298,7 +298,7 @@ async fn a_journal_that_stops_restarts_alone_and_loses_nothing() {
         "the journal restarted and writes again",
         Duration::from_secs(20),
         |b| {
-            b.get("journal").map(|j| j.restarts) == Some(1)
+            b.named("journal").map(|j| j.restarts) == Some(1)
                 && detail(b, "journal", "records") > records + 100
         },
     )

@@ -286,7 +286,7 @@ async fn mariadb_stopped_for_30_s_the_service_keeps_journaling_within_bounded_me
     t.wait_for_ticks(20).await;
     server.stop();
     t.wait_for("the persister to notice", Duration::from_secs(10), |b| {
-        b.get("persister")
+        b.named("persister")
             .is_some_and(|p| p.state == tickvault::status::State::Backoff)
     })
     .await;
@@ -320,7 +320,7 @@ async fn mariadb_stopped_for_30_s_the_service_keeps_journaling_within_bounded_me
     );
     server.restart();
     t.wait_for("the persister to catch up", Duration::from_secs(60), |b| {
-        b.get("persister")
+        b.named("persister")
             .is_some_and(|p| p.state == tickvault::status::State::Running)
             && detail(b, "persister", "committed_rows") >= ticks(b)
     })

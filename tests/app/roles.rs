@@ -215,7 +215,7 @@ async fn a_store_killed_before_its_ack_leaves_entries_that_another_store_claims(
     };
     let a = store_with(&t.settings, &url, "store-a", stop_before_ack, |_| {}).await;
     wait_until("store a stopped after its commit", &[&a], || {
-        a.board.get("consumer").map(|s| s.state) == Some(State::Stopped)
+        a.board.named("consumer").map(|s| s.state) == Some(State::Stopped)
     })
     .await;
     let left = pending(&mut keys);
@@ -284,8 +284,8 @@ async fn redis_crashing_mid_run_costs_counted_drops_only_and_the_publisher_recov
     let published_down = detail(&t.app.board, "publisher", "published");
     // Issue 16, finding 12: while Redis is away the status says so (connected false, backoff),
     // and the way back counts as a reconnect.
-    let publisher = t.app.board.get("publisher").unwrap();
-    assert_eq!(publisher.details["connected"], false, "{publisher:?}");
+    let publisher = t.app.board.named("publisher").unwrap();
+    assert_eq!(publisher.fields()["connected"], false, "{publisher:?}");
     assert_eq!(publisher.state, State::Backoff);
     let reconnected_before = detail(&t.app.board, "publisher", "reconnects");
 
@@ -299,8 +299,8 @@ async fn redis_crashing_mid_run_costs_counted_drops_only_and_the_publisher_recov
         reconnects_before,
         "no socket reconnected because of Redis"
     );
-    let publisher = t.app.board.get("publisher").unwrap();
-    assert_eq!(publisher.details["connected"], true);
+    let publisher = t.app.board.named("publisher").unwrap();
+    assert_eq!(publisher.fields()["connected"], true);
     assert_eq!(publisher.state, State::Running);
     assert!(
         detail(&t.app.board, "publisher", "reconnects") > reconnected_before,

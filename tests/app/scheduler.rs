@@ -102,7 +102,7 @@ fn start(start: DateTime<Utc>, refuse_logins: u32) -> Run {
         clock.clone(),
         runner.recipient(),
         Duration::from_secs(60),
-        board.handle("scheduler"),
+        board.handle(tickvault::status::Actor::Scheduler),
     )
     .start();
     Run {
@@ -131,8 +131,8 @@ impl Run {
 
     fn status(&self, key: &str) -> serde_json::Value {
         self.board
-            .get("scheduler")
-            .and_then(|s| s.details.get(key).cloned())
+            .named("scheduler")
+            .and_then(|s| s.fields().get(key).cloned())
             .unwrap_or_default()
     }
 }

@@ -190,7 +190,7 @@ async fn a_redis_certificate_nobody_vouches_for_is_refused() {
         "the publisher reports the refused certificate",
         Duration::from_secs(20),
         |b| {
-            b.get("publisher")
+            b.named("publisher")
                 .and_then(|s| s.last_error)
                 .is_some_and(|e| e.to_lowercase().contains("certificate"))
         },
@@ -201,8 +201,8 @@ async fn a_redis_certificate_nobody_vouches_for_is_refused() {
     let connected = t
         .app
         .board
-        .get("publisher")
-        .and_then(|s| s.details.get("connected").cloned());
+        .named("publisher")
+        .and_then(|s| s.fields().get("connected").cloned());
     assert_eq!(connected, Some(serde_json::Value::Bool(false)));
 }
 

@@ -225,18 +225,13 @@ impl Auth {
     }
 
     fn report_status(&self) {
-        let expiry: serde_json::Map<String, serde_json::Value> = self
-            .tokens
-            .iter()
-            .map(|(app, t)| {
-                (
-                    app.clone(),
-                    serde_json::json!(crate::calendar::ist_rfc3339(t.expires_at)),
-                )
-            })
-            .collect();
-        self.status
-            .set("token_expiry", serde_json::Value::Object(expiry));
+        self.status.report(|a: &mut crate::status::AuthStatus| {
+            a.token_expiry = self
+                .tokens
+                .iter()
+                .map(|(app, t)| (app.clone(), t.expires_at))
+                .collect();
+        });
     }
 }
 

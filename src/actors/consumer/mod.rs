@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::NaiveDate;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
-use serde_json::json;
 use tokio::sync::watch;
 
 use crate::actors::persister::handlers::StoreRows;
 use crate::actors::sink::SaveInstruments;
 use crate::backoff::Backoff;
 use crate::settings::redis::RedisSettings;
+use crate::status::ConsumerStatus;
 use crate::status::{State, StatusHandle};
 use crate::storage::models::NewInstrument;
 use crate::stream::entry_row;
@@ -109,21 +109,18 @@ impl Consumer {
 
     fn report_status(&self) {
         let c = &self.counters;
-        self.status.set_all([
-            ("consumer", json!(self.name)),
-            ("group", json!(self.settings.group)),
-            ("stream", json!(self.settings.stream_key())),
-            ("acked", json!(c.acked.load(Ordering::Relaxed))),
-            ("claimed", json!(c.claimed.load(Ordering::Relaxed))),
-            ("malformed", json!(c.malformed.load(Ordering::Relaxed))),
-            (
-                "redis_errors",
-                json!(c.redis_errors.load(Ordering::Relaxed)),
-            ),
-            ("db_retries", json!(c.db_retries.load(Ordering::Relaxed))),
-            ("trimmed", json!(c.trimmed.load(Ordering::Relaxed))),
-            ("in_flight", json!(c.in_flight.load(Ordering::Relaxed))),
-        ]);
+        self.status.report(|s: &mut ConsumerStatus| {
+            s.consumer.clone_from(&self.name);
+            s.group.clone_from(&self.settings.group);
+            s.stream = self.settings.stream_key();
+            s.acked = c.acked.load(Ordering::Relaxed);
+            s.claimed = c.claimed.load(Ordering::Relaxed);
+            s.malformed = c.malformed.load(Ordering::Relaxed);
+            s.redis_errors = c.redis_errors.load(Ordering::Relaxed);
+            s.db_retries = c.db_retries.load(Ordering::Relaxed);
+            s.trimmed = c.trimmed.load(Ordering::Relaxed);
+            s.in_flight = c.in_flight.load(Ordering::Relaxed);
+        });
     }
 }
 

@@ -3,13 +3,13 @@
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use serde_json::json;
 
 use super::Coordinator;
 use crate::actors::children::{ChildRestarted, ShutdownSocket};
 use crate::actors::consumer::handlers::StopConsumer;
 use crate::actors::journal::handlers::FlushJournal;
 use crate::actors::sink::{FlushPersister, SinkError};
+use crate::status::CoordinatorStatus;
 use crate::status::State;
 
 /// The sockets, once started.
@@ -35,7 +35,8 @@ impl Handler<Attach> for Coordinator {
             + usize::from(self.journal.is_some())
             + usize::from(self.consumer.is_some())
             + 1;
-        self.status.set("children", json!(children));
+        self.status
+            .report(|c: &mut CoordinatorStatus| c.children = Some(children));
     }
 }
 

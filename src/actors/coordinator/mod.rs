@@ -59,7 +59,7 @@ impl Coordinator {
         escalate: mpsc::UnboundedSender<String>,
     ) -> Coordinator {
         Coordinator {
-            status: board.handle("coordinator"),
+            status: board.handle(crate::status::Actor::Coordinator),
             board,
             status_path,
             sockets: Vec::new(),

@@ -2,10 +2,10 @@
 
 use actix::prelude::*;
 use chrono::NaiveDate;
-use serde_json::json;
 
 use super::Eod;
 use crate::eod::{EodError, EodOptions, EodReport, run_eod};
+use crate::status::{EodProgress, EodStatus};
 use crate::storage::Store;
 
 /// Runs the end of day for `date` (the persister must have been flushed first). Answers with the
@@ -31,17 +31,20 @@ impl Handler<RunEod> for Eod {
             }
         };
         let opts = EodOptions::new(self.settings, self.retention_days);
-        self.status.set_all([("date", json!(msg.date.to_string()))]);
+        let date = msg.date;
+        self.status.report(|e: &mut EodStatus| e.date = Some(date));
         let status = self.status.clone();
         let mut progress = |p: crate::eod::Progress| {
-            status.set_all([
-                ("step", json!(p.step)),
-                ("chunks_done", json!(p.done)),
-                ("chunks", json!(p.chunks)),
-                ("instruments", json!(p.instruments)),
-                ("rows_moved", json!(p.rows_moved)),
-                ("rows_total", json!(p.rows_total)),
-            ]);
+            status.report(|e: &mut EodStatus| {
+                e.step = Some(p.step.as_str().to_string());
+                e.progress = Some(EodProgress {
+                    chunks_done: p.done as u64,
+                    chunks: p.chunks as u64,
+                    instruments: p.instruments as u64,
+                    rows_moved: p.rows_moved,
+                    rows_total: p.rows_total,
+                });
+            });
         };
         match run_eod(&mut store, &self.data_dir, msg.date, opts, &mut progress) {
             Ok(report) => {

@@ -9,11 +9,10 @@ pub mod handlers;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use serde_json::{Value, json};
 
 use crate::eod::EodReport;
 use crate::settings::pipeline::EodSettings;
-use crate::status::StatusHandle;
+use crate::status::{EodOutcome, EodStatus, StatusHandle};
 
 /// Puts `date`'s end-of-day outcome in its status entry (`eod`): `result` (`ok` or
 /// `failed`), `finished_at`, and the report's figures (cleared after a failure). A failed run
@@ -24,47 +23,36 @@ pub fn report_status(
     date: NaiveDate,
     outcome: Result<&EodReport, &dyn std::fmt::Display>,
 ) {
-    let finished_at = crate::calendar::ist_rfc3339(chrono::Utc::now());
-    let (result, figures) = match outcome {
+    let finished_at = Some(chrono::Utc::now());
+    let last = match outcome {
         Ok(r) => {
             status.set_state(crate::status::State::Running);
-            (
-                "ok",
-                [
-                    ("master_rows", json!(r.master_rows)),
-                    ("duration_ms", json!(r.duration_ms)),
-                    ("silent_instruments", json!(r.silent_instruments.len())),
-                    ("thin_instruments", json!(r.thin_instruments.len())),
-                    ("gap_minutes", json!(r.gap_minutes)),
-                    ("database_bytes", json!(r.database_bytes)),
-                ],
-            )
+            EodOutcome {
+                result: "ok".into(),
+                finished_at,
+                master_rows: Some(r.master_rows),
+                duration_ms: Some(r.duration_ms),
+                silent_instruments: Some(r.silent_instruments.len()),
+                thin_instruments: Some(r.thin_instruments.len()),
+                gap_minutes: Some(r.gap_minutes),
+                database_bytes: r.database_bytes,
+            }
         }
         Err(e) => {
             status.fail(crate::status::State::Running, &e.to_string());
-            (
-                "failed",
-                [
-                    ("master_rows", Value::Null),
-                    ("duration_ms", Value::Null),
-                    ("silent_instruments", Value::Null),
-                    ("thin_instruments", Value::Null),
-                    ("gap_minutes", Value::Null),
-                    ("database_bytes", Value::Null),
-                ],
-            )
+            EodOutcome {
+                result: "failed".into(),
+                finished_at,
+                ..EodOutcome::default()
+            }
         }
     };
-    status.set_all(figures);
-    status.set_all([
-        ("date", json!(date.to_string())),
-        ("result", json!(result)),
-        (
-            "step",
-            json!(if result == "ok" { "done" } else { "failed" }),
-        ),
-        ("finished_at", json!(finished_at)),
-    ]);
+    let step = if last.ok() { "done" } else { "failed" };
+    status.report(|e: &mut EodStatus| {
+        e.date = Some(date);
+        e.step = Some(step.into());
+        e.outcome = Some(last);
+    });
 }
 
 /// The end-of-day actor's state.

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 use chrono::NaiveDate;
-use serde_json::json;
 
 use super::Instruments;
 use crate::actors::auth::AuthError;
@@ -15,6 +14,7 @@ use crate::plan::{
     spot_keys,
 };
 use crate::settings::universe::Recenter;
+use crate::status::InstrumentsStatus;
 use crate::status::State;
 
 /// Downloads the dump for `date` and resolves the plan.
@@ -163,14 +163,14 @@ impl Handler<Resolve> for Instruments {
             .inspect_err(|e| {
                 act.status.fail(State::Backoff, &e.to_string());
             })?;
-            act.status.set_all([
-                ("plan", json!(source)),
-                ("duplicates", json!(duplicates)),
-                ("dump_rows", json!(dump_rows)),
-                ("instruments", json!(planned.len())),
-                ("sockets", json!(sockets.len())),
-                ("unknown", json!(unknown)),
-            ]);
+            act.status.report(|s: &mut InstrumentsStatus| {
+                s.plan = Some(source.to_string());
+                s.duplicates.clone_from(&duplicates);
+                s.dump_rows = dump_rows;
+                s.instruments = planned.len();
+                s.sockets = sockets.len();
+                s.unknown.clone_from(&unknown);
+            });
             act.status.set_state(State::Running);
             Ok(SubscriptionPlan {
                 date: msg.date,

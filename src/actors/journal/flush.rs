@@ -2,24 +2,23 @@
 //! reaches (at most one catch-up in flight), and its counters in the status.
 
 use actix::prelude::*;
-use serde_json::json;
 
 use super::Journal;
 use crate::actors::sink::Catchup;
+use crate::status::JournalStatus;
 
 impl Journal {
     /// Its counters in its status entry (from the start, so a report never lacks them).
     pub(super) fn report_status(&self) {
-        self.status.set_all([
-            (
-                "failing_sockets",
-                json!(self.failing.keys().collect::<Vec<_>>()),
-            ),
-            ("bytes", json!(self.bytes)),
-            ("records", json!(self.records)),
-            ("failed_appends", json!(self.failed_appends)),
-            ("publish_dropped", json!(self.publish_dropped)),
-        ]);
+        let mut failing: Vec<i16> = self.failing.keys().copied().collect();
+        failing.sort_unstable();
+        self.status.report(|j: &mut JournalStatus| {
+            j.failing_sockets = failing.iter().map(|s| format!("socket-{s}")).collect();
+            j.bytes = self.bytes;
+            j.records = self.records;
+            j.failed_appends = self.failed_appends;
+            j.publish_dropped = self.publish_dropped;
+        });
     }
 
     /// Hands buffered frames to the OS and tells the persister how far each file reaches.

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use serde_json::json;
 
+use crate::status::LedgerStatus;
 use crate::status::StatusHandle;
 use crate::storage::models::{NewGap, NewInstrument};
 
@@ -57,11 +57,11 @@ impl Ledger {
     }
 
     fn report_status(&self) {
-        self.status.set_all([
-            ("journal_bytes", json!(self.ends.values().sum::<u64>())),
-            ("gaps", json!(self.gaps)),
-            ("gap_seconds", json!(self.gap_seconds)),
-            ("database", json!("none (ingest role)")),
-        ]);
+        self.status.report(|l: &mut LedgerStatus| {
+            l.journal_bytes = self.ends.values().sum();
+            l.gaps = self.gaps;
+            l.gap_seconds = self.gap_seconds;
+            l.database = "none (ingest role)".into();
+        });
     }
 }

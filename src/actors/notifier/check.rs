@@ -1,7 +1,6 @@
 //! The notifier's periodic look at the board (every `notify.check_secs`).
 
 use actix::prelude::*;
-use serde_json::json;
 
 use super::Notifier;
 
@@ -10,7 +9,8 @@ impl Notifier {
         let now = self.clock.now();
         let mut alerts = self.watch.look(&self.board.snapshot(), now);
         let (free, disk) = self.watch.disk(now);
-        self.status.set("disk_free_bytes", json!(free));
+        self.status
+            .report(|n: &mut crate::status::NotifierStatus| n.disk_free_bytes = free);
         alerts.extend(disk);
         alerts.extend(self.watch.holidays(now));
         for alert in alerts {

@@ -38,13 +38,11 @@ impl Notifier {
     /// Logs the alert and mails it when the limit allows; the mail is sent beside the mailbox.
     pub(crate) fn raise(&mut self, alert: Alert, ctx: &mut Context<Self>) {
         tracing::warn!(alert = alert.kind.as_str(), about = %alert.about, subject = %alert.subject, "alert");
-        self.status.set_all([
-            ("last_alert", serde_json::json!(alert.kind.as_str())),
-            (
-                "last_alert_at",
-                serde_json::json!(crate::calendar::ist_rfc3339(self.clock.now())),
-            ),
-        ]);
+        let now = self.clock.now();
+        self.status.report(|n: &mut crate::status::NotifierStatus| {
+            n.last_alert = Some(alert.kind.as_str().to_string());
+            n.last_alert_at = Some(now);
+        });
         let Some(transport) = self.transport.clone() else {
             return;
         };

@@ -26,13 +26,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix::Message;
-use serde_json::json;
 
 use self::limit::RateLimiter;
 use self::watch::Watch;
 use crate::clock::SharedClock;
 use crate::settings::Settings;
 use crate::settings::ops::NotifySettings;
+use crate::status::NotifierStatus;
 use crate::status::{StatusBoard, StatusHandle};
 
 /// What an alert is about (fixed names: they appear in subjects, logs and docs).
@@ -132,11 +132,11 @@ impl Notifier {
         };
         let state_path = settings.paths.data_dir.join("notify-state.json");
         let limiter = RateLimiter::load(&state_path, &notify);
-        let status = board.handle("notifier");
-        status.set_all([
-            ("enabled", json!(notify.enabled)),
-            ("recipients", json!(notify.to.len())),
-        ]);
+        let status = board.handle(crate::status::Actor::Notifier);
+        status.report(|n: &mut NotifierStatus| {
+            n.enabled = notify.enabled;
+            n.recipients = notify.to.len();
+        });
         Ok(Notifier {
             watch: Watch::new(settings),
             settings: notify,
@@ -156,11 +156,11 @@ impl Notifier {
     }
 
     fn report_status(&self) {
-        self.status.set_all([
-            ("sent", json!(self.sent)),
-            ("failed", json!(self.failed)),
-            ("suppressed", json!(self.suppressed)),
-            ("in_flight", json!(self.in_flight)),
-        ]);
+        self.status.report(|n: &mut NotifierStatus| {
+            n.sent = self.sent;
+            n.failed = self.failed;
+            n.suppressed = self.suppressed;
+            n.in_flight = self.in_flight;
+        });
     }
 }

@@ -9,7 +9,7 @@ use super::{Alert, AlertKind};
 use crate::actors::scheduler::Timetable;
 use crate::calendar::{TradingCalendar, ist_date};
 use crate::settings::Settings;
-use crate::status::{ActorStatus, State};
+use crate::status::{Actor, ActorStatus, Entries, State};
 
 /// Attempts of one scheduled event before it is an alert.
 pub const EVENT_ATTEMPTS: u64 = 3;
@@ -73,15 +73,21 @@ impl Watch {
     /// restart storms, sockets silent during market hours.
     pub fn look(&mut self, actors: &[ActorStatus], now: DateTime<Utc>) -> Vec<Alert> {
         let mut alerts = Vec::new();
-        if let Some(s) = actors.iter().find(|a| a.name == "scheduler") {
-            let failures = s.count("failures");
+        if let Some((s, figures)) = actors.scheduler() {
+            let failures = figures.failures;
             if s.state != State::Backoff {
                 self.failures_ok = failures;
                 self.event_told = false;
             } else if failures >= self.failures_ok + EVENT_ATTEMPTS && !self.event_told {
                 self.event_told = true;
-                let last = s.text("last_event").unwrap_or("?");
-                let event = last.split(':').next().unwrap_or("event").to_string();
+                let event = figures
+                    .last_event
+                    .as_ref()
+                    .map_or_else(|| "event".to_string(), |l| l.event.clone());
+                let last = figures
+                    .last_event
+                    .as_ref()
+                    .map_or("?", |l| l.result.as_str());
                 alerts.push(Alert {
                     kind: AlertKind::EventFailed,
                     subject: format!(
@@ -102,7 +108,7 @@ impl Watch {
             }
         }
         // The journal cannot write: every frame is lost until it can (a gap each).
-        if let Some(j) = actors.iter().find(|a| a.name == "journal") {
+        if let Some(j) = actors.entry(Actor::Journal) {
             if j.state != State::Backoff {
                 self.journal_told = false;
             } else if !self.journal_told {
@@ -127,10 +133,7 @@ impl Watch {
             .filter(|(o, c)| *o <= now && now < *c)
             .map(|(o, _)| o);
         let open = open_since.is_some();
-        for s in actors
-            .iter()
-            .filter(|a| a.name.starts_with("socket-") && a.state != State::Stopped)
-        {
+        for (s, figures) in actors.sockets().filter(|(a, _)| a.state != State::Stopped) {
             // Restart storm.
             let history = self.restarts.entry(s.name.clone()).or_default();
             if history.back().is_some_and(|(_, r)| *r > s.restarts) {
@@ -164,7 +167,7 @@ impl Watch {
                 history.push_back((now, s.restarts));
             }
             // Silent during market hours.
-            let ticks = s.count("ticks");
+            let ticks = figures.ticks;
             let seen = self.ticks.entry(s.name.clone()).or_insert((ticks, now));
             if seen.0 != ticks || !open {
                 *seen = (ticks, now);
@@ -189,7 +192,7 @@ impl Watch {
                          now are not recoverable from Kite.\n",
                         s.name,
                         s.state,
-                        s.count("subscribed"),
+                        figures.subscribed,
                         crate::calendar::ist_rfc3339(since),
                         s.last_error.as_deref().unwrap_or("none recorded"),
                     ),
@@ -322,16 +325,10 @@ mod tests {
     }
 
     fn socket(name: &str, state: State, restarts: u32, ticks: u64) -> ActorStatus {
-        let mut details = serde_json::Map::new();
-        details.insert("ticks".into(), json!(ticks));
-        ActorStatus {
-            name: name.into(),
-            state,
-            restarts,
-            last_error: Some("remote closed".into()),
-            since: Utc::now(),
-            details,
-        }
+        let mut a = crate::status::sample(name, state, json!({ "ticks": ticks }));
+        a.restarts = restarts;
+        a.last_error = Some("remote closed".into());
+        a
     }
 
     fn kinds(alerts: &[Alert]) -> Vec<(AlertKind, String)> {
@@ -434,17 +431,13 @@ mod tests {
     fn a_scheduled_event_is_an_alert_after_three_failed_attempts() {
         let mut w = watch();
         let scheduler = |state, failures: u64| {
-            let mut details = serde_json::Map::new();
-            details.insert("failures".into(), json!(failures));
-            details.insert("last_event".into(), json!("login: failed: TOTP refused"));
-            ActorStatus {
-                name: "scheduler".into(),
+            let mut a = crate::status::sample(
+                "scheduler",
                 state,
-                restarts: 0,
-                last_error: Some("TOTP refused".into()),
-                since: Utc::now(),
-                details,
-            }
+                json!({ "failures": failures, "last_event": "login: failed: TOTP refused" }),
+            );
+            a.last_error = Some("TOTP refused".into());
+            a
         };
         let t = ist(2026, 11, 19, 8, 45);
         // Two failures on an earlier day, then success.

@@ -27,12 +27,12 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use hdrhistogram::Histogram;
-use serde_json::json;
 
 use crate::backoff::Backoff;
 use crate::capture::journal::journal_path;
 use crate::capture::{CaptureError, CaptureReader, JournalKey, Next};
 use crate::recovery::push_rows;
+use crate::status::PersisterStatus;
 use crate::status::{State, StatusHandle};
 use crate::storage::models::{NewTick, Position};
 use crate::storage::{self, Store};
@@ -253,12 +253,9 @@ impl Persister {
             Ok(_) => {
                 let took = started.elapsed();
                 self.last_commit_ms = took.as_millis() as u64;
-                self.status.observe(
-                    &crate::status::histogram::COMMIT_SECONDS,
-                    took.as_secs_f64(),
-                );
                 self.status
-                    .observe(&crate::status::histogram::BATCH_ROWS, rows.len() as f64);
+                    .observe(|h| &h.commit_seconds, took.as_secs_f64());
+                self.status.observe(|h| &h.batch_rows, rows.len() as f64);
                 self.committed_rows += rows.len() as u64;
                 self.last_commit_at = Some(chrono::Utc::now());
                 let now_us = chrono::Utc::now().timestamp_micros();
@@ -355,24 +352,21 @@ impl Persister {
     }
 
     fn report_status(&self) {
-        self.status.set_all([
-            ("queued", json!(self.pending.len())),
-            ("committed_rows", json!(self.committed_rows)),
-            ("last_commit_ms", json!(self.last_commit_ms)),
-            (
-                "last_commit_at",
-                json!(self.last_commit_at.map(crate::calendar::ist_rfc3339)),
-            ),
-            ("lag_ms", json!(self.lag_ms)),
-            ("gap_seconds", json!(self.gap_seconds)),
-            ("corrupt_records", json!(self.corrupt_records)),
-            ("malformed_messages", json!(self.malformed_messages)),
-            ("latency_p50_ms", json!(self.latency_ms(50.0))),
-            ("latency_p99_ms", json!(self.latency_ms(99.0))),
-            ("latency_max_ms", json!(self.latency_ms(100.0))),
-            ("write_path", json!(self.store.write_path())),
-            ("database_rebuilds", json!(self.rebuilds)),
-        ]);
+        self.status.report(|p: &mut PersisterStatus| {
+            p.queued = self.pending.len();
+            p.committed_rows = self.committed_rows;
+            p.last_commit_ms = self.last_commit_ms;
+            p.last_commit_at = self.last_commit_at;
+            p.lag_ms = self.lag_ms;
+            p.gap_seconds = self.gap_seconds;
+            p.corrupt_records = self.corrupt_records;
+            p.malformed_messages = self.malformed_messages;
+            p.latency_p50_ms = self.latency_ms(50.0);
+            p.latency_p99_ms = self.latency_ms(99.0);
+            p.latency_max_ms = self.latency_ms(100.0);
+            p.write_path = self.store.write_path().to_string();
+            p.database_rebuilds = self.rebuilds;
+        });
     }
 
     /// The `q`th percentile of frame-received → row-committed since start, in milliseconds.

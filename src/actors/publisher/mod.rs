@@ -32,10 +32,10 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use hdrhistogram::Histogram;
-use serde_json::json;
 
 use crate::kite::Tick;
 use crate::settings::redis::RedisSettings;
+use crate::status::PublisherStatus;
 use crate::status::StatusHandle;
 
 /// Batches in flight at once: Redis works on one while the next is built and sent.
@@ -166,18 +166,23 @@ impl Publisher {
     }
 
     fn report_status(&self) {
-        self.status.set_all([
-            ("connected", json!(self.up)),
-            ("buffered", json!(self.buffer.len())),
-            ("published", json!(self.counters.published)),
-            ("dropped", json!(self.counters.dropped)),
-            ("batches", json!(self.counters.batches)),
-            ("errors", json!(self.counters.errors)),
-            ("reconnects", json!(self.counters.reconnects)),
-            ("latency_p50_ms", json!(self.latency_ms(50.0))),
-            ("latency_p99_ms", json!(self.latency_ms(99.0))),
-            ("stream", json!(self.settings.stream_key())),
-            ("group_lag", json!(self.group_lag)),
-        ]);
+        let c = &self.counters;
+        self.status.report(|p: &mut PublisherStatus| {
+            p.connected = self.up;
+            p.buffered = self.buffer.len();
+            p.published = c.published;
+            p.dropped = c.dropped;
+            p.batches = c.batches;
+            p.errors = c.errors;
+            p.reconnects = c.reconnects;
+            p.latency_p50_ms = self.latency_ms(50.0);
+            p.latency_p99_ms = self.latency_ms(99.0);
+            p.stream = self.settings.stream_key();
+            p.group_lag = self
+                .group_lag
+                .iter()
+                .map(|(g, n)| (g.clone(), *n))
+                .collect();
+        });
     }
 }

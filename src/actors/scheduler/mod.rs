@@ -24,11 +24,11 @@ use std::time::Duration;
 
 use actix::SpawnHandle;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use crate::calendar::TradingCalendar;
 use crate::clock::SharedClock;
 use crate::status::StatusHandle;
+use crate::status::{LastEvent, SchedulerStatus};
 use handlers::DayEvent;
 pub use timetable::{Event, Session, Timetable};
 
@@ -142,13 +142,11 @@ impl Scheduler {
         let today = crate::calendar::ist_date(now);
         let (date, next_event, next_at) = match (&self.session, self.next) {
             (Some(s), Some(e)) => (
-                Some(s.date.to_string()),
-                Some(e.as_str()),
-                Some(crate::calendar::ist_rfc3339(
-                    self.retry_at.unwrap_or(s.at(e)).max(now),
-                )),
+                Some(s.date),
+                Some(e.as_str().to_string()),
+                Some(self.retry_at.unwrap_or(s.at(e)).max(now)),
             ),
-            (Some(s), None) => (Some(s.date.to_string()), None, None),
+            (Some(s), None) => (Some(s.date), None, None),
             _ => (None, None, None),
         };
         let idle = self
@@ -156,33 +154,20 @@ impl Scheduler {
             .as_ref()
             .filter(|s| s.date != today && !self.timetable.calendar.is_trading_day(today))
             .map(|_| self.timetable.closed_because(today));
-        self.status.set_all([
-            ("session", json!(date)),
-            (
-                "special_session",
-                json!(self.session.as_ref().and_then(|s| s.special.clone())),
-            ),
-            ("next_event", json!(next_event)),
-            ("next_at", json!(next_at)),
-            ("idle", json!(idle)),
-            ("busy", json!(self.busy)),
-            ("failures", json!(self.failures)),
-            (
-                "token_expires_at",
-                json!(self.token_expires_at.map(crate::calendar::ist_rfc3339)),
-            ),
-            (
-                "token_valid",
-                json!(self.token_expires_at.is_some_and(|t| t > now)),
-            ),
-            (
-                "last_event",
-                json!(
-                    self.last
-                        .as_ref()
-                        .map(|(e, r)| format!("{}: {r}", e.as_str()))
-                ),
-            ),
-        ]);
+        self.status.report(|s: &mut SchedulerStatus| {
+            s.session = date;
+            s.special_session = self.session.as_ref().and_then(|s| s.special.clone());
+            s.next_event = next_event;
+            s.next_at = next_at;
+            s.idle = idle;
+            s.busy = self.busy;
+            s.failures = u64::from(self.failures);
+            s.token_expires_at = self.token_expires_at;
+            s.token_valid = self.token_expires_at.is_some_and(|t| t > now);
+            s.last_event = self.last.as_ref().map(|(e, r)| LastEvent {
+                event: e.as_str().to_string(),
+                result: r.to_string(),
+            });
+        });
     }
 }

@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use serde_json::json;
 
 use super::{Failure, Socket};
 use crate::actors::sink::RecordGap;
+use crate::status::SocketStatus;
 use crate::storage::models::NewGap;
 
 impl Socket {
@@ -41,32 +41,21 @@ impl Socket {
     /// Copies the counters into the status board.
     pub(crate) fn report_status(&self) {
         let connected = self.sink.is_some();
-        self.status.set_all([
-            ("app", json!(self.plan.app)),
-            (
-                "subscribed",
-                json!(if connected { self.plan.tokens.len() } else { 0 }),
-            ),
-            (
-                "first_token",
-                json!(self.plan.tokens.first().map(|(t, _)| *t)),
-            ),
-            ("frames", json!(self.counters.frames)),
-            ("ticks", json!(self.counters.ticks)),
-            ("malformed", json!(self.counters.malformed)),
-            ("journal_overflow", json!(self.counters.journal_overflow)),
-            (
-                "last_frame_age_ms",
-                json!(if connected {
-                    Some(self.last_frame.elapsed().as_millis() as u64)
-                } else {
-                    None
-                }),
-            ),
-            (
-                "reconnects_by_cause",
-                json!(self.counters.reconnects_by_cause),
-            ),
-        ]);
+        let c = &self.counters;
+        self.status.report(|s: &mut SocketStatus| {
+            s.app.clone_from(&self.plan.app);
+            s.subscribed = if connected { self.plan.tokens.len() } else { 0 };
+            s.first_token = self.plan.tokens.first().map(|(t, _)| *t);
+            s.frames = c.frames;
+            s.ticks = c.ticks;
+            s.malformed = c.malformed;
+            s.journal_overflow = c.journal_overflow;
+            s.last_frame_age_ms = connected.then(|| self.last_frame.elapsed().as_millis() as u64);
+            s.reconnects_by_cause = c
+                .reconnects_by_cause
+                .iter()
+                .map(|(cause, n)| (cause.to_string(), *n))
+                .collect();
+        });
     }
 }

@@ -10,7 +10,8 @@ impl Actor for DayRunner {
 
     fn started(&mut self, _ctx: &mut Self::Context) {
         self.status.set_state(State::Running);
+        let role = self.role.as_str();
         self.status
-            .set("role", serde_json::json!(self.role.as_str()));
+            .report(|d: &mut crate::status::DayStatus| d.role = role.to_string());
     }
 }

@@ -140,7 +140,8 @@ impl Handler<DayEvent> for DayRunner {
 
     fn handle(&mut self, msg: DayEvent, _ctx: &mut Self::Context) -> Self::Result {
         let date = msg.date;
-        self.status.set("date", serde_json::json!(date.to_string()));
+        self.status
+            .report(|d: &mut crate::status::DayStatus| d.date = Some(date));
         let work = match (msg.event, self.role) {
             (Event::Login, Role::Store) => skipped("no login in the store role"),
             (Event::Instruments, Role::Store) => skipped("no instruments in the store role"),
@@ -232,7 +233,7 @@ impl DayRunner {
         let app = self.app.take();
         let (settings, skip_corrupt) = (self.settings.clone(), self.skip_corrupt);
         // The eod actor writes this entry too: a handle that leaves it as it is.
-        let eod_status = self.board.existing_handle("eod");
+        let eod_status = self.board.existing_handle(crate::status::Actor::Eod);
         Box::pin(
             async move {
                 let outcome = match app {

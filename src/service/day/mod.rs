@@ -68,7 +68,7 @@ impl DayRunner {
         skip_corrupt: bool,
         escalate: mpsc::UnboundedSender<String>,
     ) -> DayRunner {
-        let status = board.handle("day");
+        let status = board.handle(crate::status::Actor::Day);
         DayRunner {
             settings,
             board,

@@ -76,8 +76,8 @@ pub async fn spawn_app_with(
 /// A detail of an actor's status as a number.
 pub fn detail(board: &StatusBoard, actor: &str, key: &str) -> u64 {
     board
-        .get(actor)
-        .and_then(|s| s.details.get(key).and_then(serde_json::Value::as_u64))
+        .named(actor)
+        .and_then(|s| s.fields().get(key).and_then(serde_json::Value::as_u64))
         .unwrap_or(0)
 }
 
