@@ -261,6 +261,7 @@ async fn store_role(redis: &RedisSettings, url: &str, group: &str, entries: u64)
             5_000,
             Duration::from_millis(200),
             status.clone(),
+            tickvault::actors::children::Restarts::new(&status),
         )
     });
     let mut r = redis.clone();

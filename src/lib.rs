@@ -25,11 +25,12 @@
 //! - [`sim`]: `tickvault sim`, the Kite simulator.
 //!
 //! The actors (control plane, data path, operations), each a folder: `mod.rs` its state,
-//! `actor.rs` its lifecycle, `handlers.rs` its messages:
+//! `actor.rs` its lifecycle (and its supervisor's `restarting()`), `handlers.rs` its messages;
+//! every long-lived one restarts alone under a supervisor:
 //! - [`actors`]: the actor system.
 //!   - [`actors::coordinator`]: children, restart intensity, ordered shutdown.
 //!   - [`actors::socket`]: one supervised actor per WebSocket.
-//!   - [`actors::journal`]: raw frames → capture files (the record of truth); supervised.
+//!   - [`actors::journal`]: raw frames → capture files (the record of truth).
 //!   - [`actors::publisher`]: journaled ticks → Redis, never blocking.
 //!   - [`actors::consumer`]: the store role: the Redis stream → the persister.
 //!   - [`actors::persister`]: journal → daily table, crash recovery.
@@ -39,7 +40,7 @@
 //!   - [`actors::instruments`]: downloads the dump, resolves the day's plan.
 //!   - [`actors::auth`]: the unattended login and the day's token.
 //!   - [`actors::scheduler`]: the NSE calendar's events, on an injected clock.
-//!   - [`actors::children`]: what the coordinator and its children tell each other.
+//!   - [`actors::children`]: supervision: restarts reported and counted, ordered shutdown.
 //!   - [`actors::sink`]: what the pipeline tells whatever keeps its rows.
 //!
 //! Jobs (plain functions, no actors):

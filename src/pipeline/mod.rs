@@ -40,6 +40,7 @@ use crate::eod::{EodError, EodReport};
 use crate::plan::SubscriptionPlan;
 use crate::recovery::RecoveryError;
 
+use crate::actors::children::Restarts;
 use crate::settings::{Role, Settings};
 use crate::status::StatusBoard;
 use crate::storage::StorageError;
@@ -128,6 +129,8 @@ pub struct App {
     journal: Option<Addr<Journal>>,
     /// None in the ingest role (no database).
     eod: Option<Addr<Eod>>,
+    persister: Option<Addr<crate::actors::persister::Persister>>,
+    publisher: Option<Addr<crate::actors::publisher::Publisher>>,
     escalations: Option<mpsc::UnboundedReceiver<String>>,
     /// The threads of the journal, the publisher and the consumer (stopped by [`App::close`]).
     arbiters: Vec<Arbiter>,
@@ -184,6 +187,10 @@ struct Wiring {
     escalate: mpsc::UnboundedSender<String>,
     escalations: mpsc::UnboundedReceiver<String>,
     arbiters: Vec<Arbiter>,
+    /// The supervised children's restarts, told the coordinator once it exists.
+    restarts: Vec<Restarts>,
+    persister: Option<Addr<crate::actors::persister::Persister>>,
+    publisher: Option<Addr<crate::actors::publisher::Publisher>>,
 }
 
 impl Wiring {
@@ -194,7 +201,7 @@ impl Wiring {
         journal: Option<Addr<Journal>>,
         consumer: Option<Addr<Consumer>>,
     ) -> Addr<Coordinator> {
-        Coordinator::new(
+        let coordinator = Coordinator::new(
             board.clone(),
             settings.paths.data_dir.join("status.json"),
             journal,
@@ -204,7 +211,11 @@ impl Wiring {
             Duration::from_secs(settings.sockets.restart_period_secs),
             self.escalate.clone(),
         )
-        .start()
+        .start();
+        for restarts in &self.restarts {
+            restarts.count_with(coordinator.clone().recipient());
+        }
+        coordinator
     }
 
     fn app(
@@ -226,6 +237,8 @@ impl Wiring {
             flush: self.sink.flush,
             journal,
             eod: self.eod,
+            persister: self.persister,
+            publisher: self.publisher,
             escalations: Some(self.escalations),
             arbiters: self.arbiters,
         }
@@ -243,9 +256,12 @@ pub async fn prepare(
     options: StartOptions,
 ) -> Result<Prepared, StartError> {
     let (escalate, escalations) = mpsc::unbounded_channel();
+    let mut restarts = Vec::new();
     let (sink, eod, persister) = match options.role {
         Role::All | Role::Store => {
-            let (persister, eod) = database::start(settings, date, &board)?;
+            let started = database::start(settings, date, &board)?;
+            restarts.extend(started.restarts);
+            let (persister, eod) = (started.persister, started.eod);
             (Sink::of(&persister), Some(eod), Some(persister))
         }
         Role::Ingest => {
@@ -277,7 +293,7 @@ pub async fn prepare(
         date,
         board,
         options,
-        persister,
+        persister: persister.clone(),
         floors,
         wiring: Wiring {
             sink,
@@ -285,6 +301,9 @@ pub async fn prepare(
             escalate,
             escalations,
             arbiters: Vec::new(),
+            restarts,
+            persister,
+            publisher: None,
         },
     })
 }
@@ -362,12 +381,19 @@ impl App {
         }
     }
 
-    /// Tests (`test-hooks`): stops the journal as a failure it cannot absorb would; its
-    /// supervisor restarts it.
+    /// Tests (`test-hooks`): stops `actor` (the journal, the persister, the publisher or the
+    /// end of day) as a failure it cannot absorb would; its supervisor restarts it. False when
+    /// this day has no such actor.
     #[cfg(feature = "test-hooks")]
-    pub fn crash_journal(&self) {
-        if let Some(journal) = &self.journal {
-            journal.do_send(crate::actors::children::Crash);
+    pub fn crash(&self, actor: crate::status::Actor) -> bool {
+        use crate::actors::children::Crash;
+        use crate::status::Actor;
+        match actor {
+            Actor::Journal => self.journal.as_ref().map(|a| a.do_send(Crash)).is_some(),
+            Actor::Persister => self.persister.as_ref().map(|a| a.do_send(Crash)).is_some(),
+            Actor::Publisher => self.publisher.as_ref().map(|a| a.do_send(Crash)).is_some(),
+            Actor::Eod => self.eod.as_ref().map(|a| a.do_send(Crash)).is_some(),
+            _ => false,
         }
     }
 

@@ -95,7 +95,7 @@ pub(super) async fn capture(
             board.handle(crate::status::Actor::Publisher),
         );
         let arbiter = Arbiter::new();
-        let publisher = Publisher::start_in_arbiter(&arbiter.handle(), move |_| {
+        let publisher = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
             Publisher::new(redis, date, status)
         });
         wiring.arbiters.push(arbiter);
@@ -151,6 +151,10 @@ pub(super) async fn capture(
 
     let coordinator = wiring.coordinator(settings, &board, Some(journal.clone()), None);
     journal.do_send(Supervise(coordinator.clone().recipient()));
+    if let Some(publisher) = &publisher {
+        publisher.do_send(Supervise(coordinator.clone().recipient()));
+    }
+    wiring.publisher = publisher.clone();
     journal.do_send(PlanSizes(
         plan.sockets
             .iter()

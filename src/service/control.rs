@@ -8,6 +8,7 @@ use actix::prelude::*;
 use chrono::NaiveDate;
 
 use crate::actors::auth::{Auth, AuthError};
+use crate::actors::children::{ChildRestarted, Supervise};
 use crate::actors::instruments::Instruments;
 use crate::actors::instruments::handlers::{Resolve, ResolveError};
 use crate::clock::SharedClock;
@@ -60,15 +61,21 @@ pub struct Control {
 impl Control {
     /// Starts both on `board`.
     pub fn start(settings: &Settings, clock: SharedClock, board: &Arc<StatusBoard>) -> Control {
-        let auth =
-            Auth::from_settings(settings, clock, board.handle(crate::status::Actor::Auth)).start();
+        let auth = Auth::from_settings(settings, clock, board.handle(crate::status::Actor::Auth));
+        let auth = Supervisor::start(move |_| auth);
         let instruments = Instruments::from_settings(
             settings,
             auth.clone(),
             board.handle(crate::status::Actor::Instruments),
-        )
-        .start();
+        );
+        let instruments = Supervisor::start(move |_| instruments);
         Control { auth, instruments }
+    }
+
+    /// Their restarts are counted by `counter` (the service's day runner).
+    pub fn count_restarts_with(&self, counter: &Recipient<ChildRestarted>) {
+        self.auth.do_send(Supervise(counter.clone()));
+        self.instruments.do_send(Supervise(counter.clone()));
     }
 
     /// Resolves the plan for `date` (downloading the dump and the quotes, or reusing the

@@ -18,6 +18,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
+use crate::actors::children::{ChildRestarted, Supervise};
 use crate::actors::scheduler::handlers::StopScheduler;
 use crate::actors::scheduler::{Scheduler, Timetable};
 use crate::actors::sink::SinkError;
@@ -77,6 +78,8 @@ pub struct Service {
     ops: Ops,
     runner: Addr<DayRunner>,
     scheduler: Option<Addr<Scheduler>>,
+    /// The service's auth and instruments pair (also the runner's).
+    control: Option<Control>,
     escalations: mpsc::UnboundedReceiver<String>,
 }
 
@@ -109,7 +112,7 @@ impl Service {
         let (escalate, escalations) = mpsc::unbounded_channel();
         let runner = DayRunner::new(
             settings.clone(),
-            control,
+            control.clone(),
             board.clone(),
             options.role,
             options.skip_corrupt,
@@ -117,6 +120,10 @@ impl Service {
         )
         .with_notifier(ops.notifier.clone().recipient())
         .start();
+        let restarts: Recipient<ChildRestarted> = runner.clone().recipient();
+        if let Some(control) = &control {
+            control.count_restarts_with(&restarts);
+        }
         let scheduler = if options.now {
             let date = crate::calendar::ist_date(clock.now());
             let opened = match runner.send(OpenDay { date }).await.map_err(DayError::from) {
@@ -142,8 +149,9 @@ impl Service {
                 runner.clone().recipient(),
                 Duration::from_secs(schedule.recheck_secs),
                 board.handle(crate::status::Actor::Scheduler),
-            )
-            .start();
+            );
+            let scheduler = Supervisor::start(move |_| scheduler);
+            scheduler.do_send(Supervise(restarts));
             ops.ready(settings, options.role, "following the trading calendar");
             Some(scheduler)
         };
@@ -153,6 +161,7 @@ impl Service {
             ops,
             runner,
             scheduler,
+            control,
             escalations,
         })
     }
@@ -160,6 +169,29 @@ impl Service {
     /// Every actor's state.
     pub fn board(&self) -> &Arc<StatusBoard> {
         &self.board
+    }
+
+    /// Tests (`test-hooks`): stops `actor` (auth, instruments or the scheduler) as a failure it
+    /// cannot absorb would; its supervisor restarts it. False when the service has no such
+    /// actor.
+    #[cfg(feature = "test-hooks")]
+    pub fn crash(&self, actor: crate::status::Actor) -> bool {
+        use crate::actors::children::Crash;
+        use crate::status::Actor;
+        match actor {
+            Actor::Auth => self
+                .control
+                .as_ref()
+                .map(|c| c.auth.do_send(Crash))
+                .is_some(),
+            Actor::Instruments => self
+                .control
+                .as_ref()
+                .map(|c| c.instruments.do_send(Crash))
+                .is_some(),
+            Actor::Scheduler => self.scheduler.as_ref().map(|s| s.do_send(Crash)).is_some(),
+            _ => false,
+        }
     }
 
     /// Where the HTTP endpoint listens, when it does.

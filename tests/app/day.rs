@@ -290,3 +290,104 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
     assert!(matches!(ending, Ending::Requested { .. }), "{ending:?}");
     sim.stop().await;
 }
+
+/// Issue 17, step 6: the service's auth, instruments and scheduler, each stopped by a failure
+/// it cannot absorb while a day records, restart alone under their supervisors: the sockets
+/// keep streaming (none restarts), the restarted auth keeps the day's token (no second login),
+/// and the restarted scheduler still closes the day.
+#[cfg(feature = "test-hooks")]
+#[actix_rt::test]
+async fn the_services_own_actors_restart_alone_while_the_day_records() {
+    use tickvault::status::Actor;
+    let calendar = tickvault::settings::Settings::load(&Default::default())
+        .unwrap()
+        .schedule
+        .calendar;
+    let date = if calendar.is_trading_day(today()) {
+        today()
+    } else {
+        calendar.next_trading_day(today())
+    };
+    let mut config = crate::helpers::sim_config();
+    config.rate = 5.0;
+    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
+        config,
+        date,
+        record: None,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = app_settings(&sim, dir.path());
+    settings.schedule.recheck_secs = 1;
+    settings.http.enabled = false;
+    let at = |h: u32, m: u32| {
+        date.and_hms_opt(h, m, 0)
+            .unwrap()
+            .and_local_timezone(IST)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let clock = tickvault::clock::ManualClock::new(at(10, 0));
+    let service = Service::build(
+        &settings,
+        clock.clone(),
+        ServiceOptions {
+            role: Role::All,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the service starts");
+    let board = service.board().clone();
+    let sockets = ["socket-1", "socket-2", "socket-3"];
+    let ticks = |b: &StatusBoard| -> u64 { sockets.iter().map(|s| detail(b, s, "ticks")).sum() };
+    let until = async |what: &str, done: &dyn Fn(&StatusBoard) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done(&board) {
+            assert!(Instant::now() < deadline, "{what}: {:?}", board.snapshot());
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    until("the day records", &|b| {
+        sockets.iter().all(|s| detail(b, s, "ticks") >= 5)
+    })
+    .await;
+    for actor in [Actor::Auth, Actor::Instruments, Actor::Scheduler] {
+        let name = actor.name();
+        let before = ticks(&board);
+        assert!(service.crash(actor), "{name} is there to stop");
+        until(
+            &format!("{name} restarted while the sockets stream"),
+            &|b| b.named(&name).map(|a| a.restarts) == Some(1) && ticks(b) > before + 20,
+        )
+        .await;
+        let socket_restarts: u32 = sockets
+            .iter()
+            .filter_map(|s| board.named(s))
+            .map(|s| s.restarts)
+            .sum();
+        assert_eq!(socket_restarts, 0, "no socket restarted with {name}");
+        assert_eq!(
+            board.named(&name).map(|a| a.state),
+            Some(tickvault::status::State::Running)
+        );
+    }
+    assert_eq!(
+        kite_calls(&sim).await.0,
+        1,
+        "the restarted auth kept the day's token"
+    );
+
+    clock.set(at(15, 45));
+    until("the restarted scheduler closes the day", &|b| {
+        b.named("eod")
+            .and_then(|e| e.fields().get("result").cloned())
+            == Some(serde_json::json!("ok"))
+    })
+    .await;
+    service
+        .run_until_stopped(std::future::ready(()))
+        .await
+        .expect("stops cleanly");
+    sim.stop().await;
+}

@@ -293,7 +293,7 @@ async fn a_journal_that_stops_restarts_alone_and_loses_nothing() {
             .sum()
     };
     let records = detail(&t.app.board, "journal", "records");
-    t.app.crash_journal();
+    assert!(t.app.crash(tickvault::status::Actor::Journal));
     t.wait_for(
         "the journal restarted and writes again",
         Duration::from_secs(20),
@@ -312,5 +312,94 @@ async fn a_journal_that_stops_restarts_alone_and_loses_nothing() {
         .count();
     assert_eq!(files, 2 * sockets.len(), "a new generation per socket");
     let t = stop_and_check_zero_loss(t).await;
+    t.sim.stop().await;
+}
+
+/// Issue 17, step 6: the persister, the publisher and the end of day, each stopped by a failure
+/// it cannot absorb, restart alone under their supervisors while the sockets keep journaling:
+/// none of the others restarts, the restarted persister commits on from the committed positions
+/// (every tick sent is stored once), the restarted publisher puts its unanswered batches back
+/// (every journaled tick is in the stream), and the restarted end of day moves the day.
+#[cfg(feature = "test-hooks")]
+#[actix_rt::test]
+async fn the_persister_the_publisher_and_the_end_of_day_restart_alone_and_lose_nothing() {
+    use tickvault::status::Actor;
+    let mut keys = crate::helpers::RedisKeys::new();
+    let p = keys.prefix.clone();
+    let t = spawn_app(20.0, move |s| {
+        s.redis.enabled = true;
+        s.redis.key_prefix = p;
+    })
+    .await;
+    t.wait_for_ticks(50).await;
+    let others_restarts = |b: &tickvault::status::StatusBoard, stopped: &[String]| -> u32 {
+        b.snapshot()
+            .actors
+            .iter()
+            .filter(|a| !stopped.contains(&a.name))
+            .map(|a| a.restarts)
+            .sum()
+    };
+    let mut stopped = Vec::new();
+    for (actor, figure) in [
+        (Actor::Persister, "committed_rows"),
+        (Actor::Publisher, "published"),
+        (Actor::Eod, ""),
+    ] {
+        let name = actor.name();
+        let before = (!figure.is_empty()).then(|| detail(&t.app.board, &name, figure));
+        let records = detail(&t.app.board, "journal", "records");
+        assert!(t.app.crash(actor), "{name} is there to stop");
+        stopped.push(name.clone());
+        t.wait_for(
+            &format!("{name} restarted, and works on while the sockets journal"),
+            Duration::from_secs(20),
+            |b| {
+                b.named(&name).map(|a| a.restarts) == Some(1)
+                    && before.is_none_or(|n| detail(b, &name, figure) > n + 50)
+                    && detail(b, "journal", "records") > records + 50
+            },
+        )
+        .await;
+        assert_eq!(
+            others_restarts(&t.app.board, &stopped),
+            0,
+            "only {name} restarted"
+        );
+        let restarted = t.app.board.named(&name).unwrap();
+        assert_eq!(
+            restarted.state,
+            tickvault::status::State::Running,
+            "{restarted:?}"
+        );
+    }
+
+    let journaled = t.drain_and_publish_all().await;
+    let stream = format!("{}ticks:raw", keys.prefix);
+    let entries: redis::streams::StreamRangeReply =
+        redis::Commands::xrange_all(&mut keys.conn, &stream).unwrap();
+    let unique: std::collections::BTreeSet<(String, String)> = entries
+        .ids
+        .iter()
+        .map(|e| (e.get("socket").unwrap(), e.get("seq").unwrap()))
+        .collect();
+    assert_eq!(
+        unique.len() as u64,
+        journaled,
+        "every journaled tick is in the stream"
+    );
+    let sent = t.sent_per_token().await;
+    let stored = storage::rows_per_token(t.store().conn(), today()).unwrap();
+    assert_eq!(stored, sent, "rows per token == ticks sent per token");
+    let report = t
+        .app
+        .run_eod(today())
+        .await
+        .expect("the restarted end of day runs");
+    assert_eq!(
+        report.master_rows + report.removed_rows,
+        sent.values().sum::<u64>(),
+        "every daily row moved (or removed as a duplicate by the dedupe setting)"
+    );
     t.sim.stop().await;
 }

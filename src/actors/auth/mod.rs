@@ -102,6 +102,7 @@ pub struct Auth {
     max_attempts: u32,
     /// Whether today's cached token may be reused (`tickvault login --fresh`: no).
     use_cache: bool,
+    restarts: crate::actors::children::Restarts,
 }
 
 impl Auth {
@@ -126,6 +127,7 @@ impl Auth {
             tokens: HashMap::new(),
             generation: 0,
             clock,
+            restarts: crate::actors::children::Restarts::new(&status),
             status,
             max_attempts: 6,
             use_cache: true,

@@ -44,14 +44,9 @@ impl Handler<ChildRestarted> for Coordinator {
     type Result = ();
 
     fn handle(&mut self, msg: ChildRestarted, _ctx: &mut Self::Context) {
-        if self.count_restart(&msg.name, Instant::now()) && !self.escalated {
+        if self.intensity.exceeded(&msg.name, Instant::now()) && !self.escalated {
             self.escalated = true;
-            let why = format!(
-                "{} restarted more than {} times in {} s",
-                msg.name,
-                self.restart_limit,
-                self.restart_period.as_secs()
-            );
+            let why = self.intensity.why(&msg.name);
             tracing::error!(child = %msg.name, "{why}; escalating: draining and exiting for systemd to restart the process");
             self.status.fail(State::Failed, &why);
             let _ = self.escalate.send(why);

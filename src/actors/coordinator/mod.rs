@@ -11,15 +11,14 @@
 pub mod actor;
 pub mod handlers;
 
-use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::{Addr, Recipient};
 use tokio::sync::mpsc;
 
-use crate::actors::children::ShutdownSocket;
+use crate::actors::children::{Intensity, ShutdownSocket};
 use crate::actors::consumer::Consumer;
 use crate::actors::journal::Journal;
 use crate::actors::sink::FlushPersister;
@@ -37,9 +36,7 @@ pub struct Coordinator {
     pub(crate) consumer: Option<Addr<Consumer>>,
     /// The persister (or, in the ingest role, the ledger): flushed last.
     pub(crate) persister: Recipient<FlushPersister>,
-    pub(crate) restart_limit: u32,
-    pub(crate) restart_period: Duration,
-    pub(crate) restarts: HashMap<String, VecDeque<Instant>>,
+    pub(crate) intensity: Intensity,
     /// Where an escalation is reported (the runner drains and exits non-zero).
     pub(crate) escalate: mpsc::UnboundedSender<String>,
     pub(crate) escalated: bool,
@@ -66,24 +63,9 @@ impl Coordinator {
             journal,
             consumer,
             persister,
-            restart_limit,
-            restart_period,
-            restarts: HashMap::new(),
+            intensity: Intensity::new(restart_limit, restart_period),
             escalate,
             escalated: false,
         }
-    }
-
-    /// Counts a restart of `name` at `now`; true when it exceeds the intensity limit.
-    pub(crate) fn count_restart(&mut self, name: &str, now: Instant) -> bool {
-        let window = self.restarts.entry(name.to_string()).or_default();
-        window.push_back(now);
-        while window
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > self.restart_period)
-        {
-            window.pop_front();
-        }
-        window.len() as u32 > self.restart_limit
     }
 }

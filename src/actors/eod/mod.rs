@@ -65,6 +65,8 @@ pub struct Eod {
     settings: EodSettings,
     retention_days: u32,
     status: StatusHandle,
+    /// Its restarts (the `SyncArbiter` makes a new one after a stop).
+    restarts: crate::actors::children::Restarts,
 }
 
 impl Eod {
@@ -75,6 +77,7 @@ impl Eod {
         settings: EodSettings,
         retention_days: u32,
         status: StatusHandle,
+        restarts: crate::actors::children::Restarts,
     ) -> Eod {
         Eod {
             url,
@@ -82,6 +85,9 @@ impl Eod {
             settings,
             retention_days,
             status,
+            restarts,
         }
     }
 }
+
+crate::actors::children::supervised!(Eod);

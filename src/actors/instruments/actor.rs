@@ -12,3 +12,14 @@ impl Actor for Instruments {
         self.status.set_state(State::Running);
     }
 }
+
+/// An instruments actor stopped by a failure it cannot absorb restarts alone; its HTTP client
+/// is made again on the next resolution (the day's saved plan is on disk).
+impl actix::Supervised for Instruments {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        self.client = None;
+        self.restarts.restarted();
+    }
+}
+
+crate::actors::children::supervised!(Instruments);

@@ -34,6 +34,7 @@ pub struct Instruments {
     pub(super) timeout: std::time::Duration,
     pub(super) client: Option<KiteClient>,
     pub(super) status: StatusHandle,
+    pub(super) restarts: crate::actors::children::Restarts,
 }
 
 impl Instruments {
@@ -76,6 +77,7 @@ impl Instruments {
             api_root,
             timeout,
             client: None,
+            restarts: crate::actors::children::Restarts::new(&status),
             status,
         }
     }

@@ -5,7 +5,6 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::Journal;
-use crate::actors::children::ChildRestarted;
 use crate::status::State;
 
 impl Actor for Journal {
@@ -49,11 +48,6 @@ impl actix::Supervised for Journal {
         }
         self.catchup_in_flight = false;
         tracing::warn!("the journal restarts; each socket's next frame opens a new generation");
-        self.status.restarted();
-        if let Some(supervisor) = &self.supervisor {
-            supervisor.do_send(ChildRestarted {
-                name: "journal".into(),
-            });
-        }
+        self.restarts.restarted();
     }
 }

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use crate::actors::children::Supervise;
 use actix_web::web::Bytes;
 
 use super::Journal;
@@ -121,20 +120,4 @@ impl Handler<FlushJournal> for Journal {
     }
 }
 
-impl Handler<Supervise> for Journal {
-    type Result = ();
-
-    fn handle(&mut self, msg: Supervise, _ctx: &mut Self::Context) {
-        self.supervisor = Some(msg.0);
-    }
-}
-
-#[cfg(feature = "test-hooks")]
-impl Handler<crate::actors::children::Crash> for Journal {
-    type Result = ();
-
-    fn handle(&mut self, _msg: crate::actors::children::Crash, ctx: &mut Self::Context) {
-        tracing::warn!("stopping the journal as a test asked");
-        ctx.stop();
-    }
-}
+crate::actors::children::supervised!(Journal);

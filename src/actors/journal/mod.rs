@@ -67,7 +67,7 @@ pub struct Journal {
     /// Receive time of each socket's last frame written (a gap of lost frames starts there).
     last_written_us: HashMap<i16, i64>,
     /// Where its restarts are counted (the coordinator), once it is told.
-    pub(super) supervisor: Option<Recipient<crate::actors::children::ChildRestarted>>,
+    pub(super) restarts: crate::actors::children::Restarts,
 }
 
 /// A socket whose journal writes fail (a full disk, a read-only remount).
@@ -107,6 +107,7 @@ impl Journal {
         gaps: Recipient<RecordGap>,
         status: StatusHandle,
     ) -> Journal {
+        let status_for_restarts = status.clone();
         Journal {
             data_dir,
             date,
@@ -128,7 +129,7 @@ impl Journal {
             sizes: HashMap::new(),
             failing: HashMap::new(),
             last_written_us: HashMap::new(),
-            supervisor: None,
+            restarts: crate::actors::children::Restarts::new(&status_for_restarts),
         }
     }
 

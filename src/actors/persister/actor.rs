@@ -21,3 +21,5 @@ impl Actor for Persister {
         self.status.set_state(State::Stopped);
     }
 }
+
+crate::actors::children::supervised!(Persister);

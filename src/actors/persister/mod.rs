@@ -81,6 +81,8 @@ pub struct Persister {
     /// Frame received → row committed, per row, in microseconds, since start.
     /// (`None` only if the histogram could not be built, which its constant bounds rule out.)
     latency: Option<Histogram<u64>>,
+    /// Its restarts (the `SyncArbiter` makes a new one after a stop).
+    restarts: crate::actors::children::Restarts,
 }
 
 impl Persister {
@@ -92,6 +94,7 @@ impl Persister {
         batch_rows: usize,
         batch_every: Duration,
         status: StatusHandle,
+        restarts: crate::actors::children::Restarts,
     ) -> Persister {
         Persister {
             store,
@@ -117,9 +120,25 @@ impl Persister {
             rebuilds: 0,
             retry_at: Instant::now(),
             retry_after: Backoff::new(FIRST_RETRY, LAST_RETRY),
+            restarts,
             // 1 µs to 1 h, 3 significant digits; longer waits (a day-long outage) are clamped.
             latency: Histogram::new_with_bounds(1, 3_600_000_000, 3).ok(),
         }
+    }
+
+    /// A persister made again after a stop goes on counting where the last one was (its
+    /// figures are on the board): today's committed rows do not start again at 0.
+    pub fn carry_on(mut self) -> Persister {
+        if let Some(last) = self.status.get()
+            && let Some(p) = last.details::<PersisterStatus>()
+        {
+            self.committed_rows = p.committed_rows;
+            self.corrupt_records = p.corrupt_records;
+            self.malformed_messages = p.malformed_messages;
+            self.gap_seconds = p.gap_seconds;
+            self.rebuilds = p.database_rebuilds;
+        }
+        self
     }
 
     /// Loads the committed positions of the date.

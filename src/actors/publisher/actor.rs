@@ -34,3 +34,23 @@ impl Actor for Publisher {
         self.report_status();
     }
 }
+
+/// A publisher stopped by a failure it cannot absorb restarts alone with its buffer: the
+/// batches sent and not answered go back to its front, in order, with the failed ones (at least
+/// once: one may have reached Redis, and the stores key rows by journal position), and the
+/// connection is made again.
+impl actix::Supervised for Publisher {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        let unanswered = std::mem::take(&mut self.sent);
+        self.failed.extend(unanswered);
+        self.requeue_failed();
+        self.in_flight = 0;
+        self.busy = false;
+        self.conn = None;
+        self.up = false;
+        self.views.forget_ttls();
+        self.restarts.restarted();
+    }
+}
+
+crate::actors::children::supervised!(Publisher);

@@ -89,6 +89,8 @@ pub struct Publisher {
     next_batch: u64,
     /// Batches that failed while others were still in flight, by number.
     failed: std::collections::BTreeMap<u64, Vec<Pending>>,
+    /// Batches sent and not answered yet, by number (back to the buffer at a restart).
+    sent: std::collections::BTreeMap<u64, Vec<Pending>>,
     backoff: crate::backoff::Backoff,
     counters: Counters,
     /// Frame received → XADD acknowledged, microseconds.
@@ -96,6 +98,7 @@ pub struct Publisher {
     /// Unread entries per consumer group, from the last `XINFO GROUPS`.
     group_lag: HashMap<String, u64>,
     status: StatusHandle,
+    restarts: crate::actors::children::Restarts,
 }
 
 impl Publisher {
@@ -118,10 +121,12 @@ impl Publisher {
             in_flight: 0,
             next_batch: 0,
             failed: std::collections::BTreeMap::new(),
+            sent: std::collections::BTreeMap::new(),
             backoff,
             counters: Counters::default(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 2).ok(),
             group_lag: HashMap::new(),
+            restarts: crate::actors::children::Restarts::new(&status),
             status,
         }
     }

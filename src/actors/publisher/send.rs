@@ -64,9 +64,12 @@ impl Publisher {
         let n = self.buffer.len().min(self.settings.batch_ticks);
         let batch: Vec<_> = self.buffer.drain(..n).collect();
         let pipe = self.views.pipeline(&self.settings, &batch, Instant::now());
+        // Kept here until answered, so that a restart puts it back in the buffer.
+        self.sent.insert(number, batch);
         let fut = async move { pipe.query_async::<()>(&mut conn).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.in_flight -= 1;
+            let batch = act.sent.remove(&number).unwrap_or_default();
             match res {
                 Ok(()) => {
                     act.counters.published += batch.len() as u64;

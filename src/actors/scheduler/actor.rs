@@ -18,3 +18,16 @@ impl Actor for Scheduler {
         self.status.set_state(State::Stopped);
     }
 }
+
+/// A scheduler stopped by a failure it cannot absorb restarts alone and looks at the clock
+/// again: an event that was running when it stopped is sent again (the day runner's events are
+/// idempotent: a day already connected stays connected, one already closed stays closed).
+impl actix::Supervised for Scheduler {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        self.busy = false;
+        self.timer = None;
+        self.restarts.restarted();
+    }
+}
+
+crate::actors::children::supervised!(Scheduler);

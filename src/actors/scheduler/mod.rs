@@ -58,6 +58,7 @@ pub struct Scheduler {
     last: Option<(Event, String)>,
     timer: Option<SpawnHandle>,
     status: StatusHandle,
+    restarts: crate::actors::children::Restarts,
 }
 
 impl Scheduler {
@@ -87,6 +88,7 @@ impl Scheduler {
             token_expires_at: None,
             last: None,
             timer: None,
+            restarts: crate::actors::children::Restarts::new(&status),
             status,
         }
     }

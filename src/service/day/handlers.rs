@@ -326,3 +326,24 @@ impl Handler<StopDay> for DayRunner {
         })
     }
 }
+
+/// A restart of one of the service's supervised actors (auth, instruments, the scheduler):
+/// counted with the sockets' intensity rule; a storm escalates (the service drains and exits
+/// for systemd to restart it), as a day's restart storm does.
+impl Handler<crate::actors::children::ChildRestarted> for DayRunner {
+    type Result = ();
+
+    fn handle(&mut self, msg: crate::actors::children::ChildRestarted, _ctx: &mut Self::Context) {
+        if self
+            .intensity
+            .exceeded(&msg.name, std::time::Instant::now())
+            && !self.escalated
+        {
+            self.escalated = true;
+            let why = self.intensity.why(&msg.name);
+            tracing::error!(child = %msg.name, "{why}; escalating: draining and exiting for systemd to restart the process");
+            self.status.fail(crate::status::State::Failed, &why);
+            let _ = self.escalate.send(why);
+        }
+    }
+}

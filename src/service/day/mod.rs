@@ -16,7 +16,8 @@
 //! consumer. The ingest role has no database: close only drains.
 //!
 //! Messages: [`crate::actors::scheduler::handlers::DayEvent`], [`handlers::OpenDay`]
-//! (`run --now`), [`handlers::StopDay`]. Talks to: the service's [`Control`] (auth,
+//! (`run --now`), [`handlers::StopDay`], [`crate::actors::children::ChildRestarted`] (the
+//! service's supervised actors). Talks to: the service's [`Control`] (auth,
 //! instruments), the day's [`crate::pipeline::App`].
 
 pub mod actor;
@@ -29,6 +30,7 @@ use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
 use super::control::Control;
+use crate::actors::children::Intensity;
 use crate::actors::notifier::Alert;
 use crate::actors::notifier::report::{Growth, record_growth};
 use crate::eod::{EodError, EodOptions, EodReport, run_eod};
@@ -55,6 +57,10 @@ pub struct DayRunner {
     /// Where the end-of-day summary goes (the notifier), if anywhere.
     notifier: Option<Recipient<Alert>>,
     status: StatusHandle,
+    /// Restarts of the service's own supervised actors (auth, instruments, scheduler),
+    /// counted with the sockets' rule; a storm escalates as a day's does.
+    intensity: Intensity,
+    escalated: bool,
 }
 
 impl DayRunner {
@@ -69,6 +75,10 @@ impl DayRunner {
         escalate: mpsc::UnboundedSender<String>,
     ) -> DayRunner {
         let status = board.handle(crate::status::Actor::Day);
+        let intensity = Intensity::new(
+            settings.sockets.restart_limit,
+            std::time::Duration::from_secs(settings.sockets.restart_period_secs),
+        );
         DayRunner {
             settings,
             board,
@@ -78,6 +88,8 @@ impl DayRunner {
             plan: None,
             app: None,
             escalate,
+            intensity,
+            escalated: false,
             notifier: None,
             status,
         }
