@@ -131,6 +131,8 @@ pub struct App {
     eod: Option<Addr<Eod>>,
     persister: Option<Addr<crate::actors::persister::Persister>>,
     publisher: Option<Addr<crate::actors::publisher::Publisher>>,
+    consumer: Option<Addr<Consumer>>,
+    ledger: Option<Addr<Ledger>>,
     escalations: Option<mpsc::UnboundedReceiver<String>>,
     /// The threads of the journal, the publisher and the consumer (stopped by [`App::close`]).
     arbiters: Vec<Arbiter>,
@@ -191,6 +193,8 @@ struct Wiring {
     restarts: Vec<Restarts>,
     persister: Option<Addr<crate::actors::persister::Persister>>,
     publisher: Option<Addr<crate::actors::publisher::Publisher>>,
+    consumer: Option<Addr<Consumer>>,
+    ledger: Option<Addr<Ledger>>,
 }
 
 impl Wiring {
@@ -239,6 +243,8 @@ impl Wiring {
             eod: self.eod,
             persister: self.persister,
             publisher: self.publisher,
+            consumer: self.consumer,
+            ledger: self.ledger,
             escalations: Some(self.escalations),
             arbiters: self.arbiters,
         }
@@ -257,6 +263,7 @@ pub async fn prepare(
 ) -> Result<Prepared, StartError> {
     let (escalate, escalations) = mpsc::unbounded_channel();
     let mut restarts = Vec::new();
+    let mut ledger_addr = None;
     let (sink, eod, persister) = match options.role {
         Role::All | Role::Store => {
             let started = database::start(settings, date, &board)?;
@@ -269,8 +276,10 @@ pub async fn prepare(
                 settings.paths.data_dir.clone(),
                 date,
                 board.handle(crate::status::Actor::Ledger),
-            )
-            .start();
+            );
+            restarts.push(ledger.restarts.clone());
+            let ledger = Supervisor::start(move |_| ledger);
+            ledger_addr = Some(ledger.clone());
             (Sink::of(&ledger), None, None)
         }
     };
@@ -304,6 +313,8 @@ pub async fn prepare(
             restarts,
             persister,
             publisher: None,
+            consumer: None,
+            ledger: ledger_addr,
         },
     })
 }
@@ -381,8 +392,8 @@ impl App {
         }
     }
 
-    /// Tests (`test-hooks`): stops `actor` (the journal, the persister, the publisher or the
-    /// end of day) as a failure it cannot absorb would; its supervisor restarts it. False when
+    /// Tests (`test-hooks`): stops `actor` (the journal, the persister, the publisher, the end
+    /// of day, the store role's consumer or the ingest role's ledger) as a failure it cannot absorb would; its supervisor restarts it. False when
     /// this day has no such actor.
     #[cfg(feature = "test-hooks")]
     pub fn crash(&self, actor: crate::status::Actor) -> bool {
@@ -393,6 +404,8 @@ impl App {
             Actor::Persister => self.persister.as_ref().map(|a| a.do_send(Crash)).is_some(),
             Actor::Publisher => self.publisher.as_ref().map(|a| a.do_send(Crash)).is_some(),
             Actor::Eod => self.eod.as_ref().map(|a| a.do_send(Crash)).is_some(),
+            Actor::Consumer => self.consumer.as_ref().map(|a| a.do_send(Crash)).is_some(),
+            Actor::Ledger => self.ledger.as_ref().map(|a| a.do_send(Crash)).is_some(),
             _ => false,
         }
     }

@@ -3,7 +3,7 @@
 use actix::prelude::*;
 
 use super::{App, DayInputs, Prepared, Sink, StartError};
-use crate::actors::children::{ShutdownSocket, Supervise};
+use crate::actors::children::{Restarts, ShutdownSocket, Supervise};
 use crate::actors::consumer::Consumer;
 use crate::actors::coordinator::Coordinator;
 use crate::actors::coordinator::handlers::Attach;
@@ -35,8 +35,11 @@ pub(super) fn store(settings: &Settings, prepared: Prepared, persister: Addr<Per
     #[cfg(feature = "test-hooks")]
     let stop_before_ack = options.stop_before_ack;
     let arbiter = Arbiter::new();
-    let consumer = Consumer::start_in_arbiter(&arbiter.handle(), move |_| {
-        let c = Consumer::new(redis, rows, snapshots, status);
+    let consumer_restarts = Restarts::new(&status);
+    let restarts = consumer_restarts.clone();
+    let consumer = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
+        let mut c = Consumer::new(redis, rows, snapshots, status);
+        c.restarts = restarts;
         #[cfg(feature = "test-hooks")]
         let c = if stop_before_ack {
             c.stopping_before_the_first_ack()
@@ -45,7 +48,9 @@ pub(super) fn store(settings: &Settings, prepared: Prepared, persister: Addr<Per
         };
         c
     });
-    let coordinator = wiring.coordinator(settings, &board, None, Some(consumer));
+    wiring.restarts.push(consumer_restarts);
+    let coordinator = wiring.coordinator(settings, &board, None, Some(consumer.clone()));
+    wiring.consumer = Some(consumer);
     wiring.arbiters.push(arbiter);
     wiring.app(
         settings,

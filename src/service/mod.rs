@@ -124,6 +124,7 @@ impl Service {
         if let Some(control) = &control {
             control.count_restarts_with(&restarts);
         }
+        ops.notifier.do_send(Supervise(restarts.clone()));
         let scheduler = if options.now {
             let date = crate::calendar::ist_date(clock.now());
             let opened = match runner.send(OpenDay { date }).await.map_err(DayError::from) {
@@ -171,7 +172,7 @@ impl Service {
         &self.board
     }
 
-    /// Tests (`test-hooks`): stops `actor` (auth, instruments or the scheduler) as a failure it
+    /// Tests (`test-hooks`): stops `actor` (auth, instruments, the scheduler or the notifier) as a failure it
     /// cannot absorb would; its supervisor restarts it. False when the service has no such
     /// actor.
     #[cfg(feature = "test-hooks")]
@@ -190,6 +191,10 @@ impl Service {
                 .map(|c| c.instruments.do_send(Crash))
                 .is_some(),
             Actor::Scheduler => self.scheduler.as_ref().map(|s| s.do_send(Crash)).is_some(),
+            Actor::Notifier => {
+                self.ops.notifier.do_send(Crash);
+                true
+            }
             _ => false,
         }
     }

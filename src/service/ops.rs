@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use actix::Actor;
-
 use crate::actors::notifier::handlers::DrainMail;
 use crate::actors::notifier::{Alert, AlertKind, Notifier};
 use crate::clock::SharedClock;
@@ -33,7 +31,8 @@ impl Ops {
         board: Arc<StatusBoard>,
         clock: SharedClock,
     ) -> Result<Ops, SettingsError> {
-        let notifier = Notifier::new(settings, clock.clone(), board.clone())?.start();
+        let notifier = Notifier::new(settings, clock.clone(), board.clone())?;
+        let notifier = actix::Supervisor::start(move |_| notifier);
         let ready = Arc::new(AtomicBool::new(false));
         // Recording matters more than the endpoint: one that cannot listen (the port taken) is
         // logged and shown in the status, and the service goes on.

@@ -291,7 +291,7 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
     sim.stop().await;
 }
 
-/// Issue 17, step 6: the service's auth, instruments and scheduler, each stopped by a failure
+/// Issue 17, step 6: the service's auth, instruments, scheduler and notifier, each stopped by a failure
 /// it cannot absorb while a day records, restart alone under their supervisors: the sockets
 /// keep streaming (none restarts), the restarted auth keeps the day's token (no second login),
 /// and the restarted scheduler still closes the day.
@@ -352,7 +352,12 @@ async fn the_services_own_actors_restart_alone_while_the_day_records() {
         sockets.iter().all(|s| detail(b, s, "ticks") >= 5)
     })
     .await;
-    for actor in [Actor::Auth, Actor::Instruments, Actor::Scheduler] {
+    for actor in [
+        Actor::Auth,
+        Actor::Instruments,
+        Actor::Scheduler,
+        Actor::Notifier,
+    ] {
         let name = actor.name();
         let before = ticks(&board);
         assert!(service.crash(actor), "{name} is there to stop");

@@ -335,3 +335,80 @@ async fn redis_crashing_mid_run_costs_counted_drops_only_and_the_publisher_recov
     assert!(len > 20 && len < journaled, "stream length {len}");
     t.sim.stop().await;
 }
+
+/// Issue 17, step 6: the ingest role's ledger and the store role's consumer, each stopped by a
+/// failure it cannot absorb, restart alone under their supervisors: the ingest side's sockets
+/// keep journaling and publishing, the restarted consumer reads on (its own pending entries
+/// first), and every journaled tick is stored once.
+#[cfg(feature = "test-hooks")]
+#[actix_rt::test]
+async fn an_ingest_ledger_and_a_store_consumer_restart_alone_and_lose_nothing() {
+    use tickvault::status::Actor;
+    let mut keys = RedisKeys::new();
+    let p = keys.prefix.clone();
+    let mut base: Option<Settings> = None;
+    let t = spawn_app_with(
+        Backend::Sqlite,
+        20.0,
+        StartOptions {
+            role: Role::Ingest,
+            ..Default::default()
+        },
+        |s| {
+            s.redis.key_prefix = p;
+            base = Some(s.clone());
+        },
+    )
+    .await;
+    let base = base.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let store = store(&base, &url, "store-a", |_| {}).await;
+    t.wait_for_ticks(20).await;
+
+    let bytes = detail(&t.app.board, "ledger", "journal_bytes");
+    assert!(t.app.crash(Actor::Ledger));
+    t.wait_for(
+        "the ledger restarted and follows the journal",
+        Duration::from_secs(20),
+        |b| {
+            b.named("ledger").map(|l| l.restarts) == Some(1)
+                && detail(b, "ledger", "journal_bytes") > bytes + 1000
+        },
+    )
+    .await;
+    let others: u32 = t
+        .app
+        .board
+        .snapshot()
+        .actors
+        .iter()
+        .filter(|a| a.actor != Actor::Ledger)
+        .map(|a| a.restarts)
+        .sum();
+    assert_eq!(others, 0, "only the ledger restarted");
+
+    let acked = detail(&store.board, "consumer", "acked");
+    assert!(store.crash(Actor::Consumer));
+    wait_until("the consumer restarted and acks again", &[&store], || {
+        store.board.named("consumer").map(|c| c.restarts) == Some(1)
+            && detail(&store.board, "consumer", "acked") > acked + 50
+    })
+    .await;
+    assert_eq!(
+        store.board.named("consumer").map(|c| c.state),
+        Some(State::Running)
+    );
+
+    t.app.shutdown().await.expect("the ingest side drains");
+    let journaled = t.journaled();
+    wait_until("the store has every journaled tick", &[&store], || {
+        stored(&url).0.len() as u64 >= journaled
+    })
+    .await;
+    store.shutdown().await.expect("the store drains");
+    let (rows, n) = stored(&url);
+    assert_eq!(n as u64, journaled, "every journaled tick stored once");
+    assert_eq!(rows, streamed(&mut keys), "exactly the stream's entries");
+    t.sim.stop().await;
+}

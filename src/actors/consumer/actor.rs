@@ -36,3 +36,17 @@ impl Actor for Consumer {
         ctx.run_interval(Duration::from_secs(1), |act, _| act.report_status());
     }
 }
+
+/// A consumer stopped by a failure it cannot absorb restarts alone: its read loop starts again
+/// with its own pending entries (read, not yet acknowledged: their rows may be committed, and
+/// rows are keyed by journal position, so nothing doubles).
+impl actix::Supervised for Consumer {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        self.counters
+            .in_flight
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        self.restarts.restarted();
+    }
+}
+
+crate::actors::children::supervised!(Consumer);

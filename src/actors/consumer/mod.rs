@@ -75,6 +75,7 @@ pub struct Consumer {
     /// Tests: end the loop after committing the first batch, without acknowledging it (what
     /// a store killed between its commit and its ack leaves behind).
     stop_before_ack: bool,
+    pub(crate) restarts: crate::actors::children::Restarts,
 }
 
 impl Consumer {
@@ -92,11 +93,12 @@ impl Consumer {
             name,
             persister,
             snapshots,
-            status,
             counters: Arc::new(Counters::default()),
             stop: watch::channel(false).0,
             done: watch::channel(false).0,
             stop_before_ack: false,
+            restarts: crate::actors::children::Restarts::new(&status),
+            status,
         }
     }
 

@@ -17,3 +17,13 @@ impl Actor for Ledger {
         self.status.set_state(State::Stopped);
     }
 }
+
+/// A ledger stopped by a failure it cannot absorb restarts alone; what it counted is kept (the
+/// gaps and snapshot it wrote are on disk).
+impl actix::Supervised for Ledger {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        self.restarts.restarted();
+    }
+}
+
+crate::actors::children::supervised!(Ledger);

@@ -30,6 +30,7 @@ pub struct Ledger {
     gaps: u64,
     gap_seconds: f64,
     status: StatusHandle,
+    pub(crate) restarts: crate::actors::children::Restarts,
 }
 
 impl Ledger {
@@ -41,6 +42,7 @@ impl Ledger {
             ends: HashMap::new(),
             gaps: 0,
             gap_seconds: 0.0,
+            restarts: crate::actors::children::Restarts::new(&status),
             status,
         }
     }

@@ -19,3 +19,15 @@ impl Actor for Notifier {
         self.status.set_state(State::Stopped);
     }
 }
+
+/// A notifier stopped by a failure it cannot absorb restarts alone and looks at the board
+/// again; its rate limit is on disk, and a mail that was being sent is not retried (the alert
+/// is raised again while its cause lasts).
+impl actix::Supervised for Notifier {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        self.in_flight = 0;
+        self.restarts.restarted();
+    }
+}
+
+crate::actors::children::supervised!(Notifier);

@@ -113,6 +113,7 @@ pub struct Notifier {
     suppressed: u64,
     in_flight: usize,
     drained: Vec<tokio::sync::oneshot::Sender<()>>,
+    restarts: crate::actors::children::Restarts,
 }
 
 impl Notifier {
@@ -137,6 +138,7 @@ impl Notifier {
             n.enabled = notify.enabled;
             n.recipients = notify.to.len();
         });
+        let restarts = crate::actors::children::Restarts::new(&status);
         Ok(Notifier {
             watch: Watch::new(settings),
             settings: notify,
@@ -152,6 +154,7 @@ impl Notifier {
             suppressed: 0,
             in_flight: 0,
             drained: Vec::new(),
+            restarts,
         })
     }
 
