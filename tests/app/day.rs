@@ -205,11 +205,16 @@ async fn kite_calls(sim: &SimHandle) -> (u64, u64, u64) {
     )
 }
 
-/// Issue 17: the calendar-driven service logs in once and downloads the instruments dump once
-/// per trading day; the day's pipeline uses the service's auth actor (the token in memory, not
-/// through the cache file) and the plan the instruments event resolved.
-#[actix_rt::test]
-async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
+/// The simulator on the next trading day (today when it is one) and the calendar-driven
+/// service's settings against it: a scheduler looking every second, no HTTP endpoint.
+struct CalendarDay {
+    date: chrono::NaiveDate,
+    sim: SimHandle,
+    dir: tempfile::TempDir,
+    settings: tickvault::settings::Settings,
+}
+
+fn calendar_day() -> CalendarDay {
     let calendar = tickvault::settings::Settings::load(&Default::default())
         .unwrap()
         .schedule
@@ -231,19 +236,21 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
     let mut settings = app_settings(&sim, dir.path());
     settings.schedule.recheck_secs = 1;
     settings.http.enabled = false;
-    // No saved plan to fall back on: the connect must use the plan the instruments event made.
-    settings.universe.recenter = tickvault::settings::universe::Recenter::OnRestart;
-    let at = |h: u32, m: u32| {
-        date.and_hms_opt(h, m, 0)
-            .unwrap()
-            .and_local_timezone(IST)
-            .unwrap()
-            .with_timezone(&chrono::Utc)
-    };
-    // Mid-session: the scheduler catches up with login, instruments and connect at once.
-    let clock = tickvault::clock::ManualClock::new(at(10, 0));
-    let service = Service::build(
-        &settings,
+    CalendarDay {
+        date,
+        sim,
+        dir,
+        settings,
+    }
+}
+
+/// The calendar-driven service (all roles) on `clock`.
+async fn calendar_service(
+    settings: &tickvault::settings::Settings,
+    clock: &Arc<tickvault::clock::ManualClock>,
+) -> Service {
+    Service::build(
+        settings,
         clock.clone(),
         ServiceOptions {
             role: Role::All,
@@ -251,7 +258,35 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
         },
     )
     .await
-    .expect("the service starts");
+    .expect("the service starts")
+}
+
+/// `h:m` IST on `date`.
+fn ist_at(date: chrono::NaiveDate, h: u32, m: u32) -> chrono::DateTime<chrono::Utc> {
+    date.and_hms_opt(h, m, 0)
+        .unwrap()
+        .and_local_timezone(IST)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// Issue 17: the calendar-driven service logs in once and downloads the instruments dump once
+/// per trading day; the day's pipeline uses the service's auth actor (the token in memory, not
+/// through the cache file) and the plan the instruments event resolved.
+#[actix_rt::test]
+async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
+    let CalendarDay {
+        date,
+        sim,
+        dir: _dir,
+        mut settings,
+    } = calendar_day();
+    // No saved plan to fall back on: the connect must use the plan the instruments event made.
+    settings.universe.recenter = tickvault::settings::universe::Recenter::OnRestart;
+    let at = |h: u32, m: u32| ist_at(date, h, m);
+    // Mid-session: the scheduler catches up with login, instruments and connect at once.
+    let clock = tickvault::clock::ManualClock::new(at(10, 0));
+    let service = calendar_service(&settings, &clock).await;
     let board = service.board().clone();
     let deadline = Instant::now() + Duration::from_secs(30);
     while ["socket-1", "socket-2", "socket-3"]
@@ -299,45 +334,15 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
 #[actix_rt::test]
 async fn the_services_own_actors_restart_alone_while_the_day_records() {
     use tickvault::status::Actor;
-    let calendar = tickvault::settings::Settings::load(&Default::default())
-        .unwrap()
-        .schedule
-        .calendar;
-    let date = if calendar.is_trading_day(today()) {
-        today()
-    } else {
-        calendar.next_trading_day(today())
-    };
-    let mut config = crate::helpers::sim_config();
-    config.rate = 5.0;
-    let sim = tickvault::sim::start(tickvault::sim::SimOptions {
-        config,
+    let CalendarDay {
         date,
-        record: None,
-    })
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = app_settings(&sim, dir.path());
-    settings.schedule.recheck_secs = 1;
-    settings.http.enabled = false;
-    let at = |h: u32, m: u32| {
-        date.and_hms_opt(h, m, 0)
-            .unwrap()
-            .and_local_timezone(IST)
-            .unwrap()
-            .with_timezone(&chrono::Utc)
-    };
+        sim,
+        dir: _dir,
+        settings,
+    } = calendar_day();
+    let at = |h: u32, m: u32| ist_at(date, h, m);
     let clock = tickvault::clock::ManualClock::new(at(10, 0));
-    let service = Service::build(
-        &settings,
-        clock.clone(),
-        ServiceOptions {
-            role: Role::All,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("the service starts");
+    let service = calendar_service(&settings, &clock).await;
     let board = service.board().clone();
     let sockets = ["socket-1", "socket-2", "socket-3"];
     let ticks = |b: &StatusBoard| -> u64 { sockets.iter().map(|s| detail(b, s, "ticks")).sum() };

@@ -35,18 +35,26 @@ fn nameless(url: &str) -> Option<usize> {
     Some(rows.keys().filter(|t| !symbols.contains_key(t)).count())
 }
 
-/// An ingest process publishing under `prefix` until every socket has `ticks` ticks, then
-/// drained: returns it and the ticks its journal holds (everything is in the stream then).
-async fn ingest(prefix: &str, ticks: u64) -> (TestApp, u64) {
+/// An ingest process publishing under `prefix`, and its settings (a store's start from them).
+async fn spawn_ingest(prefix: &str) -> (TestApp, Settings) {
     let p = prefix.to_string();
+    let mut base: Option<Settings> = None;
     let options = StartOptions {
         role: Role::Ingest,
         ..Default::default()
     };
-    let t = spawn_app_with(Backend::Sqlite, 20.0, options, move |s| {
+    let t = spawn_app_with(Backend::Sqlite, 20.0, options, |s| {
         s.redis.key_prefix = p;
+        base = Some(s.clone());
     })
     .await;
+    (t, base.expect("the settings"))
+}
+
+/// An ingest process publishing under `prefix` until every socket has `ticks` ticks, then
+/// drained: returns it and the ticks its journal holds (everything is in the stream then).
+async fn ingest(prefix: &str, ticks: u64) -> (TestApp, u64) {
+    let (t, _) = spawn_ingest(prefix).await;
     t.wait_for_ticks(ticks).await;
     t.app.shutdown().await.expect("drains");
     let journaled = t.journaled();
@@ -150,23 +158,7 @@ async fn two_stores_in_one_group_share_the_stream_and_store_every_tick_once() {
     let db = TestMysql::create();
     // The stores start first and wait on the empty stream, so both get entries as they come.
     let (t, journaled) = {
-        let prefix = keys.prefix.clone();
-        let mut base: Option<Settings> = None;
-        let p = prefix.clone();
-        let sim_for_settings = spawn_app_with(
-            Backend::Sqlite,
-            20.0,
-            StartOptions {
-                role: Role::Ingest,
-                ..Default::default()
-            },
-            |s| {
-                s.redis.key_prefix = p;
-                base = Some(s.clone());
-            },
-        )
-        .await;
-        let base = base.unwrap();
+        let (sim_for_settings, base) = spawn_ingest(&keys.prefix).await;
         let a = store(&base, &db.url, "store-a", |_| {}).await;
         let b = store(&base, &db.url, "store-b", |_| {}).await;
         sim_for_settings.wait_for_ticks(30).await;
@@ -345,22 +337,7 @@ async fn redis_crashing_mid_run_costs_counted_drops_only_and_the_publisher_recov
 async fn an_ingest_ledger_and_a_store_consumer_restart_alone_and_lose_nothing() {
     use tickvault::status::Actor;
     let mut keys = RedisKeys::new();
-    let p = keys.prefix.clone();
-    let mut base: Option<Settings> = None;
-    let t = spawn_app_with(
-        Backend::Sqlite,
-        20.0,
-        StartOptions {
-            role: Role::Ingest,
-            ..Default::default()
-        },
-        |s| {
-            s.redis.key_prefix = p;
-            base = Some(s.clone());
-        },
-    )
-    .await;
-    let base = base.unwrap();
+    let (t, base) = spawn_ingest(&keys.prefix).await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
     let store = store(&base, &url, "store-a", |_| {}).await;

@@ -100,21 +100,24 @@ impl std::fmt::Display for Actor {
     }
 }
 
+/// A name no status entry has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no status entry is called {0}")]
+pub struct UnknownActor(pub String);
+
 impl std::str::FromStr for Actor {
-    type Err = String;
+    type Err = UnknownActor;
 
     /// An entry's name back to its actor (`socket-3` → `Socket(3)`).
-    fn from_str(s: &str) -> Result<Actor, String> {
+    fn from_str(s: &str) -> Result<Actor, UnknownActor> {
+        let unknown = || UnknownActor(s.to_string());
         if let Some(n) = s.strip_prefix("socket-") {
-            return n
-                .parse()
-                .map(Actor::Socket)
-                .map_err(|_| format!("no status entry is called {s}"));
+            return n.parse().map(Actor::Socket).map_err(|_| unknown());
         }
         Actor::NAMED
             .into_iter()
             .find(|a| a.fixed_name() == s)
-            .ok_or_else(|| format!("no status entry is called {s}"))
+            .ok_or_else(unknown)
     }
 }
 
