@@ -25,8 +25,9 @@
 //! - [`sim`]: `tickvault sim`, the Kite simulator.
 //!
 //! The actors (control plane, data path, operations), each a folder: `mod.rs` its state,
-//! `actor.rs` its lifecycle (and its supervisor's `restarting()`), `handlers.rs` its messages;
-//! every long-lived one restarts alone under a supervisor:
+//! `actor.rs` its lifecycle (and `restarting()` under a `Supervisor`; the persister's and the end
+//! of day's `SyncArbiter` factories are in [`pipeline`]), `handlers.rs` its messages; every
+//! long-lived one restarts alone under a supervisor:
 //! - [`actors`]: the actor system.
 //!   - [`actors::coordinator`]: children, restart intensity, ordered shutdown.
 //!   - [`actors::socket`]: one supervised actor per WebSocket.

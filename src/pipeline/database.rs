@@ -101,13 +101,23 @@ pub(super) struct Started {
     pub(super) restarts: [Restarts; 2],
 }
 
-/// The database again, for a restarted persister: tried until it opens, on the persister's own
-/// thread (its mailbox keeps what arrives meanwhile; the journal keeps the ticks).
+/// How long a restarted persister tries to open the database before the process gives up.
+const REOPEN_FOR: Duration = Duration::from_secs(60);
+
+/// The database again, for a restarted persister: tried on the persister's own thread (its
+/// mailbox keeps what arrives meanwhile; the journal keeps the ticks) for [`REOPEN_FOR`]. Past
+/// that the process exits with the escalation's status (70): the drain itself needs a
+/// persister, and every tick is in the journal, which crash recovery stores at the next start.
 fn reopen(url: &StorageUrl, status: &StatusHandle) -> Store {
+    let give_up = std::time::Instant::now() + REOPEN_FOR;
     let mut wait = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
     loop {
         match Store::open(url) {
             Ok(store) => return store,
+            Err(e) if std::time::Instant::now() >= give_up => {
+                tracing::error!(error = %e, "the restarted persister could not open the database for {} s; exiting for systemd to restart the service (the journal keeps every tick)", REOPEN_FOR.as_secs());
+                std::process::exit(70);
+            }
             Err(e) => {
                 tracing::error!(error = %e, "the restarted persister cannot open the database; retrying");
                 status.fail(State::Backoff, &format!("reopening the database: {e}"));

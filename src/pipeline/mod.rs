@@ -129,13 +129,22 @@ pub struct App {
     journal: Option<Addr<Journal>>,
     /// None in the ingest role (no database).
     eod: Option<Addr<Eod>>,
+    /// The other supervised children, kept for the `test-hooks` `App::crash`.
+    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
+    children: Children,
+    escalations: Option<mpsc::UnboundedReceiver<String>>,
+    /// The threads of the journal, the publisher and the consumer (stopped by [`App::close`]).
+    arbiters: Vec<Arbiter>,
+}
+
+/// A day's supervised children besides the journal and the end of day (which [`App`] uses);
+/// only the `test-hooks` `App::crash` reads them.
+#[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
+struct Children {
     persister: Option<Addr<crate::actors::persister::Persister>>,
     publisher: Option<Addr<crate::actors::publisher::Publisher>>,
     consumer: Option<Addr<Consumer>>,
     ledger: Option<Addr<Ledger>>,
-    escalations: Option<mpsc::UnboundedReceiver<String>>,
-    /// The threads of the journal, the publisher and the consumer (stopped by [`App::close`]).
-    arbiters: Vec<Arbiter>,
 }
 
 /// Choices made on the command line rather than in settings.
@@ -241,10 +250,12 @@ impl Wiring {
             flush: self.sink.flush,
             journal,
             eod: self.eod,
-            persister: self.persister,
-            publisher: self.publisher,
-            consumer: self.consumer,
-            ledger: self.ledger,
+            children: Children {
+                persister: self.persister,
+                publisher: self.publisher,
+                consumer: self.consumer,
+                ledger: self.ledger,
+            },
             escalations: Some(self.escalations),
             arbiters: self.arbiters,
         }
@@ -401,13 +412,38 @@ impl App {
         use crate::status::Actor;
         match actor {
             Actor::Journal => self.journal.as_ref().map(|a| a.do_send(Crash)).is_some(),
-            Actor::Persister => self.persister.as_ref().map(|a| a.do_send(Crash)).is_some(),
-            Actor::Publisher => self.publisher.as_ref().map(|a| a.do_send(Crash)).is_some(),
+            Actor::Persister => self
+                .children
+                .persister
+                .as_ref()
+                .map(|a| a.do_send(Crash))
+                .is_some(),
+            Actor::Publisher => self
+                .children
+                .publisher
+                .as_ref()
+                .map(|a| a.do_send(Crash))
+                .is_some(),
             Actor::Eod => self.eod.as_ref().map(|a| a.do_send(Crash)).is_some(),
-            Actor::Consumer => self.consumer.as_ref().map(|a| a.do_send(Crash)).is_some(),
-            Actor::Ledger => self.ledger.as_ref().map(|a| a.do_send(Crash)).is_some(),
+            Actor::Consumer => self
+                .children
+                .consumer
+                .as_ref()
+                .map(|a| a.do_send(Crash))
+                .is_some(),
+            Actor::Ledger => self
+                .children
+                .ledger
+                .as_ref()
+                .map(|a| a.do_send(Crash))
+                .is_some(),
             _ => false,
         }
+    }
+
+    /// Where restarts are counted against the restart intensity (the day's coordinator).
+    pub fn restart_counter(&self) -> Recipient<crate::actors::children::ChildRestarted> {
+        self.coordinator.clone().recipient()
     }
 
     /// Where the status report is written.

@@ -133,5 +133,10 @@ pub async fn start_day(
 ) -> Result<App, DayError> {
     let board = StatusBoard::new();
     let control = (options.role != Role::Store).then(|| Control::start(settings, clock, &board));
-    open_day(control.as_ref(), settings, date, None, board, options).await
+    let app = open_day(control.as_ref(), settings, date, None, board, options).await?;
+    // Without a service around it, the day's coordinator counts their restarts too.
+    if let Some(control) = &control {
+        control.count_restarts_with(&app.restart_counter());
+    }
+    Ok(app)
 }

@@ -78,7 +78,9 @@ pub struct Service {
     ops: Ops,
     runner: Addr<DayRunner>,
     scheduler: Option<Addr<Scheduler>>,
-    /// The service's auth and instruments pair (also the runner's).
+    /// The service's auth and instruments pair (also the runner's), for the `test-hooks`
+    /// `Service::crash`.
+    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     control: Option<Control>,
     escalations: mpsc::UnboundedReceiver<String>,
 }

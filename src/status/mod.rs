@@ -72,8 +72,11 @@ pub struct ActorStatus {
     pub last_error: Option<String>,
     /// When the state last changed.
     pub since: DateTime<Utc>,
-    /// The kind's own figures.
+    /// The kind's own figures (empty until the actor first reports them).
     pub details: Details,
+    /// Whether the actor has reported its figures yet: before, `status.json` shows none and
+    /// typed readers find none (as when the entry had no keys).
+    pub reported: bool,
 }
 
 impl ActorStatus {
@@ -87,16 +90,20 @@ impl ActorStatus {
             last_error: None,
             since: Utc::now(),
             details: Details::of(actor),
+            reported: false,
         }
     }
 
-    /// The figures, when they are of kind `T`.
+    /// The figures, when they are of kind `T` and reported.
     pub fn details<T: Report>(&self) -> Option<&T> {
-        T::of(&self.details)
+        T::of(&self.details).filter(|_| self.reported)
     }
 
     /// The figures as they appear in `status.json` (beside the common fields).
     pub fn fields(&self) -> Map<String, Value> {
+        if !self.reported {
+            return Map::new();
+        }
         match serde_json::to_value(&self.details) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
@@ -113,6 +120,7 @@ pub(crate) fn sample(name: &str, state: State, details: Value) -> ActorStatus {
     let actor: Actor = name.parse().expect("an entry's name");
     let mut entry = ActorStatus::new(actor);
     entry.state = state;
+    entry.reported = true;
     entry.details = match actor {
         Actor::Coordinator => of::<CoordinatorStatus>(details),
         Actor::Auth => of::<AuthStatus>(details),
@@ -377,6 +385,7 @@ impl StatusHandle {
             }
             if let Some(figures) = T::of_mut(&mut s.details) {
                 f(figures);
+                s.reported = true;
             }
         });
     }
@@ -429,6 +438,23 @@ mod tests {
         board.write_json(&path, Utc::now()).unwrap();
         let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(back["actors"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn an_entry_has_no_figures_until_its_actor_reports_them() {
+        let board = StatusBoard::new();
+        let instruments = board.handle(Actor::Instruments);
+        let entry = board.get(Actor::Instruments).unwrap();
+        assert!(entry.fields().is_empty(), "{:?}", entry.fields());
+        assert!(entry.details::<InstrumentsStatus>().is_none());
+        instruments.report(|i: &mut InstrumentsStatus| i.instruments = 13);
+        let entry = board.get(Actor::Instruments).unwrap();
+        assert_eq!(entry.fields()["instruments"], 13);
+        assert_eq!(entry.fields()["plan"], Value::Null);
+        assert_eq!(
+            entry.details::<InstrumentsStatus>().map(|i| i.instruments),
+            Some(13)
+        );
     }
 
     #[test]

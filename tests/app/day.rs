@@ -323,6 +323,12 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
         .await
         .expect("stops cleanly");
     assert!(matches!(ending, Ending::Requested { .. }), "{ending:?}");
+    // Stopped on purpose: not a failure its supervisor would restart.
+    let scheduler = board.named("scheduler").unwrap();
+    assert_eq!(
+        (scheduler.state, scheduler.restarts),
+        (tickvault::status::State::Stopped, 0)
+    );
     sim.stop().await;
 }
 
@@ -399,5 +405,46 @@ async fn the_services_own_actors_restart_alone_while_the_day_records() {
         .run_until_stopped(std::future::ready(()))
         .await
         .expect("stops cleanly");
+    let scheduler = board.named("scheduler").unwrap();
+    assert_eq!(
+        (scheduler.state, scheduler.restarts),
+        (tickvault::status::State::Stopped, 1),
+        "the stop is not counted as a restart"
+    );
+    sim.stop().await;
+}
+
+/// Issue 17, step 6: a restart of the service's own actors reaches the restart intensity rule:
+/// with no restart allowed, one is a storm, and the service drains and ends escalated.
+#[cfg(feature = "test-hooks")]
+#[actix_rt::test]
+async fn a_restart_storm_of_the_services_own_actors_escalates() {
+    let CalendarDay {
+        date,
+        sim,
+        dir: _dir,
+        mut settings,
+    } = calendar_day();
+    settings.sockets.restart_limit = 0;
+    let clock = tickvault::clock::ManualClock::new(ist_at(date, 10, 0));
+    let service = calendar_service(&settings, &clock).await;
+    let board = service.board().clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while detail(&board, "socket-1", "ticks") < 5 {
+        assert!(Instant::now() < deadline, "the day did not connect");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(service.crash(tickvault::status::Actor::Instruments));
+    let ending = actix_rt::time::timeout(
+        Duration::from_secs(30),
+        service.run_until_stopped(std::future::pending()),
+    )
+    .await
+    .expect("the storm ends the service")
+    .expect("it drains");
+    assert!(matches!(ending, Ending::Escalated(_)), "{ending:?}");
+    let day = board.named("day").unwrap();
+    assert_eq!(day.state, tickvault::status::State::Failed, "{day:?}");
+    assert_eq!(board.named("instruments").map(|i| i.restarts), Some(1));
     sim.stop().await;
 }

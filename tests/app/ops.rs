@@ -353,6 +353,17 @@ async fn metrics_while_recording_parse_and_carry_the_pipeline() {
     let (code, text) = get(&format!("{base}/metrics")).await;
     assert_eq!(code, 200);
     let m = parse_metrics(&text);
+    // OpenMetrics counters: the family is typed without its `_total`, the samples carry it.
+    for family in [
+        "tickvault_socket_ticks",
+        "tickvault_persister_committed_rows",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} counter\n")),
+            "{family} in\n{text}"
+        );
+    }
+    assert!(text.ends_with("# EOF\n"));
     for socket in ["socket-1", "socket-2", "socket-3"] {
         let ticks = value(&m, "tickvault_socket_ticks_total", &[("socket", socket)]);
         assert!(ticks.is_some_and(|t| t > 0.0), "{socket} ticks in\n{text}");

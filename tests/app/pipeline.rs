@@ -324,11 +324,16 @@ async fn a_journal_that_stops_restarts_alone_and_loses_nothing() {
 #[actix_rt::test]
 async fn the_persister_the_publisher_and_the_end_of_day_restart_alone_and_lose_nothing() {
     use tickvault::status::Actor;
-    let mut keys = crate::helpers::RedisKeys::new();
-    let p = keys.prefix.clone();
+    // A Redis of the test's own: it is paused below.
+    let redis = crate::helpers::OwnRedis::start();
+    let mut admin = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let url = redis.url.clone();
     let t = spawn_app(20.0, move |s| {
         s.redis.enabled = true;
-        s.redis.key_prefix = p;
+        s.redis.url = url;
     })
     .await;
     t.wait_for_ticks(50).await;
@@ -349,8 +354,33 @@ async fn the_persister_the_publisher_and_the_end_of_day_restart_alone_and_lose_n
         let name = actor.name();
         let before = (!figure.is_empty()).then(|| detail(&t.app.board, &name, figure));
         let records = detail(&t.app.board, "journal", "records");
+        if actor == Actor::Publisher {
+            // Redis holds every write: the batches sent wait unanswered when it stops.
+            redis::cmd("CLIENT")
+                .arg("PAUSE")
+                .arg(30_000)
+                .arg("WRITE")
+                .exec(&mut admin)
+                .unwrap();
+            t.wait_for(
+                "ticks waiting behind the unanswered batches",
+                Duration::from_secs(20),
+                |b| detail(b, "publisher", "buffered") > 0,
+            )
+            .await;
+        }
         assert!(t.app.crash(actor), "{name} is there to stop");
         stopped.push(name.clone());
+        if actor == Actor::Publisher {
+            t.wait_for("the publisher restarted", Duration::from_secs(20), |b| {
+                b.named("publisher").map(|p| p.restarts) == Some(1)
+            })
+            .await;
+            redis::cmd("CLIENT")
+                .arg("UNPAUSE")
+                .exec(&mut admin)
+                .unwrap();
+        }
         t.wait_for(
             &format!("{name} restarted, and works on while the sockets journal"),
             Duration::from_secs(20),
@@ -375,9 +405,9 @@ async fn the_persister_the_publisher_and_the_end_of_day_restart_alone_and_lose_n
     }
 
     let journaled = t.drain_and_publish_all().await;
-    let stream = format!("{}ticks:raw", keys.prefix);
+    let stream = format!("{}ticks:raw", t.settings.redis.key_prefix);
     let entries: redis::streams::StreamRangeReply =
-        redis::Commands::xrange_all(&mut keys.conn, &stream).unwrap();
+        redis::Commands::xrange_all(&mut admin, &stream).unwrap();
     let unique: std::collections::BTreeSet<(String, String)> = entries
         .ids
         .iter()
@@ -401,5 +431,29 @@ async fn the_persister_the_publisher_and_the_end_of_day_restart_alone_and_lose_n
         sent.values().sum::<u64>(),
         "every daily row moved (or removed as a duplicate by the dedupe setting)"
     );
+    t.sim.stop().await;
+}
+
+/// Issue 17, step 6: a supervised pipeline actor's restart reaches the coordinator's restart
+/// intensity rule: with no restart allowed, one is a storm and the day escalates.
+#[cfg(feature = "test-hooks")]
+#[actix_rt::test]
+async fn a_restart_storm_of_a_pipeline_actor_escalates() {
+    let mut t = spawn_app(20.0, |s| s.sockets.restart_limit = 0).await;
+    t.wait_for_ticks(20).await;
+    let mut escalations = t.app.take_escalations().expect("the day's escalations");
+    assert!(t.app.crash(tickvault::status::Actor::Persister));
+    let why = actix_rt::time::timeout(Duration::from_secs(20), escalations.recv())
+        .await
+        .expect("the storm escalates");
+    assert!(why.is_some());
+    let coordinator = t.app.board.named("coordinator").unwrap();
+    assert_eq!(
+        coordinator.state,
+        tickvault::status::State::Failed,
+        "{coordinator:?}"
+    );
+    assert_eq!(t.app.board.named("persister").map(|p| p.restarts), Some(1));
+    let t = stop_and_check_zero_loss(t).await;
     t.sim.stop().await;
 }

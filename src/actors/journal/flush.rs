@@ -13,7 +13,7 @@ impl Journal {
         let mut failing: Vec<i16> = self.failing.keys().copied().collect();
         failing.sort_unstable();
         self.status.report(|j: &mut JournalStatus| {
-            j.failing_sockets = failing.iter().map(|s| format!("socket-{s}")).collect();
+            j.failing_sockets = failing;
             j.bytes = self.bytes;
             j.records = self.records;
             j.failed_appends = self.failed_appends;

@@ -21,11 +21,10 @@ impl Actor for Notifier {
 }
 
 /// A notifier stopped by a failure it cannot absorb restarts alone and looks at the board
-/// again; its rate limit is on disk, and a mail that was being sent is not retried (the alert
-/// is raised again while its cause lasts).
+/// again; the mails being sent go on beside it (their outcome reaches the restarted one), and
+/// what it has told and its rate limit are kept.
 impl actix::Supervised for Notifier {
     fn restarting(&mut self, _ctx: &mut Self::Context) {
-        self.in_flight = 0;
         self.restarts.restarted();
     }
 }

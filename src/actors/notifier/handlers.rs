@@ -91,29 +91,65 @@ impl Notifier {
                 Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
             }
         };
-        ctx.spawn(send.into_actor(self).map(move |res, act, _ctx| {
-            act.in_flight -= 1;
-            match res {
-                Ok(()) => {
-                    act.sent += 1;
-                    tracing::info!(alert = kind.as_str(), "alert mailed");
-                }
-                Err(e) => {
-                    act.failed += 1;
-                    // Not sent: the next of its kind may go at once and tells of this one.
-                    act.limiter.not_sent(&key, held_back, decided_at);
-                    act.limiter.save(&act.state_path);
-                    tracing::error!(alert = kind.as_str(), error = %e, "cannot mail an alert");
-                    act.status
-                        .fail(crate::status::State::Running, &format!("mail: {e}"));
-                }
+        // Sent beside the actor, not on its context: a restart of the notifier loses no mail
+        // in flight, and the outcome comes back as a message.
+        let me = ctx.address();
+        actix_rt::spawn(async move {
+            let result = send.await;
+            me.do_send(MailDone {
+                kind,
+                key,
+                held_back,
+                decided_at,
+                result,
+            });
+        });
+    }
+}
+
+/// How a mail sent beside the actor ended.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct MailDone {
+    kind: super::AlertKind,
+    key: String,
+    held_back: u32,
+    decided_at: chrono::DateTime<chrono::Utc>,
+    result: Result<(), String>,
+}
+
+impl Handler<MailDone> for Notifier {
+    type Result = ();
+
+    fn handle(&mut self, msg: MailDone, _ctx: &mut Self::Context) {
+        let MailDone {
+            kind,
+            key,
+            held_back,
+            decided_at,
+            result,
+        } = msg;
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match result {
+            Ok(()) => {
+                self.sent += 1;
+                tracing::info!(alert = kind.as_str(), "alert mailed");
             }
-            act.report_status();
-            if act.in_flight == 0 {
-                for tx in act.drained.drain(..) {
-                    let _ = tx.send(());
-                }
+            Err(e) => {
+                self.failed += 1;
+                // Not sent: the next of its kind may go at once and tells of this one.
+                self.limiter.not_sent(&key, held_back, decided_at);
+                self.limiter.save(&self.state_path);
+                tracing::error!(alert = kind.as_str(), error = %e, "cannot mail an alert");
+                self.status
+                    .fail(crate::status::State::Running, &format!("mail: {e}"));
             }
-        }));
+        }
+        self.report_status();
+        if self.in_flight == 0 {
+            for tx in self.drained.drain(..) {
+                let _ = tx.send(());
+            }
+        }
     }
 }

@@ -137,6 +137,9 @@ impl Persister {
             self.malformed_messages = p.malformed_messages;
             self.gap_seconds = p.gap_seconds;
             self.rebuilds = p.database_rebuilds;
+            self.last_commit_at = p.last_commit_at;
+            self.last_commit_ms = p.last_commit_ms;
+            self.lag_ms = p.lag_ms;
         }
         self
     }

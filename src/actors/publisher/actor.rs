@@ -18,6 +18,7 @@ impl Actor for Publisher {
         // Frames queue in the mailbox only while this thread is busy; the buffer takes the rest.
         ctx.set_mailbox_capacity(4096);
         self.status.set_state(State::Starting);
+        self.report_status();
         self.connect(ctx);
         ctx.run_interval(LAG_EVERY, |act, ctx| act.check_lag(ctx));
         ctx.run_interval(Duration::from_secs(1), |act, _| act.report_status());
@@ -47,7 +48,9 @@ impl actix::Supervised for Publisher {
         self.in_flight = 0;
         self.busy = false;
         self.conn = None;
+        // A new connection, not Redis coming back: not counted as a reconnect.
         self.up = false;
+        self.was_up = false;
         self.views.forget_ttls();
         self.restarts.restarted();
     }

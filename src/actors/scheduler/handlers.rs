@@ -111,7 +111,9 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// Stops the scheduler (the service is shutting down).
+/// Stops the scheduler (the service is shutting down): no event is sent any more. It stays
+/// alive, stopped, rather than stopping its context, which its supervisor would take for a
+/// failure and restart.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct StopScheduler;
@@ -120,6 +122,10 @@ impl Handler<StopScheduler> for super::Scheduler {
     type Result = ();
 
     fn handle(&mut self, _msg: StopScheduler, ctx: &mut Self::Context) {
-        ctx.stop();
+        self.halted = true;
+        if let Some(timer) = self.timer.take() {
+            ctx.cancel_future(timer);
+        }
+        self.status.set_state(crate::status::State::Stopped);
     }
 }

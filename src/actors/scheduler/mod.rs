@@ -58,6 +58,8 @@ pub struct Scheduler {
     last: Option<(Event, String)>,
     timer: Option<SpawnHandle>,
     status: StatusHandle,
+    /// The service is stopping: no more events.
+    pub(super) halted: bool,
     restarts: crate::actors::children::Restarts,
 }
 
@@ -88,6 +90,7 @@ impl Scheduler {
             token_expires_at: None,
             last: None,
             timer: None,
+            halted: false,
             restarts: crate::actors::children::Restarts::new(&status),
             status,
         }

@@ -14,7 +14,7 @@ impl Scheduler {
         if let Some(timer) = self.timer.take() {
             ctx.cancel_future(timer);
         }
-        if self.busy {
+        if self.busy || self.halted {
             return;
         }
         let now = self.clock.now();

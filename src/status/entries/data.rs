@@ -36,8 +36,8 @@ pub struct SocketStatus {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct JournalStatus {
-    /// Sockets whose file cannot be written (`socket-N`).
-    pub failing_sockets: Vec<String>,
+    /// Sockets whose file cannot be written (their numbers).
+    pub failing_sockets: Vec<i16>,
     /// Bytes written today.
     pub bytes: u64,
     /// Frames appended.
