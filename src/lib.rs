@@ -50,6 +50,7 @@
 //! - [`sidecar`]: the gaps and the instrument snapshot kept beside the journal.
 //! - [`plan`]: the universe resolved against the dump and dealt over the sockets.
 //! - [`stream`]: the Redis stream's entries between the roles.
+//! - [`bars`]: ticks → one bar per instrument per interval (OHLC, volume, VWAP, depth means).
 //!
 //! Ground:
 //! - [`settings`]: the typed, layered settings tree, validation naming the key.
@@ -66,6 +67,7 @@
 
 pub mod actors;
 pub mod backoff;
+pub mod bars;
 pub mod calendar;
 pub mod capture;
 pub mod cli;

@@ -26,3 +26,4 @@ mod sim_rest;
 mod storage;
 mod systemd;
 mod tls;
+mod views;
