@@ -50,6 +50,7 @@
 //! - [`sidecar`]: the gaps and the instrument snapshot kept beside the journal.
 //! - [`plan`]: the universe resolved against the dump and dealt over the sockets.
 //! - [`stream`]: the Redis stream's entries between the roles.
+//! - [`export`]: a date's ticks as Parquet or CSV files, exact, replaced atomically.
 //! - [`bars`]: ticks → one bar per instrument per interval (OHLC, volume, VWAP, depth means).
 //!
 //! Ground:
@@ -74,6 +75,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod eod;
+pub mod export;
 pub mod files;
 pub mod http;
 pub mod kite;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod decode;
 pub mod demo;
 pub mod eod;
+pub mod export;
 pub mod instruments;
 pub mod login;
 pub mod replay;
@@ -40,6 +41,10 @@ pub enum Command {
     ///
     /// Rows already stored are skipped.
     Replay(replay::ReplayArgs),
+    /// Export a date's ticks (or a range's) as Parquet or CSV files, one directory per date.
+    ///
+    /// Reads the master, or the daily table before the end of day; exactly the stored rows.
+    Export(export::ExportArgs),
     /// Log in to every API app (or reuse today's cached tokens) and print the expiry.
     Login(login::LoginArgs),
     /// Resolve the universe against the day's instruments dump and print the plan.
@@ -156,6 +161,7 @@ pub fn run(
         Command::Status(args) => status::run(&args, settings),
         Command::Eod(args) => eod::run(&args, settings),
         Command::Replay(args) => replay::run(&args, settings),
+        Command::Export(args) => export::run(&args, settings),
     }
 }
 

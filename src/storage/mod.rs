@@ -12,6 +12,7 @@
 
 mod bulk;
 pub mod eod;
+pub mod export;
 pub mod models;
 mod queries;
 pub mod schema;

@@ -5,6 +5,7 @@
 mod day;
 mod decode;
 mod eod;
+mod export;
 mod faults;
 mod first_contact;
 mod helpers;

@@ -1,0 +1,106 @@
+//! The CSV form of the export: [`super::columns::names`] as the header, RFC 3339 IST
+//! timestamps to the microsecond, decimals as text, empty for null.
+
+use std::io::Write;
+
+use chrono::TimeZone;
+
+use super::columns::{Instrument, scaled, seconds};
+use crate::calendar::IST;
+use crate::storage::export::StoredTick;
+
+/// A CSV writer of export rows.
+pub(super) struct Writer {
+    out: csv::Writer<Box<dyn Write>>,
+    scale: i8,
+}
+
+impl Writer {
+    /// Writes the header into `out`; prices get `scale` decimals.
+    pub(super) fn new(out: Box<dyn Write>, scale: i8) -> std::io::Result<Writer> {
+        let mut out = csv::Writer::from_writer(out);
+        out.write_record(super::columns::names())?;
+        Ok(Writer { out, scale })
+    }
+
+    /// One row.
+    pub(super) fn row(&mut self, r: &StoredTick, i: Option<&Instrument>) -> std::io::Result<()> {
+        let scale = self.scale;
+        let price = |p: Option<i64>| p.map(|p| decimal(scaled(p, r.price_divisor, scale), scale));
+        let int = |v: Option<i64>| v.map(|v| v.to_string());
+        let time = |us: Option<i64>| us.map(rfc3339);
+        let mut record: Vec<Option<String>> = vec![
+            Some(r.instrument_token.to_string()),
+            i.map(|i| i.exchange.clone()),
+            i.map(|i| i.tradingsymbol.clone()),
+            i.map(|i| i.segment.clone()),
+            time(seconds(r.exchange_time)),
+            time(Some(r.recv_time_us)),
+            price(Some(r.last_price)),
+            int(r.last_quantity),
+            price(r.average_price),
+            int(r.volume),
+            int(r.buy_quantity),
+            int(r.sell_quantity),
+            price(r.open),
+            price(r.high),
+            price(r.low),
+            price(r.close),
+            price(r.net_change),
+            int(r.oi),
+            int(r.oi_day_high),
+            int(r.oi_day_low),
+            time(seconds(r.last_trade_time)),
+        ];
+        for (quantity, p, orders) in &r.depth {
+            record.push(price(*p));
+            record.push(int(*quantity));
+            record.push(orders.map(|o| o.to_string()));
+        }
+        record.push(Some(r.mode.clone()));
+        self.out
+            .write_record(record.iter().map(|v| v.as_deref().unwrap_or("")))?;
+        Ok(())
+    }
+
+    /// Flushes everything (and ends the gzip stream).
+    pub(super) fn finish(self) -> std::io::Result<()> {
+        let mut inner = self.out.into_inner().map_err(|e| e.into_error())?;
+        inner.flush()
+    }
+}
+
+/// `value` with `scale` decimals as text (`123456`, 2 → `1234.56`).
+fn decimal(value: i128, scale: i8) -> String {
+    let scale = usize::try_from(scale).unwrap_or(0);
+    let sign = if value < 0 { "-" } else { "" };
+    let digits = format!("{:0>width$}", value.unsigned_abs(), width = scale + 1);
+    let (whole, frac) = digits.split_at(digits.len() - scale);
+    if scale == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{frac}")
+    }
+}
+
+/// µs since the epoch as RFC 3339 in IST (`2026-11-27T09:15:00.123456+05:30`).
+fn rfc3339(us: i64) -> String {
+    IST.timestamp_micros(us)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_and_times_as_text() {
+        assert_eq!(decimal(123_456, 2), "1234.56");
+        assert_eq!(decimal(5, 2), "0.05");
+        assert_eq!(decimal(-5, 4), "-0.0005");
+        assert_eq!(decimal(7, 0), "7");
+        assert_eq!(rfc3339(0), "1970-01-01T05:30:00.000000+05:30");
+    }
+}

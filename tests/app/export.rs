@@ -1,0 +1,225 @@
+//! Issue 18, part 1: `tickvault export` writes a date's ticks as Parquet (read back here with
+//! the parquet crate's Arrow reader) or CSV, exactly the rows the database holds, from the
+//! daily table before the end of day and from the master after it, and replaces a date's
+//! directory whole.
+
+use std::collections::HashMap;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int64Type, TimestampMicrosecondType};
+use arrow_schema::{DataType, TimeUnit};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tickvault::export::{DateExport, ExportOptions, Filter, Format, export_date};
+use tickvault::storage::export::Source;
+
+use crate::helpers::{Backend, TestApp, service_config, spawn_app_on, stderr, tickvault, today};
+
+/// (token, received µs, last price ×100) of a row.
+type Seen = (i64, i64, i128);
+
+/// Rows per instrument, and every row as [`Seen`], in file order.
+fn read_parquet(path: &std::path::Path) -> (HashMap<i64, u64>, Vec<Seen>) {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let schema = reader.schema().clone();
+    assert_eq!(
+        schema.field_with_name("received_at").unwrap().data_type(),
+        &DataType::Timestamp(TimeUnit::Microsecond, Some("Asia/Kolkata".into())),
+        "timestamps carry the IST zone"
+    );
+    assert_eq!(
+        schema.field_with_name("last_price").unwrap().data_type(),
+        &DataType::Decimal128(18, 2),
+        "exact prices (paise: the test universe has no currency)"
+    );
+    let mut per_token = HashMap::new();
+    let mut rows = Vec::new();
+    for batch in reader.build().unwrap() {
+        let batch = batch.unwrap();
+        let token = batch
+            .column_by_name("instrument_token")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let recv = batch
+            .column_by_name("received_at")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        let price = batch
+            .column_by_name("last_price")
+            .unwrap()
+            .as_primitive::<Decimal128Type>();
+        for i in 0..batch.num_rows() {
+            *per_token.entry(token.value(i)).or_insert(0) += 1;
+            rows.push((token.value(i), recv.value(i), price.value(i)));
+        }
+    }
+    (per_token, rows)
+}
+
+/// Rows per instrument in the daily table, and (token, received µs) → last price ×100.
+fn stored(t: &TestApp) -> (HashMap<i64, u64>, HashMap<(i64, i64), i128>) {
+    use diesel::prelude::*;
+    use tickvault::storage::schema::daily_ticks::dsl;
+    let rows: Vec<(i64, i64, i64, i32)> =
+        tickvault::on_backend!(t.store().conn(), c => dsl::daily_ticks
+        .filter(dsl::trade_date.eq(today()))
+        .select((dsl::instrument_token, dsl::recv_time_us, dsl::last_price, dsl::price_divisor))
+        .load(c))
+        .unwrap();
+    let mut per_token = HashMap::new();
+    let mut prices = HashMap::new();
+    for (token, recv, price, divisor) in rows {
+        *per_token.entry(token).or_insert(0) += 1;
+        prices.insert((token, recv), i128::from(price) * 100 / i128::from(divisor));
+    }
+    (per_token, prices)
+}
+
+fn export(t: &TestApp, out: &std::path::Path, options: &ExportOptions) -> DateExport {
+    export_date(
+        t.store().conn(),
+        today(),
+        out,
+        options,
+        &mut |_: u64, _: u64| {},
+    )
+    .expect("exports")
+}
+
+async fn the_export_is_exactly_the_database_on(backend: Backend) {
+    let t = spawn_app_on(backend, 20.0, |_| {}).await;
+    t.wait_for_ticks(20).await;
+    t.app.shutdown().await.expect("drains");
+    let out = tempfile::tempdir().unwrap();
+
+    // Parquet from the daily table: every row, by instrument then time.
+    let done = export(&t, out.path(), &ExportOptions::default());
+    assert_eq!(done.source, Source::Daily);
+    assert_eq!(
+        done.file,
+        out.path()
+            .join(format!("date={}", today()))
+            .join("part-0.parquet")
+    );
+    let (per_token, rows) = read_parquet(&done.file);
+    let (want, prices) = stored(&t);
+    assert_eq!(per_token, want, "rows per instrument == the database's");
+    assert_eq!(done.rows, rows.len() as u64);
+    let tokens: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    assert!(tokens.is_sorted(), "by instrument");
+    for (token, recv, price) in &rows {
+        assert_eq!(
+            prices.get(&(*token, *recv)),
+            Some(price),
+            "the stored price, exact"
+        );
+    }
+
+    // A filter, and CSV (gzip) of the same date: the header and one line per row.
+    let symbol_of: HashMap<i64, String> = {
+        let snapshot = tickvault::storage::export::snapshot(t.store().conn(), today()).unwrap();
+        snapshot
+            .into_iter()
+            .map(|(tok, _, sym, _, _)| (tok, sym))
+            .collect()
+    };
+    let (token, n) = want
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(t, n)| (*t, *n))
+        .unwrap();
+    let options = ExportOptions {
+        format: Format::Csv,
+        gzip: true,
+        filter: Filter {
+            symbols: vec![symbol_of[&token].clone()],
+            ..Default::default()
+        },
+    };
+    let csv_out = tempfile::tempdir().unwrap();
+    let done = export(&t, csv_out.path(), &options);
+    assert_eq!((done.rows, done.instruments), (n, 1));
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&done.file).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header, tickvault::export::columns::names());
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(first[0], token.to_string());
+    assert!(
+        first[5].ends_with("+05:30"),
+        "received_at in IST: {}",
+        first[5]
+    );
+    assert_eq!(lines.count() as u64, n - 1);
+
+    // After the end of day: from the master, and a re-export replaces the directory whole.
+    t.app.run_eod(today()).await.expect("the end of day");
+    std::fs::write(done.dir.join("stale"), b"from before").unwrap();
+    let again = export(&t, csv_out.path(), &options);
+    assert_eq!(again.source, Source::Master);
+    assert_eq!(again.rows, n);
+    let names: Vec<String> = std::fs::read_dir(csv_out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [format!("date={}", today())],
+        "nothing aside is left"
+    );
+    assert!(
+        !again.dir.join("stale").exists(),
+        "the old directory is gone"
+    );
+    t.sim.stop().await;
+}
+
+#[actix_rt::test]
+async fn the_export_is_exactly_the_database_on_sqlite() {
+    the_export_is_exactly_the_database_on(Backend::Sqlite).await;
+}
+
+#[cfg(feature = "mysql")]
+#[actix_rt::test]
+async fn the_export_is_exactly_the_database_on_mariadb() {
+    the_export_is_exactly_the_database_on(Backend::Mysql).await;
+}
+
+/// The command: a line per date naming the source, 64 for a date with nothing stored.
+#[actix_rt::test]
+async fn the_export_command_says_where_each_date_came_from() {
+    let t = crate::helpers::spawn_app(20.0, |_| {}).await;
+    t.wait_for_ticks(10).await;
+    t.app.shutdown().await.expect("drains");
+    let cfg = service_config(&t.sim, t._dir.path(), "");
+    let out = t._dir.path().join("export");
+    let date = today().to_string();
+    let run = |args: &[&str]| {
+        tickvault()
+            .args(["export", "--config"])
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let done = run(&["--date", &date, "--out", out.to_str().unwrap()]);
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        stdout.starts_with(&format!("{date}  from the daily")),
+        "{stdout}"
+    );
+    assert!(
+        out.join(format!("date={date}"))
+            .join("part-0.parquet")
+            .is_file()
+    );
+    let nothing = run(&["--date", "2001-01-01", "--out", out.to_str().unwrap()]);
+    assert_eq!(nothing.status.code(), Some(64), "{}", stderr(&nothing));
+    t.sim.stop().await;
+}
