@@ -6,6 +6,7 @@ use std::io::Write;
 use chrono::TimeZone;
 
 use super::columns::{Instrument, scaled, seconds};
+use crate::bars::Bar;
 use crate::calendar::IST;
 use crate::storage::export::StoredTick;
 
@@ -16,11 +17,41 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Writes the header into `out`; prices get `scale` decimals.
-    pub(super) fn new(out: Box<dyn Write>, scale: i8) -> std::io::Result<Writer> {
+    /// Writes the `header` into `out`; prices get `scale` decimals.
+    pub(super) fn new(
+        out: Box<dyn Write>,
+        header: Vec<String>,
+        scale: i8,
+    ) -> std::io::Result<Writer> {
         let mut out = csv::Writer::from_writer(out);
-        out.write_record(super::columns::names())?;
+        out.write_record(header)?;
         Ok(Writer { out, scale })
+    }
+
+    /// One bar.
+    pub(super) fn bar(&mut self, b: &Bar, i: Option<&Instrument>) -> std::io::Result<()> {
+        let price = |p: i64| decimal(scaled(p, b.price_divisor, self.scale), self.scale);
+        let float = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let record = [
+            b.instrument_token.to_string(),
+            i.map(|i| i.exchange.clone()).unwrap_or_default(),
+            i.map(|i| i.tradingsymbol.clone()).unwrap_or_default(),
+            i.map(|i| i.segment.clone()).unwrap_or_default(),
+            rfc3339(b.start_us),
+            price(b.open),
+            price(b.high),
+            price(b.low),
+            price(b.close),
+            b.volume.to_string(),
+            float(b.vwap),
+            b.oi.map(|o| o.to_string()).unwrap_or_default(),
+            b.ticks.to_string(),
+            float(b.mean_spread),
+            float(b.mean_bid_quantity),
+            float(b.mean_ask_quantity),
+        ];
+        self.out.write_record(&record)?;
+        Ok(())
     }
 
     /// One row.

@@ -11,12 +11,13 @@
 //!   difference fails the export and leaves the previous one in place. A re-export replaces the
 //!   date's directory atomically (written aside, then renamed into place).
 
+pub mod bar_columns;
 pub mod columns;
 mod csv;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -24,8 +25,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::bars::{Bar, Interval};
 use crate::storage::Db;
-use crate::storage::export::{self as sql, Source};
+use crate::storage::export::{self as sql, Source, StoredTick};
 use columns::Instrument;
 
 /// Rows per row group (readers like about a million).
@@ -76,6 +78,8 @@ pub struct ExportOptions {
     pub gzip: bool,
     /// Which instruments.
     pub filter: Filter,
+    /// Bars of this interval instead of ticks.
+    pub bars: Option<Interval>,
 }
 
 /// One date's export.
@@ -89,8 +93,10 @@ pub struct DateExport {
     pub dir: PathBuf,
     /// The file in it.
     pub file: PathBuf,
-    /// Rows written, equal to the rows the database holds for it (and the filter).
+    /// Ticks read, equal to the rows the database holds for it (and the filter).
     pub rows: u64,
+    /// Rows written: the ticks, or the bars.
+    pub written: u64,
     /// Instruments written.
     pub instruments: usize,
     /// The file's size.
@@ -235,18 +241,18 @@ pub fn export_date(
         stored,
         progress,
     );
-    let written = match written {
+    let (read, written) = match written {
         Ok(n) => n,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&aside);
             return Err(e);
         }
     };
-    if written != stored {
+    if read != stored {
         let _ = std::fs::remove_dir_all(&aside);
         return Err(ExportError::Mismatch {
             date,
-            written,
+            written: read,
             stored,
         });
     }
@@ -257,13 +263,127 @@ pub fn export_date(
         source,
         file: dir.join(name),
         dir,
-        rows: written,
+        rows: read,
+        written,
         instruments: tokens.len(),
         bytes,
     })
 }
 
-/// Writes the rows of `tokens` into `path`; returns how many.
+/// Where rows go: a Parquet writer (with the batch being filled) or CSV.
+enum Sink {
+    Parquet {
+        writer: ArrowWriter<File>,
+        schema: std::sync::Arc<arrow_schema::Schema>,
+        ticks: Vec<StoredTick>,
+        bars: Vec<Bar>,
+    },
+    Csv(csv::Writer),
+}
+
+/// What one date's file holds and reads.
+struct Write<'a> {
+    sink: Sink,
+    instruments: &'a HashMap<i64, Instrument>,
+    scale: i8,
+    bars: Option<Interval>,
+    date: NaiveDate,
+    /// Ticks read from the database, and rows written (ticks, or bars).
+    read: u64,
+    written: u64,
+}
+
+impl Write<'_> {
+    fn push(&mut self, rows: Vec<StoredTick>) -> Result<(), ExportError> {
+        self.read += rows.len() as u64;
+        let (instruments, scale) = (self.instruments, self.scale);
+        match self.bars {
+            None => {
+                self.written += rows.len() as u64;
+                match &mut self.sink {
+                    Sink::Parquet {
+                        writer,
+                        schema,
+                        ticks,
+                        ..
+                    } => {
+                        ticks.extend(rows);
+                        if ticks.len() >= BATCH_ROWS {
+                            writer.write(&columns::batch(ticks, instruments, scale, schema)?)?;
+                            ticks.clear();
+                        }
+                    }
+                    Sink::Csv(out) => {
+                        for row in &rows {
+                            out.row(row, instruments.get(&row.instrument_token))?;
+                        }
+                    }
+                }
+            }
+            Some(interval) => {
+                let built =
+                    crate::bars::build(rows.iter().map(bar_columns::bar_tick), self.date, interval);
+                self.written += built.len() as u64;
+                match &mut self.sink {
+                    Sink::Parquet {
+                        writer,
+                        schema,
+                        bars,
+                        ..
+                    } => {
+                        bars.extend(built);
+                        if bars.len() >= BATCH_ROWS {
+                            writer.write(&bar_columns::batch(bars, instruments, scale, schema)?)?;
+                            bars.clear();
+                        }
+                    }
+                    Sink::Csv(out) => {
+                        for bar in &built {
+                            out.bar(bar, instruments.get(&bar.instrument_token))?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, path: &Path) -> Result<(), ExportError> {
+        let (instruments, scale) = (self.instruments, self.scale);
+        let file = match self.sink {
+            Sink::Parquet {
+                mut writer,
+                schema,
+                ticks,
+                bars,
+            } => {
+                if !ticks.is_empty() {
+                    writer.write(&columns::batch(&ticks, instruments, scale, &schema)?)?;
+                }
+                if !bars.is_empty() {
+                    writer.write(&bar_columns::batch(&bars, instruments, scale, &schema)?)?;
+                }
+                writer.into_inner()?
+            }
+            Sink::Csv(out) => {
+                out.finish().map_err(io(path))?;
+                File::open(path).map_err(io(path))?
+            }
+        };
+        file.sync_all().map_err(io(path))
+    }
+}
+
+impl From<std::io::Error> for ExportError {
+    fn from(error: std::io::Error) -> Self {
+        ExportError::Io {
+            path: PathBuf::new(),
+            error,
+        }
+    }
+}
+
+/// Writes the rows (or bars) of `tokens` into `path`; returns (ticks read, rows written).
 #[allow(clippy::too_many_arguments)]
 fn write_file(
     db: &mut Db,
@@ -276,59 +396,58 @@ fn write_file(
     path: &Path,
     total: u64,
     progress: &mut dyn Progress,
-) -> Result<u64, ExportError> {
+) -> Result<(u64, u64), ExportError> {
     let file = File::create(path).map_err(io(path))?;
-    let mut written = 0u64;
-    match options.format {
+    let sink = match options.format {
         Format::Parquet => {
-            let schema = columns::schema(scale);
+            let schema = match options.bars {
+                None => columns::schema(scale),
+                Some(_) => bar_columns::schema(scale),
+            };
             let props = WriterProperties::builder()
                 .set_compression(Compression::ZSTD(ZstdLevel::default()))
                 .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                 .set_created_by(format!("tickvault {}", env!("CARGO_PKG_VERSION")))
                 .build();
-            let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
-            let mut pending = Vec::with_capacity(BATCH_ROWS);
-            for token in tokens {
-                pending.extend(sql::rows(db, source, date, *token)?);
-                if pending.len() >= BATCH_ROWS {
-                    writer.write(&columns::batch(&pending, instruments, scale, &schema)?)?;
-                    written += pending.len() as u64;
-                    pending.clear();
-                    progress.rows(written, total);
-                }
+            Sink::Parquet {
+                writer: ArrowWriter::try_new(file, schema.clone(), Some(props))?,
+                schema,
+                ticks: Vec::new(),
+                bars: Vec::new(),
             }
-            if !pending.is_empty() {
-                writer.write(&columns::batch(&pending, instruments, scale, &schema)?)?;
-                written += pending.len() as u64;
-            }
-            let file = writer.into_inner()?;
-            file.sync_all().map_err(io(path))?;
         }
         Format::Csv => {
-            let sink: Box<dyn Write> = if options.gzip {
+            let out: Box<dyn std::io::Write> = if options.gzip {
                 Box::new(flate2::write::GzEncoder::new(
-                    BufWriter::new(file.try_clone().map_err(io(path))?),
+                    BufWriter::new(file),
                     flate2::Compression::default(),
                 ))
             } else {
-                Box::new(BufWriter::new(file.try_clone().map_err(io(path))?))
+                Box::new(BufWriter::new(file))
             };
-            let mut out = csv::Writer::new(sink, scale).map_err(io(path))?;
-            for token in tokens {
-                let rows = sql::rows(db, source, date, *token)?;
-                for row in &rows {
-                    out.row(row, instruments.get(token)).map_err(io(path))?;
-                }
-                written += rows.len() as u64;
-                progress.rows(written, total);
-            }
-            out.finish().map_err(io(path))?;
-            file.sync_all().map_err(io(path))?;
+            let header = match options.bars {
+                None => columns::names(),
+                Some(_) => bar_columns::names(),
+            };
+            Sink::Csv(csv::Writer::new(out, header, scale).map_err(io(path))?)
         }
+    };
+    let mut w = Write {
+        sink,
+        instruments,
+        scale,
+        bars: options.bars,
+        date,
+        read: 0,
+        written: 0,
+    };
+    for token in tokens {
+        w.push(sql::rows(db, source, date, *token)?)?;
+        progress.rows(w.read, total);
     }
-    progress.rows(written, total);
-    Ok(written)
+    let counts = (w.read, w.written);
+    w.finish(path)?;
+    Ok(counts)
 }
 
 /// Puts the directory written aside in place of `dir`: the old one (if any) is moved away
