@@ -46,7 +46,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "INTERVAL")]
     pub bars: Option<crate::bars::Interval>,
     /// Where the `date=YYYY-MM-DD` directories go (default: `<data_dir>/export/ticks`, or
-    /// `<data_dir>/export/bars_1m` … with `--bars`).
+    /// `bars_1m` … with `--bars`, and `…_csv` for CSV).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -63,10 +63,14 @@ pub fn run(args: &ExportArgs, settings: &Settings) -> Result<ExitCode, Failure> 
     if args.gzip && args.format != Format::Csv {
         return Err(Failure::Usage(anyhow!("--gzip is for --format csv")));
     }
-    let dataset = match args.bars {
+    // One dataset per kind and format: readers take a directory of like files.
+    let mut dataset = match args.bars {
         None => "ticks".to_string(),
         Some(interval) => format!("bars_{}", interval.as_str()),
     };
+    if args.format == Format::Csv {
+        dataset.push_str("_csv");
+    }
     let out = args
         .out
         .clone()

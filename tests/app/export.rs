@@ -274,3 +274,152 @@ async fn the_export_command_says_where_each_date_came_from() {
     assert_eq!(nothing.status.code(), Some(64), "{}", stderr(&nothing));
     t.sim.stop().await;
 }
+
+/// Issue 18, part 4: the export read back by the tools people use (pyarrow, polars, duckdb,
+/// pandas, from the tests' virtualenv): rows per instrument equal the database's, sampled
+/// prices equal the stored ones, and the timestamps carry the IST zone.
+#[actix_rt::test]
+async fn pyarrow_polars_duckdb_and_pandas_read_the_export() {
+    let t = crate::helpers::spawn_app(20.0, |_| {}).await;
+    t.wait_for_ticks(20).await;
+    t.app.shutdown().await.expect("drains");
+    let out = tempfile::tempdir().unwrap();
+    let done = export(&t, out.path(), &ExportOptions::default());
+    let (want, prices) = stored(&t);
+    let sample: Vec<(i64, i64)> = prices.keys().take(20).copied().collect();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_export.py");
+    let mut cmd = std::process::Command::new(crate::helpers::python());
+    cmd.arg(script)
+        .arg(out.path())
+        .arg(today().to_string())
+        .arg(serde_json::to_string(&sample).unwrap());
+    let result = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(result.status.success(), "{}", stderr(&result));
+    let seen: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    let want: serde_json::Value = want
+        .iter()
+        .map(|(token, n)| (token.to_string(), serde_json::json!(n)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    for tool in ["pyarrow", "polars", "duckdb", "pandas"] {
+        assert_eq!(seen[tool]["counts"], want, "{tool}: rows per instrument");
+    }
+    assert_eq!(seen["pyarrow"]["zone"], "Asia/Kolkata");
+    assert_eq!(seen["polars"]["zone"], "Asia/Kolkata");
+    assert_eq!(seen["pandas"]["zone"], "Asia/Kolkata");
+    assert_eq!(seen["duckdb"]["zone"], "TIMESTAMP WITH TIME ZONE");
+    let polars_prices = seen["polars"]["prices"].as_object().unwrap();
+    assert_eq!(
+        polars_prices.len(),
+        sample.len(),
+        "every sampled tick found"
+    );
+    for (token, recv) in &sample {
+        let cents = prices[&(*token, *recv)];
+        let text = polars_prices[&format!("{token}:{recv}")]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let value: f64 = text.parse().unwrap();
+        assert!(
+            (value * 100.0 - cents as f64).abs() < 1e-6,
+            "{token}: {text} vs {cents}"
+        );
+    }
+    assert!(done.rows > 0);
+    t.sim.stop().await;
+}
+
+/// The blocks of fenced code of `lang` in data-model.md's "Getting the data out".
+fn documented(lang: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/data-model.md"),
+    )
+    .unwrap();
+    let section = &text[text.find("## Getting the data out").expect("the section")..];
+    let section = section[3..]
+        .find("\n## ")
+        .map_or(section, |end| &section[..end + 3]);
+    section
+        .split(&format!("```{lang}\n"))
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap().to_string())
+        .collect()
+}
+
+/// Every command and snippet of data-model.md's "Getting the data out", run against a
+/// recorded day (its dates moved to today).
+#[actix_rt::test]
+async fn the_docs_export_commands_and_snippets_run() {
+    let t = crate::helpers::spawn_app(20.0, |_| {}).await;
+    t.wait_for_ticks(20).await;
+    t.app.shutdown().await.expect("drains");
+    let cfg = service_config(&t.sim, t._dir.path(), "");
+    let (day, first) = (
+        today().to_string(),
+        (today() - chrono::Days::new(25)).to_string(),
+    );
+    let commands: Vec<String> = documented("sh")
+        .iter()
+        .flat_map(|b| b.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| l.starts_with("tickvault export"))
+        .collect();
+    assert_eq!(commands.len(), 4, "{commands:?}");
+    for line in &commands {
+        let line = line
+            .replace("2026-11-27", &day)
+            .replace("2026-11-02", &first);
+        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let out = tickvault()
+            .args(&args)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{line}\n{}", stderr(&out));
+    }
+    let data = t.settings.paths.data_dir.join("export");
+    assert!(
+        data.join("ticks")
+            .join(format!("date={day}"))
+            .join("part-0.parquet")
+            .is_file()
+    );
+    assert!(
+        data.join("bars_1m")
+            .join(format!("date={day}"))
+            .join("part-0.parquet")
+            .is_file()
+    );
+    // README's snippet too (indented in a list item).
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let readme: String = readme
+        .split("```python\n")
+        .nth(1)
+        .expect("README's snippet")
+        .split("```")
+        .next()
+        .unwrap()
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    let snippet = documented("python").concat() + &readme;
+    let snippet = snippet
+        .replace(
+            "data/export/ticks",
+            &data.join("ticks").display().to_string(),
+        )
+        .replace("2026-11-27", &day);
+    let out = std::process::Command::new(crate::helpers::python())
+        .args(["-c", &snippet])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{snippet}\n{}", stderr(&out));
+    t.sim.stop().await;
+}
