@@ -87,7 +87,7 @@ pub fn run(args: &EodArgs, settings: &Settings) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let opts = EodOptions::new(settings.eod, settings.journal.retention_days);
+    let opts = EodOptions::new(settings.eod, settings.journal.retention_days).exporting(settings);
     // On a terminal one line redrawn in place; in a log (systemd, a pipe) a line per finished
     // step, never a carriage return.
     let terminal = std::io::stderr().is_terminal();

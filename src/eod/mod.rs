@@ -171,13 +171,86 @@ pub struct EodReport {
     pub journals_deleted: Vec<String>,
     /// The database's size after the run (bytes; `None` when it could not be measured).
     pub database_bytes: Option<u64>,
+    /// The export after the end of day (`[export] after_eod`), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportOutcome>,
+}
+
+/// How the export after the end of day went: it never fails the end of day, which is done.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportOutcome {
+    /// The date's directory.
+    pub dir: PathBuf,
+    /// Rows written (the master's rows of the date), none after a failure.
+    pub rows: Option<u64>,
+    /// The file's size.
+    pub bytes: Option<u64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Where and how to export after the end of day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AfterEod {
+    /// The dataset's directory.
+    pub dir: PathBuf,
+    /// The format.
+    pub format: crate::export::Format,
+}
+
+impl AfterEod {
+    /// What `[export]` asks for, if anything.
+    pub fn from_settings(settings: &crate::settings::Settings) -> Option<AfterEod> {
+        let export = &settings.export;
+        export.after_eod.then(|| AfterEod {
+            dir: export.dir(&settings.paths.data_dir),
+            format: export.format,
+        })
+    }
+
+    /// Exports `date` (from the master, where the end of day put it).
+    pub fn run(&self, store: &mut Store, date: NaiveDate) -> ExportOutcome {
+        let options = crate::export::ExportOptions {
+            format: self.format,
+            ..Default::default()
+        };
+        let dir = crate::export::date_dir(&self.dir, date);
+        match crate::export::export_date(
+            store.conn(),
+            date,
+            &self.dir,
+            &options,
+            &mut |_: u64, _: u64| {},
+        ) {
+            Ok(done) => {
+                tracing::info!(%date, rows = done.rows, bytes = done.bytes, file = %done.file.display(), "exported after the end of day");
+                ExportOutcome {
+                    dir,
+                    rows: Some(done.rows),
+                    bytes: Some(done.bytes),
+                    error: None,
+                }
+            }
+            Err(e) => {
+                tracing::error!(%date, error = %e, "the export after the end of day failed; the end of day is done");
+                ExportOutcome {
+                    dir,
+                    rows: None,
+                    bytes: None,
+                    error: Some(e.to_string()),
+                }
+            }
+        }
+    }
 }
 
 /// How a run is told what to do.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EodOptions {
     /// Settings.
     pub settings: EodSettings,
+    /// Export the date after the move (`[export] after_eod`).
+    pub export: Option<AfterEod>,
     /// `journal.retention_days`.
     pub retention_days: u32,
     /// Rows per chunk ([`crate::storage::eod::CHUNK_ROWS`]).
@@ -188,10 +261,17 @@ pub struct EodOptions {
 }
 
 impl EodOptions {
+    /// With the export after the end of day that `settings` asks for.
+    pub fn exporting(mut self, settings: &crate::settings::Settings) -> EodOptions {
+        self.export = AfterEod::from_settings(settings);
+        self
+    }
+
     /// The settings' run, no fail point, chunks of the default size.
     pub fn new(settings: EodSettings, retention_days: u32) -> EodOptions {
         EodOptions {
             settings,
+            export: None,
             retention_days,
             chunk_rows: sql::CHUNK_ROWS,
             #[cfg(feature = "test-hooks")]

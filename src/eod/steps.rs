@@ -141,6 +141,7 @@ pub(super) fn steps(
     } else {
         Vec::new()
     };
+    let export = opts.export.as_ref().map(|to| to.run(store, date));
     let report = EodReport {
         trade_date: date,
         dedupe: opts.settings.dedupe,
@@ -161,6 +162,7 @@ pub(super) fn steps(
             .size_bytes()
             .map_err(|e| tracing::warn!(error = %e, "cannot measure the database's size"))
             .ok(),
+        export,
     };
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
     let path = report_path(data_dir, date);

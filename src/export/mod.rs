@@ -35,15 +35,8 @@ pub const ROW_GROUP_ROWS: usize = 1_000_000;
 /// Rows per Arrow batch handed to the writer.
 const BATCH_ROWS: usize = 65_536;
 
-/// The file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
-    /// Apache Parquet (zstd).
-    #[default]
-    Parquet,
-    /// Comma-separated values (a header line; gzip with `--gzip`).
-    Csv,
-}
+/// The file format (`[export] format`, `--format`).
+pub use crate::settings::export::ExportFormat as Format;
 
 /// Which instruments: all when every list is empty, else those any list names.
 #[derive(Debug, Clone, Default, PartialEq)]

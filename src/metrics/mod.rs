@@ -260,6 +260,22 @@ fn control_and_operations(out: &mut Scrape, snap: &Snapshot, now: DateTime<Utc>)
             "When the last end of day finished (Unix time).",
             last.finished_at.map(|t| t.timestamp() as f64),
         );
+        // With `[export] after_eod` only.
+        let exported = last.export_rows.is_some() || last.export_error.is_some();
+        out.gauge(
+            "tickvault_eod_last_export_success",
+            "1 if the export after the last end of day succeeded, 0 if it failed.",
+            exported.then_some(if last.export_error.is_none() {
+                1.0
+            } else {
+                0.0
+            }),
+        );
+        out.gauge(
+            "tickvault_eod_last_export_rows",
+            "Rows the export after the last end of day wrote.",
+            last.export_rows.map(|r| r as f64),
+        );
     }
     out.gauge(
         "tickvault_database_bytes",

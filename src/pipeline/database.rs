@@ -73,6 +73,7 @@ pub(super) fn start(
     let status = board.handle(Actor::Eod);
     let eod_restarts = Restarts::new(&status);
     let (restarts, started) = (eod_restarts.clone(), AtomicBool::new(false));
+    let export = crate::eod::AfterEod::from_settings(settings);
     let eod = SyncArbiter::start(1, move || {
         if started.swap(true, Ordering::Relaxed) {
             restarts.restarted();
@@ -85,6 +86,7 @@ pub(super) fn start(
             status.clone(),
             restarts.clone(),
         )
+        .exporting(export.clone())
     });
     Ok(Started {
         persister,

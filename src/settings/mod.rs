@@ -10,6 +10,7 @@
 
 mod apps;
 mod error;
+pub mod export;
 pub mod ops;
 pub mod pipeline;
 pub mod redis;
@@ -91,6 +92,8 @@ pub struct Settings {
     pub universe: universe::Universe,
     /// `[eod]`.
     pub eod: pipeline::EodSettings,
+    /// `[export]`.
+    pub export: export::ExportSettings,
     /// `[redis]`.
     pub redis: self::redis::RedisSettings,
     /// `[schedule]`.
@@ -128,6 +131,7 @@ struct RawSettings {
     sockets: pipeline::SocketSettings,
     universe: universe::RawUniverse,
     eod: pipeline::RawEodSettings,
+    export: export::ExportSettings,
     redis: self::redis::RawRedis,
     schedule: schedule::RawSchedule,
     http: ops::RawHttp,
@@ -216,6 +220,7 @@ impl RawSettings {
             sim: self.sim.validate()?,
             universe: self.universe.validate()?,
             eod: self.eod.validate()?,
+            export: self.export,
             redis: self.redis.validate(credentials_dir)?,
             schedule: self.schedule.validate()?,
             http: self.http.validate()?,

@@ -283,6 +283,8 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
     } = calendar_day();
     // No saved plan to fall back on: the connect must use the plan the instruments event made.
     settings.universe.recenter = tickvault::settings::universe::Recenter::OnRestart;
+    // Issue 18: the day is exported after its end of day.
+    settings.export.after_eod = true;
     let at = |h: u32, m: u32| ist_at(date, h, m);
     // Mid-session: the scheduler catches up with login, instruments and connect at once.
     let clock = tickvault::clock::ManualClock::new(at(10, 0));
@@ -318,6 +320,25 @@ async fn a_calendar_day_logs_in_once_and_downloads_the_dump_once() {
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(kite_calls(&sim).await, (1, 1, 0), "over the whole day");
+    // The export after the end of day: in the status, the report and on disk.
+    let eod = board.named("eod").unwrap().fields();
+    let master = eod["master_rows"].as_u64().unwrap();
+    assert_eq!(eod["export_rows"].as_u64(), Some(master), "{eod:?}");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tickvault::eod::report_path(&settings.paths.data_dir, date))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["export"]["rows"].as_u64(), Some(master));
+    assert!(
+        settings
+            .paths
+            .data_dir
+            .join("export/ticks")
+            .join(format!("date={date}"))
+            .join("part-0.parquet")
+            .is_file()
+    );
     let ending = service
         .run_until_stopped(std::future::ready(()))
         .await

@@ -941,6 +941,7 @@ fn help_lists_the_commands_in_the_order_people_use_them() {
             "check",
             "eod",
             "replay",
+            "export",
             "login",
             "instruments",
             "config",

@@ -30,7 +30,8 @@ impl Handler<RunEod> for Eod {
                 return Err(e);
             }
         };
-        let opts = EodOptions::new(self.settings, self.retention_days);
+        let mut opts = EodOptions::new(self.settings, self.retention_days);
+        opts.export = self.export.clone();
         let date = msg.date;
         self.status.report(|e: &mut EodStatus| e.date = Some(date));
         let status = self.status.clone();

@@ -36,6 +36,8 @@ pub fn report_status(
                 thin_instruments: Some(r.thin_instruments.len()),
                 gap_minutes: Some(r.gap_minutes),
                 database_bytes: r.database_bytes,
+                export_rows: r.export.as_ref().and_then(|e| e.rows),
+                export_error: r.export.as_ref().and_then(|e| e.error.clone()),
             }
         }
         Err(e) => {
@@ -64,6 +66,8 @@ pub struct Eod {
     data_dir: PathBuf,
     settings: EodSettings,
     retention_days: u32,
+    /// The export after each end of day (`[export] after_eod`).
+    export: Option<crate::eod::AfterEod>,
     status: StatusHandle,
     /// Its restarts (the `SyncArbiter` makes a new one after a stop).
     restarts: crate::actors::children::Restarts,
@@ -84,9 +88,18 @@ impl Eod {
             data_dir,
             settings,
             retention_days,
+            export: None,
             status,
             restarts,
         }
+    }
+}
+
+impl Eod {
+    /// Also exports each date after its end of day.
+    pub fn exporting(mut self, export: Option<crate::eod::AfterEod>) -> Eod {
+        self.export = export;
+        self
     }
 }
 

@@ -111,6 +111,26 @@ pub fn eod_alert(r: &EodReport, growth: Option<&Growth>) -> Alert {
             );
         }
     }
+    if let Some(e) = &r.export {
+        match (&e.error, e.rows, e.bytes) {
+            (None, Some(rows), Some(bytes)) => {
+                let _ = write!(
+                    body,
+                    "\nExported: {rows} rows, {}, in {}.\n",
+                    human_bytes(bytes),
+                    e.dir.display()
+                );
+            }
+            (error, _, _) => {
+                let _ = write!(
+                    body,
+                    "\nThe export FAILED ({}): run `tickvault export --date {}`.\n",
+                    error.as_deref().unwrap_or("no error recorded"),
+                    r.trade_date
+                );
+            }
+        }
+    }
     if let Some(g) = growth {
         let _ = write!(body, "\nDatabase: {}", human_bytes(g.bytes));
         if let Some(d) = g.since_last {

@@ -117,6 +117,10 @@ impl Scheduler {
                     act.status.fail(State::Backoff, &e);
                 }
             }
+            // An event that ends after the stop does not bring the scheduler back.
+            if act.halted {
+                act.status.set_state(State::Stopped);
+            }
             act.step(ctx);
         }));
     }

@@ -141,7 +141,7 @@ pub fn close_offline(
         tracing::info!(%date, "the end of day is done and nothing came since; not run again");
         return Ok(None);
     }
-    let opts = EodOptions::new(settings.eod, settings.journal.retention_days);
+    let opts = EodOptions::new(settings.eod, settings.journal.retention_days).exporting(settings);
     Ok(Some(run_eod(
         &mut store,
         data_dir,

@@ -142,6 +142,12 @@ pub struct EodOutcome {
     pub gap_minutes: Option<f64>,
     #[allow(missing_docs)]
     pub database_bytes: Option<u64>,
+    /// Rows of the export after the end of day (`[export] after_eod`; none when not asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_rows: Option<u64>,
+    /// Why that export failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_error: Option<String>,
 }
 
 impl EodOutcome {
