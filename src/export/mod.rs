@@ -281,6 +281,8 @@ struct Write<'a> {
     scale: i8,
     bars: Option<Interval>,
     date: NaiveDate,
+    /// The file (for errors).
+    path: PathBuf,
     /// Ticks read from the database, and rows written (ticks, or bars).
     read: u64,
     written: u64,
@@ -289,7 +291,7 @@ struct Write<'a> {
 impl Write<'_> {
     fn push(&mut self, rows: Vec<StoredTick>) -> Result<(), ExportError> {
         self.read += rows.len() as u64;
-        let (instruments, scale) = (self.instruments, self.scale);
+        let (instruments, scale, path) = (self.instruments, self.scale, &self.path);
         match self.bars {
             None => {
                 self.written += rows.len() as u64;
@@ -308,7 +310,8 @@ impl Write<'_> {
                     }
                     Sink::Csv(out) => {
                         for row in &rows {
-                            out.row(row, instruments.get(&row.instrument_token))?;
+                            out.row(row, instruments.get(&row.instrument_token))
+                                .map_err(io(path))?;
                         }
                     }
                 }
@@ -332,7 +335,8 @@ impl Write<'_> {
                     }
                     Sink::Csv(out) => {
                         for bar in &built {
-                            out.bar(bar, instruments.get(&bar.instrument_token))?;
+                            out.bar(bar, instruments.get(&bar.instrument_token))
+                                .map_err(io(path))?;
                         }
                     }
                 }
@@ -364,15 +368,6 @@ impl Write<'_> {
             }
         };
         file.sync_all().map_err(io(path))
-    }
-}
-
-impl From<std::io::Error> for ExportError {
-    fn from(error: std::io::Error) -> Self {
-        ExportError::Io {
-            path: PathBuf::new(),
-            error,
-        }
     }
 }
 
@@ -431,6 +426,7 @@ fn write_file(
         scale,
         bars: options.bars,
         date,
+        path: path.to_path_buf(),
         read: 0,
         written: 0,
     };

@@ -200,6 +200,36 @@ async fn the_export_is_exactly_the_database_on(backend: Backend) {
     }
     assert_eq!(ticks_per_token, want, "each tick in one bar");
     assert_eq!(bars_seen, bars.written);
+    // The same bars as CSV: the header, a line per bar, and the tick counts again.
+    let csv_bars = tempfile::tempdir().unwrap();
+    let as_csv = export(
+        &t,
+        csv_bars.path(),
+        &ExportOptions {
+            format: Format::Csv,
+            ..options_1m.clone()
+        },
+    );
+    let text = std::fs::read_to_string(&as_csv.file).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header, tickvault::export::bar_columns::names());
+    let ticks_at = header.iter().position(|h| *h == "ticks").unwrap();
+    let mut from_csv: HashMap<i64, u64> = HashMap::new();
+    let mut lines_seen = 0u64;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        *from_csv.entry(cells[0].parse().unwrap()).or_insert(0) +=
+            cells[ticks_at].parse::<u64>().unwrap();
+        assert!(
+            cells[4].ends_with("+05:30"),
+            "bar_start in IST: {}",
+            cells[4]
+        );
+        lines_seen += 1;
+    }
+    assert_eq!(from_csv, want);
+    assert_eq!(lines_seen, bars.written);
 
     // After the end of day: from the master, and a re-export replaces the directory whole.
     let report = t.app.run_eod(today()).await.expect("the end of day");
