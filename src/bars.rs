@@ -24,7 +24,7 @@
 //! Written by hand: an aggregation this specific (a baseline across bars, VWAP from Kite's
 //! running average) is no library's; the code is one pass and small.
 
-use chrono::{NaiveDate, NaiveTime, TimeDelta};
+use chrono::{NaiveDate, NaiveTime};
 
 /// A bar's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,10 +152,8 @@ pub struct Bar {
 
 /// Where `interval` bars of `date` start: the session open, 09:15 IST, in µs since the epoch.
 pub fn anchor_us(date: NaiveDate) -> i64 {
-    let open = date.and_time(NaiveTime::from_hms_opt(9, 15, 0).unwrap_or_default());
-    (open - TimeDelta::minutes(330))
-        .and_utc()
-        .timestamp_micros()
+    let open = NaiveTime::from_hms_opt(9, 15, 0).unwrap_or_default();
+    crate::calendar::ist_at(date, open).timestamp_micros()
 }
 
 /// The start of the bar `at` falls in.
@@ -299,7 +297,7 @@ mod tests {
 
     /// A tick at `h:m:s` IST.
     fn at(h: u32, m: u32, s: u32) -> i64 {
-        let t = date().and_hms_opt(h, m, s).unwrap() - TimeDelta::minutes(330);
+        let t = date().and_hms_opt(h, m, s).unwrap() - chrono::TimeDelta::minutes(330);
         t.and_utc().timestamp_micros()
     }
 

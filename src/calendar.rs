@@ -35,6 +35,17 @@ pub fn ist_rfc3339(t: DateTime<Utc>) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
+/// `us` since the epoch as RFC 3339 in IST to the microsecond (the export's CSV:
+/// `2026-11-27T09:15:00.123456+05:30`); empty past chrono's range.
+pub fn ist_rfc3339_micros(us: i64) -> String {
+    DateTime::from_timestamp_micros(us)
+        .map(|t| {
+            t.with_timezone(&IST)
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+        })
+        .unwrap_or_default()
+}
+
 /// `t` for people (terminal output, mails): IST with its offset, to the millisecond
 /// (`2026-11-27 09:15:00.250 +05:30`).
 pub fn ist_human(t: DateTime<Utc>) -> String {

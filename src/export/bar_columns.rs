@@ -5,13 +5,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    Decimal128Builder, Float64Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-};
+use arrow_array::builder::Float64Builder;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
 
-use super::columns::{Instrument, ZONE, scaled};
+use super::columns::{Instrument, ZONE, ints, prices, texts, times};
 use crate::bars::{Bar, BarTick};
 use crate::storage::export::StoredTick;
 
@@ -77,52 +75,35 @@ pub fn batch(
     scale: i8,
     schema: &Arc<Schema>,
 ) -> Result<RecordBatch, ArrowError> {
-    let n = bars.len();
-    let price = |f: &dyn Fn(&Bar) -> i64| -> Result<ArrayRef, ArrowError> {
-        let mut b = Decimal128Builder::with_capacity(n);
-        b.extend(
-            bars.iter()
-                .map(|bar| Some(scaled(f(bar), bar.price_divisor, scale))),
-        );
-        Ok(Arc::new(b.finish().with_precision_and_scale(18, scale)?))
-    };
-    let int = |f: &dyn Fn(&Bar) -> Option<i64>| -> ArrayRef {
-        let mut b = Int64Builder::with_capacity(n);
+    let price = |f: fn(&Bar) -> i64| prices(bars, scale, move |b| Some((f(b), b.price_divisor)));
+    let float = |f: fn(&Bar) -> Option<f64>| -> ArrayRef {
+        let mut b = Float64Builder::with_capacity(bars.len());
         b.extend(bars.iter().map(f));
         Arc::new(b.finish())
     };
-    let float = |f: &dyn Fn(&Bar) -> Option<f64>| -> ArrayRef {
-        let mut b = Float64Builder::with_capacity(n);
-        b.extend(bars.iter().map(f));
-        Arc::new(b.finish())
+    let snapshot = |f: fn(&Instrument) -> &String| {
+        texts(bars, move |b| {
+            instruments.get(&b.instrument_token).map(|i| f(i).clone())
+        })
     };
-    let text = |f: &dyn Fn(&Instrument) -> String| -> ArrayRef {
-        let mut b = StringBuilder::with_capacity(n, n * 12);
-        b.extend(
-            bars.iter()
-                .map(|bar| instruments.get(&bar.instrument_token).map(f)),
-        );
-        Arc::new(b.finish())
-    };
-    let mut start = TimestampMicrosecondBuilder::with_capacity(n).with_timezone(ZONE);
-    start.extend(bars.iter().map(|b| Some(b.start_us)));
+    let count = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
     let columns: Vec<ArrayRef> = vec![
-        int(&|b| Some(b.instrument_token)),
-        text(&|i| i.exchange.clone()),
-        text(&|i| i.tradingsymbol.clone()),
-        text(&|i| i.segment.clone()),
-        Arc::new(start.finish()),
-        price(&|b| b.open)?,
-        price(&|b| b.high)?,
-        price(&|b| b.low)?,
-        price(&|b| b.close)?,
-        int(&|b| Some(i64::try_from(b.volume).unwrap_or(i64::MAX))),
-        float(&|b| b.vwap),
-        int(&|b| b.oi),
-        int(&|b| Some(i64::try_from(b.ticks).unwrap_or(i64::MAX))),
-        float(&|b| b.mean_spread),
-        float(&|b| b.mean_bid_quantity),
-        float(&|b| b.mean_ask_quantity),
+        ints(bars, |b| Some(b.instrument_token)),
+        snapshot(|i| &i.exchange),
+        snapshot(|i| &i.tradingsymbol),
+        snapshot(|i| &i.segment),
+        times(bars, |b| Some(b.start_us)),
+        price(|b| b.open)?,
+        price(|b| b.high)?,
+        price(|b| b.low)?,
+        price(|b| b.close)?,
+        ints(bars, |b| count(b.volume)),
+        float(|b| b.vwap),
+        ints(bars, |b| b.oi),
+        ints(bars, |b| count(b.ticks)),
+        float(|b| b.mean_spread),
+        float(|b| b.mean_bid_quantity),
+        float(|b| b.mean_ask_quantity),
     ];
     RecordBatch::try_new(schema.clone(), columns)
 }

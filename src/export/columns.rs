@@ -115,6 +115,38 @@ pub fn seconds(t: Option<i64>) -> Option<i64> {
     t.filter(|s| *s != 0).map(|s| s * 1_000_000)
 }
 
+/// A column of integers, one per row.
+pub(super) fn ints<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
+    let mut b = Int64Builder::with_capacity(rows.len());
+    b.extend(rows.iter().map(f));
+    Arc::new(b.finish())
+}
+
+/// A column of IST microsecond timestamps.
+pub(super) fn times<T>(rows: &[T], f: impl Fn(&T) -> Option<i64>) -> ArrayRef {
+    let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len()).with_timezone(ZONE);
+    b.extend(rows.iter().map(f));
+    Arc::new(b.finish())
+}
+
+/// A column of text.
+pub(super) fn texts<T>(rows: &[T], f: impl Fn(&T) -> Option<String>) -> ArrayRef {
+    let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 12);
+    b.extend(rows.iter().map(f));
+    Arc::new(b.finish())
+}
+
+/// A column of exact prices of `scale` decimals, from (raw, divisor) pairs.
+pub(super) fn prices<T>(
+    rows: &[T],
+    scale: i8,
+    f: impl Fn(&T) -> Option<(i64, i32)>,
+) -> Result<ArrayRef, ArrowError> {
+    let mut b = Decimal128Builder::with_capacity(rows.len());
+    b.extend(rows.iter().map(|r| f(r).map(|(p, d)| scaled(p, d, scale))));
+    Ok(Arc::new(b.finish().with_precision_and_scale(18, scale)?))
+}
+
 /// `rows` as one Arrow batch of `schema` (prices of `scale` decimals).
 pub fn batch(
     rows: &[StoredTick],
@@ -122,66 +154,47 @@ pub fn batch(
     scale: i8,
     schema: &Arc<Schema>,
 ) -> Result<RecordBatch, ArrowError> {
-    let n = rows.len();
-    let decimal = |values: Vec<Option<i128>>| -> Result<ArrayRef, ArrowError> {
-        let mut b = Decimal128Builder::with_capacity(n);
-        b.extend(values);
-        Ok(Arc::new(b.finish().with_precision_and_scale(18, scale)?))
+    let price = |f: fn(&StoredTick) -> Option<i64>| {
+        prices(rows, scale, move |r| f(r).map(|p| (p, r.price_divisor)))
     };
-    let price = |f: &dyn Fn(&StoredTick) -> Option<i64>| -> Result<ArrayRef, ArrowError> {
-        decimal(
-            rows.iter()
-                .map(|r| f(r).map(|p| scaled(p, r.price_divisor, scale)))
-                .collect(),
-        )
+    let snapshot = |f: fn(&Instrument) -> &String| {
+        texts(rows, move |r| {
+            instruments.get(&r.instrument_token).map(|i| f(i).clone())
+        })
     };
-    let int = |f: &dyn Fn(&StoredTick) -> Option<i64>| -> ArrayRef {
-        let mut b = Int64Builder::with_capacity(n);
-        b.extend(rows.iter().map(f));
-        Arc::new(b.finish())
-    };
-    let time = |f: &dyn Fn(&StoredTick) -> Option<i64>| -> ArrayRef {
-        let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone(ZONE);
-        b.extend(rows.iter().map(f));
-        Arc::new(b.finish())
-    };
-    let text = |f: &dyn Fn(&StoredTick) -> Option<String>| -> ArrayRef {
-        let mut b = StringBuilder::with_capacity(n, n * 12);
-        b.extend(rows.iter().map(f));
-        Arc::new(b.finish())
-    };
-    let of = |r: &StoredTick| instruments.get(&r.instrument_token);
     let mut columns: Vec<ArrayRef> = vec![
-        int(&|r| Some(r.instrument_token)),
-        text(&|r| of(r).map(|i| i.exchange.clone())),
-        text(&|r| of(r).map(|i| i.tradingsymbol.clone())),
-        text(&|r| of(r).map(|i| i.segment.clone())),
-        time(&|r| seconds(r.exchange_time)),
-        time(&|r| Some(r.recv_time_us)),
-        price(&|r| Some(r.last_price))?,
-        int(&|r| r.last_quantity),
-        price(&|r| r.average_price)?,
-        int(&|r| r.volume),
-        int(&|r| r.buy_quantity),
-        int(&|r| r.sell_quantity),
-        price(&|r| r.open)?,
-        price(&|r| r.high)?,
-        price(&|r| r.low)?,
-        price(&|r| r.close)?,
-        price(&|r| r.net_change)?,
-        int(&|r| r.oi),
-        int(&|r| r.oi_day_high),
-        int(&|r| r.oi_day_low),
-        time(&|r| seconds(r.last_trade_time)),
+        ints(rows, |r| Some(r.instrument_token)),
+        snapshot(|i| &i.exchange),
+        snapshot(|i| &i.tradingsymbol),
+        snapshot(|i| &i.segment),
+        times(rows, |r| seconds(r.exchange_time)),
+        times(rows, |r| Some(r.recv_time_us)),
+        price(|r| Some(r.last_price))?,
+        ints(rows, |r| r.last_quantity),
+        price(|r| r.average_price)?,
+        ints(rows, |r| r.volume),
+        ints(rows, |r| r.buy_quantity),
+        ints(rows, |r| r.sell_quantity),
+        price(|r| r.open)?,
+        price(|r| r.high)?,
+        price(|r| r.low)?,
+        price(|r| r.close)?,
+        price(|r| r.net_change)?,
+        ints(rows, |r| r.oi),
+        ints(rows, |r| r.oi_day_high),
+        ints(rows, |r| r.oi_day_low),
+        times(rows, |r| seconds(r.last_trade_time)),
     ];
     for level in 0..10 {
-        columns.push(price(&|r| r.depth[level].1)?);
-        columns.push(int(&|r| r.depth[level].0));
-        let mut orders = Int32Builder::with_capacity(n);
+        columns.push(prices(rows, scale, |r| {
+            r.depth[level].1.map(|p| (p, r.price_divisor))
+        })?);
+        columns.push(ints(rows, |r| r.depth[level].0));
+        let mut orders = Int32Builder::with_capacity(rows.len());
         orders.extend(rows.iter().map(|r| r.depth[level].2));
         columns.push(Arc::new(orders.finish()));
     }
-    columns.push(text(&|r| Some(r.mode.clone())));
+    columns.push(texts(rows, |r| Some(r.mode.clone())));
     RecordBatch::try_new(schema.clone(), columns)
 }
 

@@ -3,11 +3,9 @@
 
 use std::io::Write;
 
-use chrono::TimeZone;
-
 use super::columns::{Instrument, scaled, seconds};
 use crate::bars::Bar;
-use crate::calendar::IST;
+use crate::calendar::ist_rfc3339_micros as rfc3339;
 use crate::storage::export::StoredTick;
 
 /// A CSV writer of export rows.
@@ -112,14 +110,6 @@ fn decimal(value: i128, scale: i8) -> String {
     } else {
         format!("{sign}{whole}.{frac}")
     }
-}
-
-/// µs since the epoch as RFC 3339 in IST (`2026-11-27T09:15:00.123456+05:30`).
-fn rfc3339(us: i64) -> String {
-    IST.timestamp_micros(us)
-        .single()
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
