@@ -1,7 +1,8 @@
 //! Storage throughput: full-mode ticks through the persister's batch path (`commit_batch`,
 //! 5,000 rows per transaction, the journal position in each) into SQLite and MariaDB, against
 //! the old approach of one autocommitted `REPLACE INTO` per tick on the same server in the same
-//! run; then the end of day of a large day on each backend.
+//! run; then the end of day of a large day on each backend, and the export of that day from
+//! the master to Parquet (`tickvault export`'s path) on one worker and on every core.
 //!
 //! `cargo bench --bench storage`. Environment: `STORAGE_ROWS` (batch path rows, default
 //! 500,000), `REPLACE_ROWS` (default 5,000), `EOD_ROWS` (default 5,000,000; 0 skips the end of
@@ -177,6 +178,39 @@ fn eod(store: &mut Store, dir: &std::path::Path, n: usize) -> (f64, f64) {
     (load, total)
 }
 
+/// Exports the day from the master to Parquet in `dir` on `workers` threads (0: one per core);
+/// returns (seconds, bytes).
+fn export(store: &mut Store, dir: &std::path::Path, workers: usize) -> (f64, u64) {
+    let options = tickvault::export::ExportOptions {
+        workers,
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let done =
+        tickvault::export::export_date(store, day(), dir, &options, &mut |_: u64, _: u64| {})
+            .expect("export");
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(done.source, tickvault::storage::export::Source::Master);
+    (secs, done.bytes)
+}
+
+/// Prints the export's figures for `n` rows on `backend`, one worker then every core.
+fn exports(backend: &str, store: &mut Store, dir: &std::path::Path, n: usize) {
+    let out = dir.join(format!("export-{}", backend.trim()));
+    for workers in [1, 0] {
+        let (secs, bytes) = export(store, &out, workers);
+        let threads = match workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        println!(
+            "  {backend} export of {n} rows to Parquet, {threads} worker(s): {secs:.1} s ({:.0} rows/s, {:.1} MB)",
+            n as f64 / secs,
+            bytes as f64 / 1e6
+        );
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // cargo test --benches asks for a list; this is a benchmark, not a test.
@@ -223,11 +257,13 @@ fn main() {
             "  SQLite   end of day of {n_eod} rows: {secs:.1} s ({:.0} rows/s; loading them took {load:.1} s)",
             n_eod as f64 / secs
         );
+        exports("SQLite  ", &mut sqlite, dir.path(), n_eod);
         let (load, secs) = eod(&mut mysql, dir.path(), n_eod);
         println!(
             "  MariaDB  end of day of {n_eod} rows: {secs:.1} s ({:.0} rows/s; loading them took {load:.1} s)",
             n_eod as f64 / secs
         );
+        exports("MariaDB ", &mut mysql, dir.path(), n_eod);
     }
     drop(mysql);
     drop_mysql(name);

@@ -1,6 +1,6 @@
 //! `tickvault export --date D [--to D2] [--symbol S…] [--underlying U…] [--segment X…]
-//! [--format parquet|csv] [--gzip] [--out DIR]`: each date's ticks as files (see
-//! [`crate::export`]). A line per date says where its rows came from (the master, or the daily
+//! [--format parquet|csv] [--gzip] [--bars I] [--jobs N] [--out DIR]`: each date's ticks as
+//! files (see [`crate::export`]). A line per date says where its rows came from (the master, or the daily
 //! table before the end of day), how many, and that they are exactly the database's; on a
 //! terminal a progress line with rows per second and an estimate of the time left runs meanwhile.
 
@@ -45,6 +45,10 @@ pub struct ExportArgs {
     /// 15m, 1h, aligned to 09:15 IST; an interval without a tick has no row).
     #[arg(long, value_name = "INTERVAL")]
     pub bars: Option<crate::bars::Interval>,
+    /// Threads reading and encoding at once, each with its own database connection (default:
+    /// one per core).
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    pub jobs: usize,
     /// Where the `date=YYYY-MM-DD` directories go (default: `<data_dir>/export/ticks`, or
     /// `bars_1m` … with `--bars`, and `…_csv` for CSV).
     #[arg(long, value_name = "DIR")]
@@ -84,6 +88,8 @@ pub fn run(args: &ExportArgs, settings: &Settings) -> Result<ExitCode, Failure> 
             segments: args.segments.clone(),
         },
         bars: args.bars,
+        workers: args.jobs,
+        group_rows: 0,
     };
     let url = settings.storage.parsed_url()?;
     let mut store = Store::open(&url).map_err(|e| Failure::Unavailable(anyhow!("{e}")))?;
@@ -105,7 +111,7 @@ pub fn run(args: &ExportArgs, settings: &Settings) -> Result<ExitCode, Failure> 
             );
             let _ = std::io::stderr().flush();
         };
-        match export_date(store.conn(), date, &out, &options, &mut progress) {
+        match export_date(&mut store, date, &out, &options, &mut progress) {
             Ok(done) => {
                 if terminal {
                     eprint!("\r{:78}\r", "");

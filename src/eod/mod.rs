@@ -215,13 +215,8 @@ impl AfterEod {
             ..Default::default()
         };
         let dir = crate::export::date_dir(&self.dir, date);
-        match crate::export::export_date(
-            store.conn(),
-            date,
-            &self.dir,
-            &options,
-            &mut |_: u64, _: u64| {},
-        ) {
+        match crate::export::export_date(store, date, &self.dir, &options, &mut |_: u64, _: u64| {})
+        {
             Ok(done) => {
                 tracing::info!(%date, rows = done.rows, bytes = done.bytes, file = %done.file.display(), "exported after the end of day");
                 ExportOutcome {

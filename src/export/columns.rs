@@ -7,16 +7,19 @@
 //! are microseconds in the Asia/Kolkata zone; a timestamp Kite sent as 0, and every field a
 //! packet does not carry (depth in quote mode, OHLC in LTP mode), is null: never a sentinel.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    Decimal128Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    Decimal128Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{
+    ArrayRef, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
 
-use crate::storage::export::StoredTick;
+use crate::storage::export::{StoredColumns, col};
 
 /// The zone of every timestamp.
 pub const ZONE: &str = "Asia/Kolkata";
@@ -87,12 +90,50 @@ pub fn names() -> Vec<String> {
         .collect()
 }
 
+/// The decimals every price of these instruments needs, from their segments (the token's low
+/// byte decides the divisor the persister stored): 4 when a currency or BCD one is there.
+pub fn scale_of_tokens(tokens: impl IntoIterator<Item = i64>) -> i8 {
+    scale_for(tokens.into_iter().map(|t| {
+        let segment = crate::kite::Segment::of_token(u32::try_from(t).unwrap_or(0));
+        i32::try_from(segment.price_divisor()).unwrap_or(i32::MAX)
+    }))
+}
+
 /// The decimals every price of a date needs: 4 when a divisor above 100 is there.
 pub fn scale_for(divisors: impl IntoIterator<Item = i32>) -> i8 {
     if divisors.into_iter().any(|d| d > 100) {
         4
     } else {
         2
+    }
+}
+
+/// A divisor's conversion to `scale` decimals: a multiplication when the divisor divides
+/// 10^scale (paise to 2 or 4 decimals, the common case), else [`scaled`]'s division.
+#[derive(Debug, Clone, Copy)]
+struct Price {
+    divisor: i32,
+    scale: i8,
+    /// 10^scale ÷ divisor when exact.
+    factor: Option<i64>,
+}
+
+impl Price {
+    fn new(divisor: i32, scale: i8) -> Price {
+        let unit = 10i64.pow(u32::try_from(scale).unwrap_or(0));
+        let d = i64::from(divisor.max(1));
+        Price {
+            divisor,
+            scale,
+            factor: (unit % d == 0).then_some(unit / d),
+        }
+    }
+
+    fn of(self, raw: i64) -> i128 {
+        match self.factor {
+            Some(f) => i128::from(raw) * i128::from(f),
+            None => scaled(raw, self.divisor, self.scale),
+        }
     }
 }
 
@@ -147,54 +188,129 @@ pub(super) fn prices<T>(
     Ok(Arc::new(b.finish().with_precision_and_scale(18, scale)?))
 }
 
-/// `rows` as one Arrow batch of `schema` (prices of `scale` decimals).
+/// One instrument's rows as an Arrow batch of `schema` (prices of `scale` decimals), column by
+/// column from the stored columns: each Arrow column is one pass over one stored column.
 pub fn batch(
-    rows: &[StoredTick],
-    instruments: &HashMap<i64, Instrument>,
+    rows: &StoredColumns,
+    instrument: Option<&Instrument>,
     scale: i8,
     schema: &Arc<Schema>,
 ) -> Result<RecordBatch, ArrowError> {
-    let price = |f: fn(&StoredTick) -> Option<i64>| {
-        prices(rows, scale, move |r| f(r).map(|p| (p, r.price_divisor)))
+    let n = rows.len();
+    const NULL: i64 = StoredColumns::NULL;
+    // The nulls of a column whose value `is` there: none at all is no buffer.
+    let nulls = |values: &[i64], is: fn(i64) -> bool| -> Option<NullBuffer> {
+        (!values.iter().all(|v| is(*v)))
+            .then(|| NullBuffer::from(values.iter().map(|v| is(*v)).collect::<Vec<bool>>()))
     };
-    let snapshot = |f: fn(&Instrument) -> &String| {
-        texts(rows, move |r| {
-            instruments.get(&r.instrument_token).map(|i| f(i).clone())
-        })
+    let given = |v: i64| v != NULL;
+    let int = |c: usize| -> ArrayRef {
+        let values = rows.column(c);
+        let nulls = nulls(values, given);
+        let values: Vec<i64> = match nulls {
+            None => values.to_vec(),
+            Some(_) => values
+                .iter()
+                .map(|v| if *v == NULL { 0 } else { *v })
+                .collect(),
+        };
+        Arc::new(Int64Array::new(ScalarBuffer::from(values), nulls))
     };
+    let orders = |c: usize| -> ArrayRef {
+        let values = rows.column(c);
+        let small: Vec<i32> = values
+            .iter()
+            .map(|v| i32::try_from(*v).unwrap_or(0))
+            .collect();
+        Arc::new(Int32Array::new(
+            ScalarBuffer::from(small),
+            nulls(values, given),
+        ))
+    };
+    // Kite's seconds as µs; 0 is null.
+    let time = |c: usize| -> ArrayRef {
+        let values = rows.column(c);
+        let micros: Vec<i64> = values.iter().map(|v| v.saturating_mul(1_000_000)).collect();
+        Arc::new(
+            TimestampMicrosecondArray::new(
+                ScalarBuffer::from(micros),
+                nulls(values, |v| v != NULL && v != 0),
+            )
+            .with_timezone(ZONE),
+        )
+    };
+    let divisors = rows.column(col::PRICE_DIVISOR);
+    let price = |c: usize| -> Result<ArrayRef, ArrowError> {
+        let values = rows.column(c);
+        let mut unit = Price::new(1, scale);
+        let mut scaled: Vec<i128> = Vec::with_capacity(n);
+        for (v, d) in values.iter().zip(divisors) {
+            let d = i32::try_from(*d).unwrap_or(1);
+            if unit.divisor != d {
+                unit = Price::new(d, scale);
+                if unit.factor.is_none() {
+                    // The scale was chosen from the instruments' segments; a divisor finer
+                    // than it would lose decimals.
+                    return Err(ArrowError::InvalidArgumentError(format!(
+                        "a price divisor of {d} needs more than {scale} decimals"
+                    )));
+                }
+            }
+            scaled.push(if *v == NULL { 0 } else { unit.of(*v) });
+        }
+        Ok(Arc::new(
+            Decimal128Array::new(ScalarBuffer::from(scaled), nulls(values, given))
+                .with_precision_and_scale(18, scale)?,
+        ))
+    };
+    let text = |value: Option<&str>| -> ArrayRef {
+        match value {
+            Some(v) => {
+                let mut b = StringBuilder::with_capacity(n, n * v.len());
+                (0..n).for_each(|_| b.append_value(v));
+                Arc::new(b.finish())
+            }
+            None => Arc::new(StringArray::new_null(n)),
+        }
+    };
+    let received = rows.column(col::RECV_TIME_US);
     let mut columns: Vec<ArrayRef> = vec![
-        ints(rows, |r| Some(r.instrument_token)),
-        snapshot(|i| &i.exchange),
-        snapshot(|i| &i.tradingsymbol),
-        snapshot(|i| &i.segment),
-        times(rows, |r| seconds(r.exchange_time)),
-        times(rows, |r| Some(r.recv_time_us)),
-        price(|r| Some(r.last_price))?,
-        ints(rows, |r| r.last_quantity),
-        price(|r| r.average_price)?,
-        ints(rows, |r| r.volume),
-        ints(rows, |r| r.buy_quantity),
-        ints(rows, |r| r.sell_quantity),
-        price(|r| r.open)?,
-        price(|r| r.high)?,
-        price(|r| r.low)?,
-        price(|r| r.close)?,
-        price(|r| r.net_change)?,
-        ints(rows, |r| r.oi),
-        ints(rows, |r| r.oi_day_high),
-        ints(rows, |r| r.oi_day_low),
-        times(rows, |r| seconds(r.last_trade_time)),
+        int(col::INSTRUMENT_TOKEN),
+        text(instrument.map(|i| i.exchange.as_str())),
+        text(instrument.map(|i| i.tradingsymbol.as_str())),
+        text(instrument.map(|i| i.segment.as_str())),
+        time(col::EXCHANGE_TIME),
+        Arc::new(
+            TimestampMicrosecondArray::new(ScalarBuffer::from(received.to_vec()), None)
+                .with_timezone(ZONE),
+        ),
+        price(col::LAST_PRICE)?,
+        int(col::LAST_QUANTITY),
+        price(col::AVERAGE_PRICE)?,
+        int(col::VOLUME),
+        int(col::BUY_QUANTITY),
+        int(col::SELL_QUANTITY),
+        price(col::OPEN)?,
+        price(col::HIGH)?,
+        price(col::LOW)?,
+        price(col::CLOSE)?,
+        price(col::NET_CHANGE)?,
+        int(col::OI),
+        int(col::OI_DAY_HIGH),
+        int(col::OI_DAY_LOW),
+        time(col::LAST_TRADE_TIME),
     ];
     for level in 0..10 {
-        columns.push(prices(rows, scale, |r| {
-            r.depth[level].1.map(|p| (p, r.price_divisor))
-        })?);
-        columns.push(ints(rows, |r| r.depth[level].0));
-        let mut orders = Int32Builder::with_capacity(rows.len());
-        orders.extend(rows.iter().map(|r| r.depth[level].2));
-        columns.push(Arc::new(orders.finish()));
+        let (quantity, p, o) = col::depth(level);
+        columns.push(price(p)?);
+        columns.push(int(quantity));
+        columns.push(orders(o));
     }
-    columns.push(texts(rows, |r| Some(r.mode.clone())));
+    let mut modes = StringBuilder::with_capacity(n, n * 4);
+    for m in rows.modes() {
+        modes.append_value(m);
+    }
+    columns.push(Arc::new(modes.finish()));
     RecordBatch::try_new(schema.clone(), columns)
 }
 
@@ -211,6 +327,16 @@ mod tests {
         assert_eq!(scaled(-5, 100, 2), -5);
         assert_eq!(scale_for([100, 100]), 2);
         assert_eq!(scale_for([100, 10_000_000]), 4);
+        // The multiplication agrees with the division wherever it applies.
+        for (divisor, scale) in [(100, 2), (100, 4), (10_000, 4), (1, 2), (10_000_000, 4)] {
+            for raw in [0, 1, -7, 123_456, 831_234_567] {
+                assert_eq!(
+                    Price::new(divisor, scale).of(raw),
+                    scaled(raw, divisor, scale),
+                    "{raw} / {divisor} at {scale}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -8,22 +8,27 @@ use crate::bars::Bar;
 use crate::calendar::ist_rfc3339_micros as rfc3339;
 use crate::storage::export::StoredTick;
 
-/// A CSV writer of export rows.
+/// Writes the header line (the column names) into `out`.
+pub(super) fn header(out: &mut dyn Write, names: Vec<String>) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(names)?;
+    w.flush()
+}
+
+/// A CSV writer of export rows into a buffer: one per chunk of the date, the chunks' buffers
+/// then written in order after [`header`].
 pub(super) struct Writer {
-    out: csv::Writer<Box<dyn Write>>,
+    out: csv::Writer<Vec<u8>>,
     scale: i8,
 }
 
 impl Writer {
-    /// Writes the `header` into `out`; prices get `scale` decimals.
-    pub(super) fn new(
-        out: Box<dyn Write>,
-        header: Vec<String>,
-        scale: i8,
-    ) -> std::io::Result<Writer> {
-        let mut out = csv::Writer::from_writer(out);
-        out.write_record(header)?;
-        Ok(Writer { out, scale })
+    /// Prices get `scale` decimals.
+    pub(super) fn new(scale: i8) -> Writer {
+        Writer {
+            out: csv::Writer::from_writer(Vec::with_capacity(1 << 20)),
+            scale,
+        }
     }
 
     /// One bar.
@@ -86,16 +91,15 @@ impl Writer {
             record.push(int(*quantity));
             record.push(orders.map(|o| o.to_string()));
         }
-        record.push(Some(r.mode.clone()));
+        record.push(Some(r.mode.to_string()));
         self.out
             .write_record(record.iter().map(|v| v.as_deref().unwrap_or("")))?;
         Ok(())
     }
 
-    /// Flushes everything (and ends the gzip stream).
-    pub(super) fn finish(self) -> std::io::Result<()> {
-        let mut inner = self.out.into_inner().map_err(|e| e.into_error())?;
-        inner.flush()
+    /// The text written.
+    pub(super) fn finish(self) -> std::io::Result<Vec<u8>> {
+        self.out.into_inner().map_err(|e| e.into_error())
     }
 }
 

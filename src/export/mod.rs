@@ -3,9 +3,12 @@
 //! rows by instrument then exchange time.
 //!
 //! - The date is read from the master, or from the daily table before its end of day (the
-//!   report says which), one instrument at a time: memory holds one instrument's day at most.
-//! - Parquet: zstd, row groups of up to a million rows, the columns of [`columns::schema`]
-//!   (exact decimal prices, IST microsecond timestamps, nulls where Kite sent nothing).
+//!   report says which), on every core: chunks of whole instruments, each read, built and
+//!   encoded by a worker with its own connection, appended in order ([`write`]). Memory holds
+//!   one instrument's day and a few encoded chunks.
+//! - Parquet: zstd, a row group per chunk (up to a million rows), the columns of
+//!   [`columns::schema`] (exact decimal prices, IST microsecond timestamps, nulls where Kite
+//!   sent nothing), prices, receive times and cumulative counters delta-encoded.
 //! - CSV: the same columns, RFC 3339 IST timestamps, decimals as text, gzip on request.
 //! - Exact: the rows written are counted against the database's for the date (and filter); a
 //!   difference fails the export and leaves the previous one in place. A re-export replaces the
@@ -14,26 +17,20 @@
 pub mod bar_columns;
 pub mod columns;
 mod csv;
+mod write;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
-use crate::bars::{Bar, Interval};
-use crate::storage::Db;
-use crate::storage::export::{self as sql, Source, StoredTick};
+use crate::bars::Interval;
+use crate::storage::Store;
+use crate::storage::export::{self as sql, Source};
 use columns::Instrument;
 
-/// Rows per row group (readers like about a million).
-pub const ROW_GROUP_ROWS: usize = 1_000_000;
-/// Rows per Arrow batch handed to the writer.
-const BATCH_ROWS: usize = 65_536;
+pub use write::ROW_GROUP_ROWS;
 
 /// The file format (`[export] format`, `--format`).
 pub use crate::settings::export::ExportFormat as Format;
@@ -73,6 +70,11 @@ pub struct ExportOptions {
     pub filter: Filter,
     /// Bars of this interval instead of ticks.
     pub bars: Option<Interval>,
+    /// Worker threads (each with its own database connection); 0 is one per core.
+    pub workers: usize,
+    /// Rows per Parquet row group (and per worker's chunk), at most; 0 is
+    /// [`ROW_GROUP_ROWS`]. An instrument with more is a group of its own.
+    pub group_rows: u64,
 }
 
 /// One date's export.
@@ -169,12 +171,13 @@ pub fn date_dir(out: &Path, date: NaiveDate) -> PathBuf {
 
 /// Exports `date` into `out` (see the module's description).
 pub fn export_date(
-    db: &mut Db,
+    store: &mut Store,
     date: NaiveDate,
     out: &Path,
     options: &ExportOptions,
     progress: &mut dyn Progress,
 ) -> Result<DateExport, ExportError> {
+    let db = store.conn();
     let source = sql::source_of(db, date)?.ok_or(ExportError::NothingFor(date))?;
     let snapshot = sql::snapshot(db, date)?;
     let instruments: HashMap<i64, Instrument> = snapshot
@@ -195,19 +198,18 @@ pub fn export_date(
         .filter(|row| options.filter.admits(row))
         .map(|row| row.0)
         .collect();
-    let counts: HashMap<i64, i64> = sql::counts(db, source, date)?.into_iter().collect();
-    let tokens: Vec<i64> = sql::tokens(db, source, date)?
+    let tokens: Vec<(i64, u64)> = sql::counts(db, source, date)?
         .into_iter()
-        .filter(|t| options.filter.is_empty() || admitted.contains(t))
+        .filter(|(t, _)| options.filter.is_empty() || admitted.contains(t))
+        .map(|(t, n)| (t, u64::try_from(n).unwrap_or(0)))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
         .collect();
     if tokens.is_empty() {
         return Err(ExportError::NoMatch(date));
     }
-    let stored: u64 = tokens
-        .iter()
-        .map(|t| counts.get(t).copied().unwrap_or(0) as u64)
-        .sum();
-    let scale = columns::scale_for(sql::divisors(db, source, date)?);
+    let stored: u64 = tokens.iter().map(|(_, n)| n).sum();
+    let scale = columns::scale_of_tokens(tokens.iter().map(|(t, _)| *t));
 
     std::fs::create_dir_all(out).map_err(io(out))?;
     let dir = date_dir(out, date);
@@ -222,19 +224,25 @@ pub fn export_date(
         (Format::Csv, true) => "part-0.csv.gz",
     };
     let path = aside.join(name);
-    let written = write_file(
-        db,
+    let job = write::Job {
         source,
         date,
-        &tokens,
-        &instruments,
+        tokens: &tokens,
+        instruments: &instruments,
         scale,
-        options,
-        &path,
-        stored,
-        progress,
-    );
-    let (read, written) = match written {
+        bars: options.bars,
+        format: options.format,
+        gzip: options.gzip,
+    };
+    let workers = match options.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let group_rows = match options.group_rows {
+        0 => ROW_GROUP_ROWS,
+        n => n,
+    };
+    let (read, written) = match write::write(store, &job, &path, workers, group_rows, progress) {
         Ok(n) => n,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&aside);
@@ -261,182 +269,6 @@ pub fn export_date(
         instruments: tokens.len(),
         bytes,
     })
-}
-
-/// Where rows go: a Parquet writer (with the batch being filled) or CSV.
-enum Sink {
-    Parquet {
-        writer: ArrowWriter<File>,
-        schema: std::sync::Arc<arrow_schema::Schema>,
-        ticks: Vec<StoredTick>,
-        bars: Vec<Bar>,
-    },
-    Csv(csv::Writer),
-}
-
-/// What one date's file holds and reads.
-struct Write<'a> {
-    sink: Sink,
-    instruments: &'a HashMap<i64, Instrument>,
-    scale: i8,
-    bars: Option<Interval>,
-    date: NaiveDate,
-    /// The file (for errors).
-    path: PathBuf,
-    /// Ticks read from the database, and rows written (ticks, or bars).
-    read: u64,
-    written: u64,
-}
-
-impl Write<'_> {
-    fn push(&mut self, rows: Vec<StoredTick>) -> Result<(), ExportError> {
-        self.read += rows.len() as u64;
-        let (instruments, scale, path) = (self.instruments, self.scale, &self.path);
-        match self.bars {
-            None => {
-                self.written += rows.len() as u64;
-                match &mut self.sink {
-                    Sink::Parquet {
-                        writer,
-                        schema,
-                        ticks,
-                        ..
-                    } => {
-                        ticks.extend(rows);
-                        if ticks.len() >= BATCH_ROWS {
-                            writer.write(&columns::batch(ticks, instruments, scale, schema)?)?;
-                            ticks.clear();
-                        }
-                    }
-                    Sink::Csv(out) => {
-                        for row in &rows {
-                            out.row(row, instruments.get(&row.instrument_token))
-                                .map_err(io(path))?;
-                        }
-                    }
-                }
-            }
-            Some(interval) => {
-                let built =
-                    crate::bars::build(rows.iter().map(bar_columns::bar_tick), self.date, interval);
-                self.written += built.len() as u64;
-                match &mut self.sink {
-                    Sink::Parquet {
-                        writer,
-                        schema,
-                        bars,
-                        ..
-                    } => {
-                        bars.extend(built);
-                        if bars.len() >= BATCH_ROWS {
-                            writer.write(&bar_columns::batch(bars, instruments, scale, schema)?)?;
-                            bars.clear();
-                        }
-                    }
-                    Sink::Csv(out) => {
-                        for bar in &built {
-                            out.bar(bar, instruments.get(&bar.instrument_token))
-                                .map_err(io(path))?;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self, path: &Path) -> Result<(), ExportError> {
-        let (instruments, scale) = (self.instruments, self.scale);
-        let file = match self.sink {
-            Sink::Parquet {
-                mut writer,
-                schema,
-                ticks,
-                bars,
-            } => {
-                if !ticks.is_empty() {
-                    writer.write(&columns::batch(&ticks, instruments, scale, &schema)?)?;
-                }
-                if !bars.is_empty() {
-                    writer.write(&bar_columns::batch(&bars, instruments, scale, &schema)?)?;
-                }
-                writer.into_inner()?
-            }
-            Sink::Csv(out) => {
-                out.finish().map_err(io(path))?;
-                File::open(path).map_err(io(path))?
-            }
-        };
-        file.sync_all().map_err(io(path))
-    }
-}
-
-/// Writes the rows (or bars) of `tokens` into `path`; returns (ticks read, rows written).
-#[allow(clippy::too_many_arguments)]
-fn write_file(
-    db: &mut Db,
-    source: Source,
-    date: NaiveDate,
-    tokens: &[i64],
-    instruments: &HashMap<i64, Instrument>,
-    scale: i8,
-    options: &ExportOptions,
-    path: &Path,
-    total: u64,
-    progress: &mut dyn Progress,
-) -> Result<(u64, u64), ExportError> {
-    let file = File::create(path).map_err(io(path))?;
-    let sink = match options.format {
-        Format::Parquet => {
-            let schema = match options.bars {
-                None => columns::schema(scale),
-                Some(_) => bar_columns::schema(scale),
-            };
-            let props = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::default()))
-                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                .set_created_by(format!("tickvault {}", env!("CARGO_PKG_VERSION")))
-                .build();
-            Sink::Parquet {
-                writer: ArrowWriter::try_new(file, schema.clone(), Some(props))?,
-                schema,
-                ticks: Vec::new(),
-                bars: Vec::new(),
-            }
-        }
-        Format::Csv => {
-            let out: Box<dyn std::io::Write> = if options.gzip {
-                Box::new(flate2::write::GzEncoder::new(
-                    BufWriter::new(file),
-                    flate2::Compression::default(),
-                ))
-            } else {
-                Box::new(BufWriter::new(file))
-            };
-            let header = match options.bars {
-                None => columns::names(),
-                Some(_) => bar_columns::names(),
-            };
-            Sink::Csv(csv::Writer::new(out, header, scale).map_err(io(path))?)
-        }
-    };
-    let mut w = Write {
-        sink,
-        instruments,
-        scale,
-        bars: options.bars,
-        date,
-        path: path.to_path_buf(),
-        read: 0,
-        written: 0,
-    };
-    for token in tokens {
-        w.push(sql::rows(db, source, date, *token)?)?;
-        progress.rows(w.read, total);
-    }
-    let counts = (w.read, w.written);
-    w.finish(path)?;
-    Ok(counts)
 }
 
 /// Puts the directory written aside in place of `dir`: the old one (if any) is moved away

@@ -60,7 +60,7 @@ pub(super) fn db_error(what: String) -> DieselError {
     DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(what))
 }
 
-fn sqlite_error(e: rusqlite::Error) -> DieselError {
+pub(super) fn sqlite_error(e: rusqlite::Error) -> DieselError {
     match e {
         rusqlite::Error::SqliteFailure(code, _)
             if code.code == rusqlite::ErrorCode::DatabaseBusy =>
