@@ -248,9 +248,9 @@ pub fn batch(
             let d = i32::try_from(*d).unwrap_or(1);
             if unit.divisor != d {
                 unit = Price::new(d, scale);
-                if unit.factor.is_none() {
-                    // The scale was chosen from the instruments' segments; a divisor finer
-                    // than it would lose decimals.
+                // The scale was chosen from the instruments' segments; a row whose divisor
+                // asks for more decimals than that would lose them.
+                if scale_for([d]) > scale {
                     return Err(ArrowError::InvalidArgumentError(format!(
                         "a price divisor of {d} needs more than {scale} decimals"
                     )));
@@ -327,6 +327,9 @@ mod tests {
         assert_eq!(scaled(-5, 100, 2), -5);
         assert_eq!(scale_for([100, 100]), 2);
         assert_eq!(scale_for([100, 10_000_000]), 4);
+        // From the tokens' segments (the low byte): an index and a CDS contract.
+        assert_eq!(scale_of_tokens([256_265]), 2);
+        assert_eq!(scale_of_tokens([256_265, (5_000 << 8) | 3]), 4);
         // The multiplication agrees with the division wherever it applies.
         for (divisor, scale) in [(100, 2), (100, 4), (10_000, 4), (1, 2), (10_000_000, 4)] {
             for raw in [0, 1, -7, 123_456, 831_234_567] {
@@ -337,6 +340,67 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_batch_has_exact_prices_in_every_segment_and_nulls_where_nothing_came() {
+        use crate::storage::export::StoredTick;
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Decimal128Type, TimestampMicrosecondType};
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let tick = |token: i64, divisor: i32, price: i64| StoredTick {
+            trade_date: date,
+            socket: 0,
+            seq: 1,
+            instrument_token: token,
+            recv_time_us: 1_795_000_000_000_000,
+            exchange_time: Some(0),
+            last_trade_time: None,
+            mode: std::borrow::Cow::Borrowed("quote"),
+            price_divisor: divisor,
+            last_price: price,
+            last_quantity: None,
+            average_price: None,
+            volume: None,
+            buy_quantity: None,
+            sell_quantity: None,
+            open: None,
+            high: None,
+            low: None,
+            close: None,
+            net_change: None,
+            oi: None,
+            oi_day_high: None,
+            oi_day_low: None,
+            depth: [(None, None, None); 10],
+        };
+        // USDINR on CDS: ÷10⁷ to four decimals, 83.1234 rupees.
+        let cds = StoredColumns::from_rows(date, &[tick(1_234_563, 10_000_000, 831_234_000)]);
+        let batch = super::batch(&cds, None, 4, &schema(4)).unwrap();
+        let price = batch.column_by_name("last_price").unwrap();
+        assert_eq!(price.as_primitive::<Decimal128Type>().value(0), 831_234);
+        // An equity in paise at the same scale.
+        let nse = StoredColumns::from_rows(date, &[tick(256_265, 100, 123_456)]);
+        let batch = super::batch(&nse, None, 4, &schema(4)).unwrap();
+        let price = batch.column_by_name("last_price").unwrap();
+        assert_eq!(price.as_primitive::<Decimal128Type>().value(0), 12_345_600);
+        // Quote mode: no depth, no OHLC; an exchange time of 0 is null, not 1970.
+        for name in [
+            "bid_price_1",
+            "ask_orders_5",
+            "open",
+            "oi",
+            "exchange_timestamp",
+        ] {
+            assert!(batch.column_by_name(name).unwrap().is_null(0), "{name}");
+        }
+        let received = batch.column_by_name("received_at").unwrap();
+        assert_eq!(
+            received.as_primitive::<TimestampMicrosecondType>().value(0),
+            1_795_000_000_000_000
+        );
+        // A currency row where the scale was chosen for paise would lose decimals: refused.
+        assert!(super::batch(&cds, None, 2, &schema(2)).is_err());
     }
 
     #[test]

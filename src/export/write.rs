@@ -2,12 +2,12 @@
 //! instruments (a chunk is one Parquet row group, about a million rows); each worker thread has
 //! its own database connection and takes the next chunk, reads it, builds its columns and
 //! encodes them (zstd included) or writes its CSV text; the calling thread appends the finished
-//! chunks to the file in order. Workers run at most [`AHEAD`] chunks past the last one
-//! appended, so memory holds a few encoded chunks, not the date.
+//! chunks to the file in order. A worker takes no chunk more than the workers' number plus
+//! [`AHEAD`] past the last one appended, so memory holds a few encoded chunks, not the date.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufWriter, Write as _};
+use std::io::BufWriter;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
@@ -34,7 +34,7 @@ use crate::storage::export::{Reader, Source, StoredColumns, col};
 /// Rows per chunk, at most (one row group; readers like about a million). An instrument with
 /// more rows than this is a chunk of its own.
 pub const ROW_GROUP_ROWS: u64 = 1_000_000;
-/// How many chunks the workers may finish ahead of the one the file waits for.
+/// How many chunks, beyond one per worker, may be finished ahead of the one the file waits for.
 const AHEAD: usize = 2;
 
 /// What one date's file holds.
@@ -123,7 +123,19 @@ pub(super) fn properties(schema: &Schema) -> WriterProperties {
 /// Where the chunks go, in order.
 enum Out {
     Parquet(parquet::file::writer::SerializedFileWriter<File>),
-    Csv(Box<dyn std::io::Write>),
+    Csv(BufWriter<File>),
+    /// Finished explicitly: dropping the encoder would write its trailer and ignore an error.
+    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+}
+
+impl Out {
+    fn text(&mut self) -> Option<&mut dyn std::io::Write> {
+        match self {
+            Out::Parquet(_) => None,
+            Out::Csv(w) => Some(w),
+            Out::Gzip(w) => Some(w),
+        }
+    }
 }
 
 /// Writes the job's file at `path` on up to `workers` threads (each with its own connection to
@@ -155,25 +167,28 @@ pub(super) fn write(
             (Out::Parquet(writer), Some(factory))
         }
         Format::Csv => {
-            let mut out: Box<dyn std::io::Write> = if job.gzip {
-                Box::new(flate2::write::GzEncoder::new(
+            let mut out = if job.gzip {
+                Out::Gzip(flate2::write::GzEncoder::new(
                     BufWriter::new(file),
                     flate2::Compression::default(),
                 ))
             } else {
-                Box::new(BufWriter::new(file))
+                Out::Csv(BufWriter::new(file))
             };
             let names = match job.bars {
                 None => super::columns::names(),
                 Some(_) => bar_columns::names(),
             };
-            csv::header(&mut out, names).map_err(io(path))?;
-            (Out::Csv(out), None)
+            if let Some(text) = out.text() {
+                csv::header(text, names).map_err(io(path))?;
+            }
+            (out, None)
         }
     };
 
     let shared = Shared {
         job,
+        workers,
         chunks: &chunks,
         schema: &schema,
         factory: factory.as_ref(),
@@ -183,7 +198,7 @@ pub(super) fn write(
         stop: AtomicBool::new(false),
         read: AtomicU64::new(0),
     };
-    let (tx, rx) = sync_channel::<(usize, Result<Done, ExportError>)>(workers * AHEAD);
+    let (tx, rx) = sync_channel::<(usize, Result<Done, ExportError>)>(workers + AHEAD);
     let (read, written) = std::thread::scope(|scope| {
         for reader in readers {
             let (shared, tx) = (&shared, tx.clone());
@@ -192,18 +207,18 @@ pub(super) fn write(
         drop(tx);
         let result = shared.append(&rx, &mut out, path, total, progress);
         // On an error the workers stop at their next instrument; nothing more is read.
-        shared.stop.store(true, Ordering::Relaxed);
-        shared.moved.notify_all();
+        shared.halt();
         drop(rx);
         result
     })?;
     let file = match out {
         Out::Parquet(writer) => writer.into_inner()?,
-        Out::Csv(mut out) => {
-            out.flush().map_err(io(path))?;
-            drop(out);
-            File::open(path).map_err(io(path))?
-        }
+        Out::Csv(out) => out.into_inner().map_err(|e| io(path)(e.into_error()))?,
+        Out::Gzip(out) => out
+            .finish()
+            .map_err(io(path))?
+            .into_inner()
+            .map_err(|e| io(path)(e.into_error()))?,
     };
     file.sync_all().map_err(io(path))?;
     Ok((read, written))
@@ -212,6 +227,8 @@ pub(super) fn write(
 /// What the workers and the appending thread share.
 struct Shared<'a> {
     job: &'a Job<'a>,
+    /// Worker threads.
+    workers: usize,
     chunks: &'a [Vec<i64>],
     schema: &'a Arc<Schema>,
     factory: Option<&'a ArrowRowGroupWriterFactory>,
@@ -225,9 +242,33 @@ struct Shared<'a> {
     read: AtomicU64,
 }
 
+/// Halts the export if its worker panics (the others would wait at the gate for the chunk it
+/// held, and the appending thread for them).
+struct HaltOnPanic<'a, 'b>(&'a Shared<'b>);
+
+impl Drop for HaltOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.halt();
+        }
+    }
+}
+
 impl Shared<'_> {
+    /// Stops the workers at their next instrument or gate. `stop` is set under the gate's lock:
+    /// a worker between its check and its wait cannot miss the signal.
+    fn halt(&self) {
+        {
+            let _gate = self.appended.lock().unwrap_or_else(|e| e.into_inner());
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        self.moved.notify_all();
+    }
+
     /// A worker: takes chunks until none is left (or the export stopped).
     fn work(&self, mut reader: Reader, tx: SyncSender<(usize, Result<Done, ExportError>)>) {
+        let _halt = HaltOnPanic(self);
+        let window = self.workers + AHEAD;
         loop {
             let index = self.next.fetch_add(1, Ordering::Relaxed);
             if index >= self.chunks.len() {
@@ -235,7 +276,7 @@ impl Shared<'_> {
             }
             {
                 let mut appended = self.appended.lock().unwrap_or_else(|e| e.into_inner());
-                while index >= *appended + AHEAD * 2 && !self.stop.load(Ordering::Relaxed) {
+                while index >= *appended + window && !self.stop.load(Ordering::Relaxed) {
                     appended = self.moved.wait(appended).unwrap_or_else(|e| e.into_inner());
                 }
             }
@@ -377,8 +418,14 @@ impl Shared<'_> {
                     }
                     group.close()?;
                 }
-                (Out::Csv(out), Piece::Text(text)) => out.write_all(&text).map_err(io(path))?,
-                _ => return Err(ExportError::Encode("a chunk of the other format".into())),
+                (out, Piece::Text(text)) => out
+                    .text()
+                    .ok_or_else(|| ExportError::Encode("a CSV chunk for Parquet".into()))?
+                    .write_all(&text)
+                    .map_err(io(path))?,
+                (_, Piece::RowGroup(_)) => {
+                    return Err(ExportError::Encode("a Parquet chunk for CSV".into()));
+                }
             }
             read += done.read;
             written += done.written;

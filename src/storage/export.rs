@@ -362,8 +362,16 @@ impl StoredColumns {
         (0..self.len()).map(|i| self.row(i))
     }
 
+    /// The columns of `rows` (one instrument's, in arrival order), as the reader hands them.
+    pub fn from_rows(trade_date: NaiveDate, rows: &[StoredTick]) -> StoredColumns {
+        let mut columns = StoredColumns::new(trade_date);
+        for row in rows {
+            columns.push(row);
+        }
+        columns
+    }
+
     /// Appends a row (the MySQL path reads rows).
-    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     fn push(&mut self, t: &StoredTick) {
         let mut put = |c: usize, v: Option<i64>| {
             self.values[c].push(v.unwrap_or(Self::NULL));
@@ -516,7 +524,9 @@ impl Reader {
                 };
                 // The tokens are integers, written into the statement (a bound list would need
                 // a parameter per token). The master is clustered by (date, instrument): its
-                // rows come in instrument order with no sort.
+                // rows come in instrument order with no sort. The daily table has no token
+                // index (its write path is faster without): before the end of day each chunk
+                // is a scan of the date and a sort by SQLite.
                 let list: Vec<String> = tokens.iter().map(i64::to_string).collect();
                 let sql = format!(
                     "SELECT {COLUMNS} FROM {table} WHERE trade_date = ?1 \
@@ -642,10 +652,7 @@ mod tests {
             tick(0, 9, None, 40),
             tick(1, 4, Some(100), 10),
         ];
-        let mut columns = StoredColumns::new(date);
-        for t in &given {
-            columns.push(t);
-        }
+        let mut columns = StoredColumns::from_rows(date, &given);
         columns.sort();
         let rows: Vec<StoredTick> = columns.rows().collect();
         // A missing exchange time first (as SQL's NULLs), then time, then receive time.
