@@ -349,30 +349,8 @@ mod tests {
         use arrow_array::types::{Decimal128Type, TimestampMicrosecondType};
         let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
         let tick = |token: i64, divisor: i32, price: i64| StoredTick {
-            trade_date: date,
-            socket: 0,
-            seq: 1,
-            instrument_token: token,
-            recv_time_us: 1_795_000_000_000_000,
             exchange_time: Some(0),
-            last_trade_time: None,
-            mode: std::borrow::Cow::Borrowed("quote"),
-            price_divisor: divisor,
-            last_price: price,
-            last_quantity: None,
-            average_price: None,
-            volume: None,
-            buy_quantity: None,
-            sell_quantity: None,
-            open: None,
-            high: None,
-            low: None,
-            close: None,
-            net_change: None,
-            oi: None,
-            oi_day_high: None,
-            oi_day_low: None,
-            depth: [(None, None, None); 10],
+            ..StoredTick::bare(date, token, divisor, price)
         };
         // USDINR on CDS: ÷10⁷ to four decimals, 83.1234 rupees.
         let cds = StoredColumns::from_rows(date, &[tick(1_234_563, 10_000_000, 831_234_000)]);

@@ -66,6 +66,45 @@ pub struct StoredTick {
     pub depth: [Level; 10],
 }
 
+impl StoredTick {
+    /// A row with the last price only (every optional field empty, mode `quote`): the base of
+    /// the tests' rows.
+    #[cfg(test)]
+    pub(crate) fn bare(
+        trade_date: NaiveDate,
+        instrument_token: i64,
+        price_divisor: i32,
+        last_price: i64,
+    ) -> StoredTick {
+        StoredTick {
+            trade_date,
+            socket: 0,
+            seq: 1,
+            instrument_token,
+            recv_time_us: 1_795_000_000_000_000,
+            exchange_time: None,
+            last_trade_time: None,
+            mode: Cow::Borrowed("quote"),
+            price_divisor,
+            last_price,
+            last_quantity: None,
+            average_price: None,
+            volume: None,
+            buy_quantity: None,
+            sell_quantity: None,
+            open: None,
+            high: None,
+            low: None,
+            close: None,
+            net_change: None,
+            oi: None,
+            oi_day_high: None,
+            oi_day_low: None,
+            depth: [(None, None, None); 10],
+        }
+    }
+}
+
 /// The columns as Diesel reads them (MySQL): nested tuples (a flat one of 56 is past its limit).
 #[cfg(feature = "mysql")]
 type Raw = (
@@ -615,31 +654,17 @@ mod tests {
     use super::*;
 
     fn tick(socket: i16, seq: i64, exchange_time: Option<i64>, recv: i64) -> StoredTick {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
         StoredTick {
-            trade_date: NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
             socket,
             seq,
-            instrument_token: 256_265,
             recv_time_us: recv,
             exchange_time,
-            last_trade_time: None,
             mode: Cow::Borrowed("full"),
-            price_divisor: 100,
-            last_price: seq * 10,
             last_quantity: Some(0),
-            average_price: None,
             volume: Some(seq),
-            buy_quantity: None,
-            sell_quantity: None,
-            open: None,
-            high: None,
-            low: None,
-            close: None,
-            net_change: None,
-            oi: None,
-            oi_day_high: None,
-            oi_day_low: None,
             depth: [(Some(seq), Some(0), None); 10],
+            ..StoredTick::bare(date, 256_265, 100, seq * 10)
         }
     }
 
