@@ -6,13 +6,20 @@
 //! - `GET /status`: the status report, the same JSON SIGUSR1 writes to `status.json`;
 //! - `GET /metrics`: the Prometheus text format ([`crate::metrics`]).
 //!
-//! There is no authentication: keep it on loopback (the default) or behind a proxy that has it.
+//! With a token configured (`http.token_file`; required when `listen` is not a loopback
+//! address) every request but `/healthz` and `/readyz` (left open for load balancers and
+//! systemd-style probes: they say only "ok" or which part is down) must carry
+//! `Authorization: Bearer <token>`; any other answers 401.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::clock::SharedClock;
@@ -24,6 +31,51 @@ struct Shared {
     board: Arc<StatusBoard>,
     ready: Arc<AtomicBool>,
     clock: SharedClock,
+    /// The bearer token requests must carry, if any.
+    token: Option<Arc<SecretString>>,
+}
+
+/// The paths served without the token.
+const OPEN: [&str; 2] = ["/healthz", "/readyz"];
+
+/// Whether `header` (an `Authorization` value) carries `token`, compared in constant time.
+fn carries(header: Option<&str>, token: &SecretString) -> bool {
+    use subtle::ConstantTimeEq;
+    header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|given| {
+            bool::from(
+                given
+                    .trim()
+                    .as_bytes()
+                    .ct_eq(token.expose_secret().as_bytes()),
+            )
+        })
+}
+
+/// Lets a request through when it needs no token or carries it; else 401.
+async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let token = req
+        .app_data::<web::Data<Shared>>()
+        .and_then(|s| s.token.clone());
+    if let Some(token) = token
+        && !OPEN.contains(&req.path())
+    {
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !carries(header, &token) {
+            let response = HttpResponse::Unauthorized()
+                .insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"))
+                .json(json!({"error": "a bearer token is required (http.token_file)"}));
+            return Ok(req.into_response(response));
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// A running endpoint.
@@ -38,6 +90,7 @@ impl Endpoint {
     /// `ready` turns true once storage is open (what `/readyz` waits for first).
     pub fn start(
         listen: SocketAddr,
+        token: Option<SecretString>,
         board: Arc<StatusBoard>,
         ready: Arc<AtomicBool>,
         clock: SharedClock,
@@ -46,10 +99,13 @@ impl Endpoint {
             board,
             ready,
             clock,
+            token: token.map(Arc::new),
         };
+        let guarded = shared.token.is_some();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(shared.clone()))
+                .wrap(from_fn(guard))
                 .route("/healthz", web::get().to(healthz))
                 .route("/readyz", web::get().to(readyz))
                 .route("/status", web::get().to(status))
@@ -63,8 +119,8 @@ impl Endpoint {
         let server = server.run();
         let handle = server.handle();
         actix_rt::spawn(server);
-        if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "the HTTP endpoint listens beyond loopback and has no authentication");
+        if !addr.ip().is_loopback() && !guarded {
+            tracing::warn!(%addr, "the HTTP endpoint listens beyond loopback and has no token");
         }
         Ok(Endpoint { addr, handle })
     }

@@ -39,7 +39,13 @@ impl Ops {
         let endpoint = if settings.http.enabled {
             let listen = settings.http.listen;
             let status = board.handle(crate::status::Actor::Http);
-            match Endpoint::start(listen, board.clone(), ready.clone(), clock) {
+            match Endpoint::start(
+                listen,
+                settings.http.token.clone(),
+                board.clone(),
+                ready.clone(),
+                clock,
+            ) {
                 Ok(endpoint) => {
                     status.report(|h: &mut HttpStatus| h.listen = endpoint.addr.to_string());
                     status.set_state(crate::status::State::Running);

@@ -223,7 +223,7 @@ impl RawSettings {
             export: self.export,
             redis: self.redis.validate(credentials_dir)?,
             schedule: self.schedule.validate()?,
-            http: self.http.validate()?,
+            http: self.http.validate(credentials_dir)?,
             notify: self.notify.validate(credentials_dir, &mut warnings)?,
             paths: self.paths,
             kite: self.kite,

@@ -18,20 +18,37 @@ use super::secret::{self, SecretSource};
 pub struct RawHttp {
     enabled: bool,
     listen: String,
+    token: Option<SecretString>,
+    token_file: Option<PathBuf>,
 }
 
 /// `[http]`, validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct HttpSettings {
     /// Serve `/healthz`, `/readyz`, `/status` and `/metrics` while `tickvault run` runs.
     pub enabled: bool,
     /// Where (`127.0.0.1:9187` by default; port 0: any free port, logged and in the status).
     pub listen: SocketAddr,
+    /// The bearer token every request but `/healthz` and `/readyz` must carry (`http.token`,
+    /// `http.token_file` or the systemd credential `http.token`); required when `listen` is
+    /// not a loopback address.
+    pub token: Option<SecretString>,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl RawHttp {
-    /// Checks every key; errors name it.
-    pub fn validate(self) -> Result<HttpSettings, SettingsError> {
+    /// Checks every key; errors name it. A non-loopback `listen` without a token is refused:
+    /// the endpoint shows the day's plan and the service's state to whoever reaches it.
+    pub fn validate(self, credentials_dir: Option<&Path>) -> Result<HttpSettings, SettingsError> {
         let listen = self.listen.parse().map_err(|_| {
             SettingsError::new(
                 "http.listen",
@@ -41,9 +58,25 @@ impl RawHttp {
                 ),
             )
         })?;
+        let source = SecretSource {
+            inline: self.token,
+            file: self.token_file,
+        };
+        let token = secret::resolve("http.token", source, credentials_dir)?;
+        let listen: SocketAddr = listen;
+        if self.enabled && token.is_none() && !listen.ip().is_loopback() {
+            return Err(SettingsError::new(
+                "http.token_file",
+                format!(
+                    "http.listen {listen} is not a loopback address: set a bearer token \
+                     (http.token_file, mode 0600) or listen on 127.0.0.1"
+                ),
+            ));
+        }
         Ok(HttpSettings {
             enabled: self.enabled,
             listen,
+            token,
         })
     }
 }

@@ -22,6 +22,7 @@ const SECRETS: &[(&str, &str)] = &[
     ("storage", "password"),
     ("redis", "password"),
     ("notify", "password"),
+    ("http", "token"),
     // The simulator's accounts: test fixtures, but secrets in the shape of the real ones.
     ("sim.apps.*", "api_secret"),
     ("sim.users.*", "password"),

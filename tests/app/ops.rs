@@ -339,6 +339,7 @@ async fn metrics_while_recording_parse_and_carry_the_pipeline() {
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let endpoint = Endpoint::start(
         "127.0.0.1:0".parse().unwrap(),
+        None,
         app.app.board.clone(),
         ready,
         tickvault::clock::system(),
@@ -535,5 +536,109 @@ async fn sigusr1_and_the_status_endpoint_agree_and_status_refreshes_through_the_
         String::from_utf8_lossy(&out.stderr).contains("not running"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `GET url` with `Authorization: <authorization>` when given; the status code.
+async fn get_with(url: &str, authorization: Option<&str>) -> u16 {
+    let mut request = crate::helpers::http().get(url);
+    if let Some(value) = authorization {
+        request = request.insert_header(("Authorization", value));
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[actix_rt::test]
+async fn beyond_loopback_the_endpoint_needs_its_token_and_refuses_to_start_without_one() {
+    // Listening on every address with a token: the probes stay open, the rest need the token.
+    let token = "s3cret-token-for-the-test";
+    let endpoint = Endpoint::start(
+        "0.0.0.0:0".parse().unwrap(),
+        Some(secrecy::SecretString::from(token.to_string())),
+        StatusBoard::new(),
+        Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        tickvault::clock::system(),
+    )
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", endpoint.addr.port());
+    let bearer = format!("Bearer {token}");
+    for path in ["/status", "/metrics", "/"] {
+        assert_eq!(
+            get_with(&format!("{base}{path}"), None).await,
+            401,
+            "{path}"
+        );
+        assert_eq!(
+            get_with(&format!("{base}{path}"), Some("Bearer not-it")).await,
+            401,
+            "{path}"
+        );
+        assert_eq!(
+            get_with(&format!("{base}{path}"), Some(token)).await,
+            401,
+            "{path}: the scheme is part of it"
+        );
+    }
+    assert_eq!(
+        get_with(&format!("{base}/status"), Some(&bearer)).await,
+        200
+    );
+    assert_eq!(
+        get_with(&format!("{base}/metrics"), Some(&bearer)).await,
+        200
+    );
+    assert_eq!(get_with(&format!("{base}/healthz"), None).await, 200);
+    assert_ne!(get_with(&format!("{base}/readyz"), None).await, 401);
+    endpoint.stop().await;
+
+    // Beyond loopback without a token the settings are refused (exit 78, naming the key)...
+    let out = crate::helpers::tickvault()
+        .arg("config")
+        .env("TICKVAULT__HTTP__LISTEN", "0.0.0.0:9187")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "{}",
+        crate::helpers::stderr(&out)
+    );
+    assert!(crate::helpers::stderr(&out).contains("http.token_file"));
+    // ... and accepted with a token file (owner-only, as every secret file); its value is
+    // never shown.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("http-token");
+    std::fs::write(&file, token).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = crate::helpers::tickvault()
+        .arg("config")
+        .env("TICKVAULT__HTTP__LISTEN", "0.0.0.0:9187")
+        .env("TICKVAULT__HTTP__TOKEN_FILE", &file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::helpers::stderr(&out)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(!shown.contains(token), "{shown}");
+    let out = crate::helpers::tickvault()
+        .arg("config")
+        .env("TICKVAULT__HTTP__LISTEN", "0.0.0.0:9187")
+        .env("TICKVAULT__HTTP__TOKEN", token)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::helpers::stderr(&out)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !shown.contains(token),
+        "an inline token is hidden too: {shown}"
     );
 }
