@@ -212,7 +212,10 @@ impl RawSettings {
             apps.push(raw.validate(name, credentials_dir)?);
         }
         let mut warnings = Vec::new();
-        let storage = self.storage.with_password(credentials_dir, &mut warnings)?;
+        let storage = self
+            .storage
+            .with_password(credentials_dir, &mut warnings)?
+            .with_tls(&mut warnings)?;
         pipeline::validate(&self.kite, &storage, &self.sockets)?;
         Ok(Settings {
             log: self.log,

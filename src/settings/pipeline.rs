@@ -87,6 +87,30 @@ pub struct StorageSettings {
     password: Option<secrecy::SecretString>,
     #[serde(default)]
     password_file: Option<std::path::PathBuf>,
+    /// MySQL/MariaDB TLS: `disabled`, `preferred`, `required`, `verify_ca` or
+    /// `verify_identity` (put into `url` at start-up, for every connection).
+    #[serde(default)]
+    ssl_mode: Option<String>,
+    /// The CA certificate (PEM) the server's must chain to (`verify_ca`, `verify_identity`).
+    #[serde(default)]
+    ssl_ca: Option<std::path::PathBuf>,
+}
+
+/// MySQL's TLS modes, as Diesel's MySQL backend (the client library) names them.
+const SSL_MODES: [&str; 5] = [
+    "disabled",
+    "preferred",
+    "required",
+    "verify_ca",
+    "verify_identity",
+];
+
+/// The value of `key` among a URL's query parameters.
+fn url_parameter<'a>(url: &'a str, key: &str) -> Option<&'a str> {
+    url.split_once('?')?
+        .1
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
 }
 
 impl std::fmt::Debug for StorageSettings {
@@ -146,10 +170,101 @@ impl StorageSettings {
         Ok(self)
     }
 
+    /// Puts `storage.ssl_mode` and `storage.ssl_ca` into a `mysql://` URL (Diesel's MySQL
+    /// backend reads them from there, for every connection: the store's, the bulk loader's,
+    /// the export's), after checking them: a mode it does not know, a verifying mode without
+    /// a CA, a CA file that cannot be read, or a setting the URL already has are errors naming
+    /// the key. A CA given in the URL (`?ssl_ca=…`) is checked the same way. With a `sqlite://`
+    /// URL they are warnings (nothing uses them).
+    pub fn with_tls(
+        mut self,
+        warnings: &mut Vec<super::SettingsWarning>,
+    ) -> Result<Self, SettingsError> {
+        if !self.url.starts_with("mysql://") {
+            for (key, set) in [
+                ("storage.ssl_mode", self.ssl_mode.is_some()),
+                ("storage.ssl_ca", self.ssl_ca.is_some()),
+            ] {
+                if set {
+                    warnings.push(super::SettingsWarning::new(
+                        key,
+                        "is set but not used (storage.url is not mysql://); remove it",
+                    ));
+                }
+            }
+            return Ok(self);
+        }
+        let mut parameters = Vec::new();
+        if let Some(mode) = self.ssl_mode.take() {
+            let mode = mode.trim().to_ascii_lowercase();
+            if !SSL_MODES.contains(&mode.as_str()) {
+                return Err(SettingsError::new(
+                    "storage.ssl_mode",
+                    format!("`{mode}` is not one of {}", SSL_MODES.join(", ")),
+                ));
+            }
+            if url_parameter(&self.url, "ssl_mode").is_some() {
+                return Err(SettingsError::new(
+                    "storage.ssl_mode",
+                    "storage.url has ?ssl_mode= already; keep one",
+                ));
+            }
+            parameters.push(format!("ssl_mode={mode}"));
+        }
+        if let Some(ca) = self.ssl_ca.take() {
+            if url_parameter(&self.url, "ssl_ca").is_some() {
+                return Err(SettingsError::new(
+                    "storage.ssl_ca",
+                    "storage.url has ?ssl_ca= already; keep one",
+                ));
+            }
+            let path = ca.to_string_lossy().into_owned();
+            check_ca("storage.ssl_ca", &path)?;
+            let encoded =
+                percent_encoding::utf8_percent_encode(&path, percent_encoding::NON_ALPHANUMERIC);
+            parameters.push(format!("ssl_ca={encoded}"));
+        } else if let Some(path) = url_parameter(&self.url, "ssl_ca") {
+            let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+            check_ca("storage.url", &path)?;
+        }
+        let mode = parameters
+            .iter()
+            .find_map(|p| p.strip_prefix("ssl_mode="))
+            .or_else(|| url_parameter(&self.url, "ssl_mode"))
+            .map(str::to_ascii_lowercase);
+        let has_ca = parameters.iter().any(|p| p.starts_with("ssl_ca="))
+            || url_parameter(&self.url, "ssl_ca").is_some();
+        if matches!(mode.as_deref(), Some("verify_ca" | "verify_identity")) && !has_ca {
+            return Err(SettingsError::new(
+                "storage.ssl_ca",
+                "ssl_mode verify_ca and verify_identity need the CA certificate the server's \
+                 chains to (a PEM file)",
+            ));
+        }
+        if !parameters.is_empty() {
+            let joiner = if self.url.contains('?') { '&' } else { '?' };
+            self.url = format!("{}{joiner}{}", self.url, parameters.join("&"));
+        }
+        Ok(self)
+    }
+
     /// The parsed URL.
     pub fn parsed_url(&self) -> Result<StorageUrl, SettingsError> {
         StorageUrl::parse(&self.url).map_err(|e| SettingsError::new("storage.url", e.to_string()))
     }
+}
+
+/// A CA file named by `key` must be a readable PEM certificate.
+fn check_ca(key: &str, path: &str) -> Result<(), SettingsError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SettingsError::new(key, format!("cannot read the CA file {path}: {e}")))?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(SettingsError::new(
+            key,
+            format!("{path} holds no PEM certificate"),
+        ));
+    }
+    Ok(())
 }
 
 /// `[journal]`.

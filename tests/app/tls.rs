@@ -238,3 +238,175 @@ async fn the_kite_client_speaks_https_and_checks_the_certificate() {
         "the error names the certificate: {text}"
     );
 }
+
+/// A MariaDB of the test's own on `port`, serving TLS with `certs` (and plaintext to clients
+/// that do not ask), with a user `tv`/`tv` that must use TLS and a database `tv`. The data
+/// directory lives in the returned temporary directory.
+#[cfg(feature = "mysql")]
+fn tls_mariadb(certs: &Certs, port: u16) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).display().to_string();
+    let p = |n: &str| certs.path(n).display().to_string();
+    let install = Command::new("mariadb-install-db")
+        .args(["--no-defaults", "--auth-root-authentication-method=normal"])
+        .args(["--skip-test-db", "--user=root"])
+        .arg(format!("--datadir={}", d("data")))
+        .output()
+        .expect("mariadb-install-db");
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let child = Command::new("/usr/sbin/mariadbd")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", d("data")))
+        .arg(format!("--port={port}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--socket={}", d("sock")))
+        .arg(format!("--pid-file={}", d("pid")))
+        .arg(format!("--log-error={}", d("error.log")))
+        .args(["--user=root", "--skip-log-bin", "--local-infile=1"])
+        .arg(format!("--ssl-ca={}", p("ca.pem")))
+        .arg(format!("--ssl-cert={}", p("server.pem")))
+        .arg(format!("--ssl-key={}", p("server.key")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mariadbd");
+    let server = Server(child);
+    wait_listening(port);
+    let setup = Command::new("mariadb")
+        .args(["--no-defaults", "-u", "root", "-S", &d("sock"), "-e"])
+        .arg(
+            "CREATE USER 'tv'@'%' IDENTIFIED BY 'tv' REQUIRE SSL; CREATE DATABASE tv; \
+             GRANT ALL ON tv.* TO 'tv'@'%';",
+        )
+        .output()
+        .expect("mariadb");
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    (server, dir)
+}
+
+/// Opens the store of `url` with `[storage] ssl_mode` and `ssl_ca` as the service would (the
+/// settings must load: an error here is the connection's), on a thread, within 30 s (a refusal
+/// must not hang).
+#[cfg(feature = "mysql")]
+fn open_with_tls(url: &str, mode: &str, ca: &Path) -> Result<tickvault::storage::Store, String> {
+    let config = format!(
+        "[storage]\nurl = \"{url}\"\nssl_mode = \"{mode}\"\nssl_ca = \"{}\"\n",
+        ca.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tickvault.toml");
+    std::fs::write(&path, config).unwrap();
+    let sources = tickvault::settings::Sources {
+        file: Some(&path),
+        ..Default::default()
+    };
+    let settings = tickvault::settings::Settings::load(&sources).expect("the settings load");
+    let url = settings.storage.parsed_url().expect("a MySQL URL");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(tickvault::storage::Store::open(&url).map_err(|e| e.to_string()));
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the connection answers (or fails) within 30 s")
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn the_database_over_tls_is_verified_and_an_unknown_ca_or_a_plaintext_server_is_refused() {
+    use diesel::prelude::*;
+    use tickvault::storage::Db;
+    let (certs, stranger) = (Certs::new(), Certs::new());
+    let port = free_port();
+    let (_server, _dir) = tls_mariadb(&certs, port);
+    let url = format!("mysql://tv:tv@127.0.0.1:{port}/tv");
+
+    // Verified against the CA that signed the server's certificate: the store opens (its
+    // migrations run), the session is encrypted, and the bulk path (LOAD DATA over its own
+    // connections) stores a batch; the user may only connect with TLS, so every connection
+    // the batch used had it.
+    let mut store = open_with_tls(&url, "verify_ca", &certs.path("ca.pem")).expect("verified");
+    #[derive(QueryableByName)]
+    struct Cipher {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        #[diesel(column_name = Value)]
+        value: String,
+    }
+    let Db::Mysql(c) = store.conn() else {
+        panic!("a MySQL store")
+    };
+    let cipher: Vec<Cipher> = diesel::sql_query("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        .load(c)
+        .unwrap();
+    assert!(!cipher[0].value.is_empty(), "an encrypted session");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let mut tick = tickvault::kite::Tick::new(tickvault::kite::PacketKind::Full, 256_265);
+    tick.last_price = 2_600_000;
+    let rows: Vec<_> = (0..5_000)
+        .map(|i| {
+            tickvault::storage::models::NewTick::new(day, 1, i, 1_795_600_000_000_000 + i, &tick)
+        })
+        .collect();
+    let position = tickvault::storage::models::Position::new(
+        day,
+        tickvault::capture::JournalKey::new(1, 0),
+        1_000,
+    );
+    let stored = tickvault::storage::commit_batch(&mut store, &rows, &[position]).expect("a batch");
+    assert_eq!(stored, 5_000);
+
+    // A certificate from a CA it was not told of: refused, promptly.
+    let refused = open_with_tls(&url, "verify_ca", &stranger.path("ca.pem")).err();
+    assert!(refused.is_some(), "an unknown CA is refused");
+
+    // TLS required of a server that has none (the shared MariaDB of the tests is plaintext).
+    let shared = crate::helpers::mysql_server();
+    let plain = open_with_tls(
+        &format!("{shared}/mysql"),
+        "required",
+        &certs.path("ca.pem"),
+    );
+    assert!(
+        plain.is_err(),
+        "a plaintext-only server is refused when TLS is required"
+    );
+
+    // The settings: an unknown mode and a missing CA file exit 78 naming the key.
+    for (env, value, key) in [
+        (
+            "TICKVAULT__STORAGE__SSL_MODE",
+            "verify-please",
+            "storage.ssl_mode",
+        ),
+        (
+            "TICKVAULT__STORAGE__SSL_CA",
+            "/nonexistent/ca.pem",
+            "storage.ssl_ca",
+        ),
+    ] {
+        let out = crate::helpers::tickvault()
+            .arg("config")
+            .env("TICKVAULT__STORAGE__URL", &url)
+            .env(env, value)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(78),
+            "{}",
+            crate::helpers::stderr(&out)
+        );
+        assert!(
+            crate::helpers::stderr(&out).contains(key),
+            "{}",
+            crate::helpers::stderr(&out)
+        );
+    }
+}
