@@ -13,7 +13,7 @@ use anyhow::{Context, anyhow};
 use chrono::Utc;
 use serde_json::Value;
 
-use super::{Failure, day_failure};
+use super::{Failure, day_failure, grouped};
 use crate::calendar::ist_date;
 use crate::settings::Settings;
 use crate::sim::{self, SimOptions};
@@ -154,19 +154,6 @@ fn live_line(secs: u64, cells: &[String]) -> String {
         line += &format!(" │ {cell:<w$}", w = CELL);
     }
     line.trim_end().to_string()
-}
-
-/// `1234567` → `1,234,567`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 async fn fetch_json(url: &str) -> anyhow::Result<Value> {

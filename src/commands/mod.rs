@@ -250,3 +250,16 @@ pub fn require_apps(settings: &Settings) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// `1234567` → `1,234,567` (the demo's and `status --watch`'s counts).
+pub(crate) fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

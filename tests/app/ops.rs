@@ -642,3 +642,78 @@ async fn beyond_loopback_the_endpoint_needs_its_token_and_refuses_to_start_witho
         "an inline token is hidden too: {shown}"
     );
 }
+
+/// A status report at `at` whose socket-1 has `ticks` ticks and socket-2 is backing off.
+fn watched_report(at: &str, ticks: u64) -> String {
+    serde_json::json!({
+        "generated_at": at,
+        "actors": [
+            {"name": "socket-1", "state": "running", "subscribed": 3000, "ticks": ticks,
+             "last_frame_age_ms": 30, "reconnects_by_cause": {}},
+            {"name": "socket-2", "state": "backoff", "subscribed": 3000, "ticks": 0,
+             "last_frame_age_ms": null, "reconnects_by_cause": {"remote_closed": 1}},
+            {"name": "persister", "state": "running", "committed_rows": 777, "lag_ms": 5,
+             "queued": 0},
+        ],
+    })
+    .to_string()
+}
+
+#[test]
+fn status_watch_redraws_the_report_with_ticks_per_second_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let report = data.join("status.json");
+    std::fs::write(&report, watched_report("2026-11-28T04:00:00.000Z", 1_000)).unwrap();
+    let mut child = tickvault()
+        .args(["status", "--watch"])
+        .env("TICKVAULT__PATHS__DATA_DIR", &data)
+        .env("TICKVAULT__PATHS__STATE_DIR", dir.path().join("state"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Screens, as the piped output separates them (a blank line after each).
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<String>>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut screen = Vec::new();
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if l.is_empty() {
+                if tx.send(std::mem::take(&mut screen)).is_err() {
+                    return;
+                }
+            } else {
+                screen.push(l);
+            }
+        }
+    });
+    let next = || rx.recv_timeout(Duration::from_secs(10)).expect("a screen");
+    let first = next();
+    assert!(first.iter().all(|l| l.chars().count() <= 100), "{first:#?}");
+    let socket = |screen: &[String], name: &str| {
+        screen
+            .iter()
+            .find(|l| l.get(2..).is_some_and(|l| l.starts_with(name)))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {screen:#?}"))
+    };
+    assert!(
+        socket(&first, "socket-2").starts_with('!'),
+        "backing off is marked"
+    );
+    assert!(socket(&first, "socket-2").contains("remote_closed 1"));
+    assert!(first.iter().any(|l| l.contains("777 rows")), "{first:#?}");
+    // A newer report, 2 s and 9,000 ticks later: the next screens show 4,500 ticks/s.
+    std::fs::write(&report, watched_report("2026-11-28T04:00:02.000Z", 10_000)).unwrap();
+    let rate = (0..5)
+        .map(|_| next())
+        .find(|s| socket(s, "socket-1").contains(" 4,500 "));
+    assert!(rate.is_some(), "the rate from the two reports");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -11,6 +11,8 @@ use serde_json::Value;
 use super::Failure;
 use crate::settings::Settings;
 
+pub mod watch;
+
 /// Arguments of `tickvault status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -20,11 +22,28 @@ pub struct StatusArgs {
     /// Show the last report written, without asking the running service for a fresh one.
     #[arg(long)]
     pub cached: bool,
+    /// Redraw a screen of the report every second (sockets' ticks per second, the journal,
+    /// storage, the last end of day, alerts; bad lines marked) until Ctrl-C.
+    #[arg(long, conflicts_with = "json")]
+    pub watch: bool,
 }
 
 /// Runs the command.
 pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode, Failure> {
     let path = settings.paths.data_dir.join("status.json");
+    if args.watch {
+        let state_dir = settings.paths.state_dir.clone();
+        let cached = args.cached;
+        watch::run(move || {
+            if !cached && let Some(pid) = crate::pidfile::running(&state_dir) {
+                // A report that could not be refreshed is shown as it is (its time says so).
+                let _ = crate::pidfile::refresh(pid, &path, Duration::from_secs(2));
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("no status report at {}: {e}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+        });
+    }
     if !args.cached {
         match crate::pidfile::running(&settings.paths.state_dir) {
             Some(pid) => {
