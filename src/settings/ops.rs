@@ -63,6 +63,18 @@ impl RawHttp {
             file: self.token_file,
         };
         let token = secret::resolve("http.token", source, credentials_dir)?;
+        {
+            use secrecy::ExposeSecret;
+            if token
+                .as_ref()
+                .is_some_and(|t| t.expose_secret().trim().is_empty())
+            {
+                return Err(SettingsError::new(
+                    "http.token_file",
+                    "the token is empty (any request would carry it)",
+                ));
+            }
+        }
         let listen: SocketAddr = listen;
         if self.enabled && token.is_none() && !listen.ip().is_loopback() {
             return Err(SettingsError::new(

@@ -604,10 +604,20 @@ async fn beyond_loopback_the_endpoint_needs_its_token_and_refuses_to_start_witho
         crate::helpers::stderr(&out)
     );
     assert!(crate::helpers::stderr(&out).contains("http.token_file"));
-    // ... and accepted with a token file (owner-only, as every secret file); its value is
-    // never shown.
+    // ... and accepted with a token file (owner-only, as every secret file) that is not
+    // empty; its value is never shown.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("http-token");
+    std::fs::write(&file, "\n").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = crate::helpers::tickvault()
+        .arg("config")
+        .env("TICKVAULT__HTTP__LISTEN", "0.0.0.0:9187")
+        .env("TICKVAULT__HTTP__TOKEN_FILE", &file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "an empty token is refused");
+    assert!(crate::helpers::stderr(&out).contains("http.token_file"));
     std::fs::write(&file, token).unwrap();
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = crate::helpers::tickvault()
