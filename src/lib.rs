@@ -17,7 +17,7 @@
 //!   - [`service::control`]: the one auth and instruments pair; opening a day.
 //!   - [`service::ops`]: the notifier, the HTTP endpoint and the pid file.
 //! - [`pipeline`]: one trading day's actors for a role, wired from what the service hands it.
-//! - [`http`]: `/healthz`, `/readyz`, `/status`, `/metrics`.
+//! - [`http`]: `/healthz`, `/readyz`, `/status`, `/metrics`; a bearer token beyond loopback.
 //! - [`metrics`]: the status board through a prometheus-client registry (OpenMetrics text).
 //! - [`systemd`]: `READY=1`, `STATUS=`, the watchdog, `STOPPING=1`.
 //! - [`signals`]: SIGINT/SIGTERM stop, SIGUSR1 reports.
