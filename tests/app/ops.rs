@@ -3,6 +3,7 @@
 //! through the pid file, and alert mails through a real SMTP server (aiosmtpd on loopback,
 //! STARTTLS required, a login) started by each test.
 
+use std::ffi::OsStr;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -591,65 +592,32 @@ async fn beyond_loopback_the_endpoint_needs_its_token_and_refuses_to_start_witho
     assert_ne!(get_with(&format!("{base}/readyz"), None).await, 401);
     endpoint.stop().await;
 
-    // Beyond loopback without a token the settings are refused (exit 78, naming the key)...
-    let out = crate::helpers::tickvault()
-        .arg("config")
-        .env("TICKVAULT__HTTP__LISTEN", "0.0.0.0:9187")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(78),
-        "{}",
-        crate::helpers::stderr(&out)
-    );
-    assert!(crate::helpers::stderr(&out).contains("http.token_file"));
-    // ... and accepted with a token file (owner-only, as every secret file) that is not
-    // empty; its value is never shown.
+    // Beyond loopback without a token, or with an empty one, the settings are refused (exit
+    // 78, naming the key); with a token file (owner-only, as every secret file) or an inline
+    // token they load, and the value is never shown.
+    let listen: (&str, &OsStr) = ("TICKVAULT__HTTP__LISTEN", OsStr::new("0.0.0.0:9187"));
+    let (code, text) = crate::helpers::config_with(&[listen]);
+    assert_eq!(code, Some(78), "{text}");
+    assert!(text.contains("http.token_file"), "{text}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("http-token");
-    std::fs::write(&file, "\n").unwrap();
-    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let out = crate::helpers::tickvault()
-        .arg("config")
-        .env("TICKVAULT__HTTP__LISTEN", "0.0.0.0:9187")
-        .env("TICKVAULT__HTTP__TOKEN_FILE", &file)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(78), "an empty token is refused");
-    assert!(crate::helpers::stderr(&out).contains("http.token_file"));
-    std::fs::write(&file, token).unwrap();
-    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let out = crate::helpers::tickvault()
-        .arg("config")
-        .env("TICKVAULT__HTTP__LISTEN", "0.0.0.0:9187")
-        .env("TICKVAULT__HTTP__TOKEN_FILE", &file)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        crate::helpers::stderr(&out)
-    );
-    let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(!shown.contains(token), "{shown}");
-    let out = crate::helpers::tickvault()
-        .arg("config")
-        .env("TICKVAULT__HTTP__LISTEN", "0.0.0.0:9187")
-        .env("TICKVAULT__HTTP__TOKEN", token)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        crate::helpers::stderr(&out)
-    );
-    let shown = String::from_utf8_lossy(&out.stdout);
+    for (content, want) in [("\n", Some(78)), (token, Some(0))] {
+        std::fs::write(&file, content).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let (code, text) = crate::helpers::config_with(&[
+            listen,
+            ("TICKVAULT__HTTP__TOKEN_FILE", file.as_os_str()),
+        ]);
+        assert_eq!(code, want, "{content:?}: {text}");
+        assert!(!text.contains(token), "{text}");
+    }
+    let (code, text) =
+        crate::helpers::config_with(&[listen, ("TICKVAULT__HTTP__TOKEN", OsStr::new(token))]);
+    assert_eq!(code, Some(0), "{text}");
     assert!(
-        !shown.contains(token),
-        "an inline token is hidden too: {shown}"
+        !text.contains(token),
+        "an inline token is hidden too: {text}"
     );
 }
 

@@ -391,22 +391,11 @@ fn the_database_over_tls_is_verified_and_an_unknown_ca_or_a_plaintext_server_is_
             "storage.ssl_ca",
         ),
     ] {
-        let out = crate::helpers::tickvault()
-            .arg("config")
-            .env("TICKVAULT__STORAGE__URL", &url)
-            .env(env, value)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(78),
-            "{}",
-            crate::helpers::stderr(&out)
-        );
-        assert!(
-            crate::helpers::stderr(&out).contains(key),
-            "{}",
-            crate::helpers::stderr(&out)
-        );
+        let (code, text) = crate::helpers::config_with(&[
+            ("TICKVAULT__STORAGE__URL", std::ffi::OsStr::new(&url)),
+            (env, std::ffi::OsStr::new(value)),
+        ]);
+        assert_eq!(code, Some(78), "{text}");
+        assert!(text.contains(key), "{text}");
     }
 }

@@ -52,6 +52,20 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `tickvault config` with these `TICKVAULT__…` variables: its exit status, and its output
+/// (stdout, then stderr).
+pub fn config_with(env: &[(&str, &std::ffi::OsStr)]) -> (Option<i32>, String) {
+    let out = tickvault()
+        .arg("config")
+        .envs(env.iter().copied())
+        .output()
+        .expect("tickvault config");
+    (
+        out.status.code(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out)),
+    )
+}
+
 /// A TCP port free on loopback right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
