@@ -61,11 +61,7 @@ pub fn schema(scale: i8) -> Arc<Schema> {
 
 /// The column names, in order (CSV's header).
 pub fn names() -> Vec<String> {
-    schema(2)
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect()
+    super::columns::names_of(&schema(2))
 }
 
 /// `bars` as one Arrow batch of `schema`.

@@ -83,11 +83,12 @@ pub fn schema(scale: i8) -> Arc<Schema> {
 
 /// The column names, in order (CSV's header).
 pub fn names() -> Vec<String> {
-    schema(2)
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect()
+    names_of(&schema(2))
+}
+
+/// The names of `schema`'s columns, in order.
+pub fn names_of(schema: &Schema) -> Vec<String> {
+    schema.fields().iter().map(|f| f.name().clone()).collect()
 }
 
 /// The decimals every price of these instruments needs, from their segments (the token's low

@@ -175,12 +175,8 @@ pub(super) fn write(
             } else {
                 Out::Csv(BufWriter::new(file))
             };
-            let names = match job.bars {
-                None => super::columns::names(),
-                Some(_) => bar_columns::names(),
-            };
             if let Some(text) = out.text() {
-                csv::header(text, names).map_err(io(path))?;
+                csv::header(text, columns::names_of(&schema)).map_err(io(path))?;
             }
             (out, None)
         }

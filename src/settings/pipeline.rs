@@ -105,12 +105,13 @@ const SSL_MODES: [&str; 5] = [
     "verify_identity",
 ];
 
-/// The value of `key` among a URL's query parameters.
-fn url_parameter<'a>(url: &'a str, key: &str) -> Option<&'a str> {
-    url.split_once('?')?
-        .1
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+/// The value of `key` among a URL's query parameters, decoded.
+fn url_parameter(url: &str, key: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find_map(|(k, v)| (k == key).then_some(v))
 }
 
 impl std::fmt::Debug for StorageSettings {
@@ -224,14 +225,13 @@ impl StorageSettings {
                 percent_encoding::utf8_percent_encode(&path, percent_encoding::NON_ALPHANUMERIC);
             parameters.push(format!("ssl_ca={encoded}"));
         } else if let Some(path) = url_parameter(&self.url, "ssl_ca") {
-            let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
             check_ca("storage.url", &path)?;
         }
         let mode = parameters
             .iter()
-            .find_map(|p| p.strip_prefix("ssl_mode="))
+            .find_map(|p| p.strip_prefix("ssl_mode=").map(str::to_string))
             .or_else(|| url_parameter(&self.url, "ssl_mode"))
-            .map(str::to_ascii_lowercase);
+            .map(|m| m.to_ascii_lowercase());
         let has_ca = parameters.iter().any(|p| p.starts_with("ssl_ca="))
             || url_parameter(&self.url, "ssl_ca").is_some();
         if matches!(mode.as_deref(), Some("verify_ca" | "verify_identity")) && !has_ca {
